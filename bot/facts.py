@@ -1,0 +1,139 @@
+"""The facts database: models and the query functions the actions use.
+
+Each fact is one rule about the call-centre licence with its source,
+confidence and dates; outdated claims from the product article are kept as
+corrections linked to the fact they contradict. Query functions take an
+explicit ``session`` so callers decide the unit of work.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Optional
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+
+Base = declarative_base()
+
+CONFIDENCE_LEVELS = {
+    "H": "依据法规或官方通知原文",
+    "M": "与官方材料的多方转载一致",
+    "L": "仅见于代办机构或常见解读",
+    "U": "尚无权威文本可以确认",
+}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Fact(Base):
+    __tablename__ = "facts"
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(100), unique=True, nullable=False)
+    topic = Column(String(50), nullable=False, index=True)
+    # the NLU intent this fact answers; at most one fact per intent
+    intent = Column(String(100), unique=True, nullable=True)
+    question = Column(Text, nullable=True)
+    answer = Column(Text, nullable=False)
+    sources = Column(JSON, nullable=False)  # [{"document": ..., "article": ...}]
+    confidence = Column(String(1), nullable=False)
+    confidence_note = Column(Text, nullable=True)
+    data = Column(JSON, nullable=True)  # structured values, e.g. capital thresholds
+    effective_date = Column(Date, nullable=True)
+    verified_date = Column(Date, nullable=False)
+    # hash of the row as last loaded from data/facts: lets the loader tell a
+    # changed file from a fact edited in the database since
+    file_hash = Column(String(64), nullable=True)
+    updated_at = Column(DateTime, nullable=False, default=_utcnow, onupdate=_utcnow)
+
+    corrections = relationship(
+        "Correction",
+        back_populates="fact",
+        cascade="all, delete-orphan",
+        order_by="Correction.position",
+    )
+
+    @property
+    def source_text(self) -> str:
+        """Render the sources as one line, e.g. ``电信条例第9条；令42``."""
+        parts = []
+        for src in self.sources or []:
+            article = src.get("article") or ""
+            parts.append(f"{src['document']}{article}")
+        return "；".join(parts)
+
+    @property
+    def unconfirmed(self) -> bool:
+        return self.confidence in ("L", "U")
+
+
+class Correction(Base):
+    """An outdated claim (from the product article) and the current rule."""
+
+    __tablename__ = "fact_corrections"
+
+    id = Column(Integer, primary_key=True)
+    fact_id = Column(Integer, ForeignKey("facts.id", ondelete="CASCADE"), nullable=False, index=True)
+    position = Column(Integer, nullable=False, default=0)
+    claim = Column(Text, nullable=False)
+    current = Column(Text, nullable=False)
+    since = Column(String(20), nullable=True)
+
+    fact = relationship("Fact", back_populates="corrections")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    """Return the (pooled) engine for ``url``, creating SQLite's folder if needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def create_schema(url: str) -> None:
+    Base.metadata.create_all(get_engine(url))
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """Open a session for one unit of work; commit on success."""
+    session = sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def fact_for_intent(intent: str, *, session: Session) -> Optional[Fact]:
+    """Return the fact that answers ``intent``, or None."""
+    return session.execute(select(Fact).where(Fact.intent == intent)).scalar_one_or_none()
+
+
+def get_fact(key: str, *, session: Session) -> Optional[Fact]:
+    return session.execute(select(Fact).where(Fact.key == key)).scalar_one_or_none()
+
+
+def all_facts(*, session: Session) -> list[Fact]:
+    return list(session.execute(select(Fact).order_by(Fact.topic, Fact.key)).scalars())

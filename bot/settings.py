@@ -1,0 +1,70 @@
+"""Settings read from the environment, in one place.
+
+Every value has a development default except where noted; with
+``APP_ENV=production`` the secrets must be set explicitly.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_CONTACT = "请在对话中留下称呼和手机号，或在工作日 9:00–18:00 联系寅森企服在线客服，顾问会尽快与您联系"
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or invalid."""
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / name}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str
+    database_url: str
+    tracker_store_url: str
+    rasa_port: int
+    action_port: int
+    rasa_auth_token: str
+    consultant_contact: str
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+
+def _port(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a port number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
+    return port
+
+
+def load(env: dict | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    app_env = env.get("APP_ENV", "development")
+    if app_env not in ("development", "production", "test"):
+        raise SettingsError(f"APP_ENV must be development, test or production, got {app_env!r}")
+    production = app_env == "production"
+    required = ["DATABASE_URL", "RASA_AUTH_TOKEN"] if production else []
+    missing = [name for name in required if not env.get(name)]
+    if missing:
+        raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
+    return Settings(
+        app_env=app_env,
+        database_url=env.get("DATABASE_URL") or _sqlite_url("facts.db"),
+        tracker_store_url=env.get("TRACKER_STORE_URL") or env.get("DATABASE_URL") or _sqlite_url("tracker.db"),
+        rasa_port=_port(env, "RASA_PORT", 5005),
+        action_port=_port(env, "ACTION_PORT", 5055),
+        rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
+        consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
+    )
