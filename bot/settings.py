@@ -31,6 +31,7 @@ class Settings:
     action_port: int
     rasa_auth_token: str
     consultant_contact: str
+    cors_origins: tuple[str, ...]
 
     @property
     def production(self) -> bool:
@@ -67,4 +68,5 @@ def load(env: dict | None = None) -> Settings:
         action_port=_port(env, "ACTION_PORT", 5055),
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
+        cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),
     )

@@ -1,0 +1,49 @@
+# 呼叫中心许可证助手 — see README.md for what each target does.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+# offline and quiet: no telemetry, no SQLAlchemy 2.0 warnings, no TensorFlow chatter
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: help install facts train validate run shell test clean
+
+help:
+	@echo "make run       install, load facts, train if stale, start the assistant"
+	@echo "make test      everything the project checks (what CI runs)"
+	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
+	@echo "make shell     talk to the bot in this terminal"
+	@echo "make facts     load data/facts/*.yml into the facts database"
+	@echo "make validate  rasa data validate"
+
+$(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh
+	@scripts/bootstrap.sh $(VENV)
+	@touch $@
+
+install: $(INSTALLED)
+
+facts: install
+	$(PY) -m bot.facts_loader
+
+train: install
+	$(PY) -m bot.train $(if $(FORCE),--force)
+
+validate: install
+	$(PY) -m rasa data validate --config bot/config.yml --domain bot/domain.yml \
+		--data data/nlu data/rules data/stories
+
+run: install
+	$(PY) -m bot.run
+
+shell: install
+	$(PY) -m bot.run --shell
+
+test: install validate train
+	$(PY) -m pytest -p no:cacheprovider
+
+clean:
+	rm -rf models results var/*.db

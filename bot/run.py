@@ -1,0 +1,178 @@
+"""Start the whole assistant: facts, model, action server and Rasa.
+
+Usage: ``python -m bot.run`` (what ``make run`` calls), or
+``python -m bot.run --shell`` to talk to the bot in the terminal.
+
+Loads/updates the facts database, trains the model if it is missing or
+stale, then runs the action server and Rasa (REST channel, HTTP API behind a
+token) until Ctrl-C or SIGTERM, which stops all of them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import facts_loader, settings, train
+
+ROOT = settings.PROJECT_ROOT
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    ready_url: str
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self, env: dict) -> None:
+        # own session: the launcher decides when children stop, not the terminal
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 15) -> None:
+        if not self.alive():
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def service_env(config: settings.Settings, token: str) -> dict:
+    """Return the environment the services read (endpoints.yml uses these)."""
+    env = dict(os.environ)
+    env.update({
+        "ACTION_PORT": str(config.action_port),
+        "RASA_PORT": str(config.rasa_port),
+        "DATABASE_URL": config.database_url,
+        "TRACKER_STORE_URL": config.tracker_store_url,
+        "RASA_AUTH_TOKEN": token,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    })
+    return env
+
+
+def services(config: settings.Settings, token: str) -> list[Service]:
+    python = sys.executable
+    actions = Service(
+        "actions",
+        [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.action_port)],
+        f"http://127.0.0.1:{config.action_port}/health",
+    )
+    rasa = Service(
+        "rasa",
+        [python, "-m", "rasa", "run", "--model", str(train.MODEL_PATH),
+         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+         "--port", str(config.rasa_port), "--enable-api", "--auth-token", token,
+         *sum((["--cors", origin] for origin in config.cors_origins), [])],
+        f"http://127.0.0.1:{config.rasa_port}/",
+    )
+    return [actions, rasa]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise _Stop()
+
+
+def supervise(running: list[Service], started: float) -> int:
+    """Wait until all services are ready, then until one exits or a stop signal."""
+    announced = False
+    while True:
+        for service in running:
+            if not service.alive():
+                print(f"{service.name} exited with code {service.process.returncode}; stopping", file=sys.stderr)
+                return service.process.returncode or 1
+        if not announced and all(s.ready() for s in running):
+            announced = True
+            print(f"ready in {time.monotonic() - started:.1f} s: " + ", ".join(
+                f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running), flush=True)
+        time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shell", action="store_true", help="talk to the bot in this terminal")
+    parser.add_argument("--no-train", action="store_true", help="fail instead of training a stale model")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        config = settings.load()
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(facts_loader.load_facts([ROOT / "data" / "facts"], config.database_url).summary())
+    except facts_loader.FactsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unreachable database: one line, not a traceback loop
+        print(f"error: facts database {config.database_url!r} unavailable: {exc}", file=sys.stderr)
+        return 1
+    if train.is_stale():
+        if args.no_train:
+            print("error: the model is missing or stale; run make train", file=sys.stderr)
+            return 1
+        try:
+            train.train()
+        except subprocess.CalledProcessError as exc:
+            print(f"error: training failed (exit code {exc.returncode})", file=sys.stderr)
+            return 1
+    token = config.rasa_auth_token
+    if not token:
+        token = secrets.token_urlsafe(24)
+        print(f"RASA_AUTH_TOKEN was not set; generated one for this run: {token}", flush=True)
+    env = service_env(config, token)
+    running = services(config, token)
+    if args.shell:
+        running = running[:1]  # the shell runs Rasa itself
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stop)
+    code = 0
+    try:
+        for service in running:
+            service.start(env)
+        if args.shell:
+            shell = [sys.executable, "-m", "rasa", "shell", "--model", str(train.MODEL_PATH),
+                     "--endpoints", "bot/endpoints.yml"]
+            code = subprocess.run(shell, cwd=ROOT, env=env).returncode
+        else:
+            code = supervise(running, started)
+    except (_Stop, KeyboardInterrupt):
+        print("stopping…", flush=True)
+    finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        for service in reversed(running):
+            service.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Shared fixtures: a fresh facts database per test, and one running stack per run."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot import facts, facts_loader
+from bot.settings import PROJECT_ROOT
+
+FACTS_DIR = PROJECT_ROOT / "data" / "facts"
+
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def database_url(tmp_path, monkeypatch) -> str:
+    """A fresh SQLite facts database loaded from data/facts, used by settings."""
+    url = f"sqlite:///{tmp_path / 'facts.db'}"
+    facts_loader.load_facts([FACTS_DIR], url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def session(database_url):
+    with facts.session_scope(database_url) as s:
+        yield s
+
+
+@dataclass
+class Stack:
+    """The running assistant: Rasa, action server and their databases."""
+
+    rasa_url: str
+    token: str
+    database_url: str
+    tracker_store_url: str
+    env: dict
+    log: Path
+
+    def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                 json={"sender": sender, "message": message}, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def text(self, sender: str, message: str) -> str:
+        return "\n".join(m.get("text", "") for m in self.say(sender, message))
+
+    def parse(self, message: str) -> dict:
+        response = requests.post(f"{self.rasa_url}/model/parse", params={"token": self.token},
+                                 json={"text": message}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def _wait_ready(process: subprocess.Popen, urls: list[str], log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"stack exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if all(requests.get(url, timeout=2).status_code == 200 for url in urls):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"stack not ready after {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    """Start `python -m bot.run` once for the whole test run, on free ports."""
+    work = tmp_path_factory.mktemp("stack")
+    rasa_port, action_port = free_port(), free_port()
+    token = "test-token-" + os.urandom(8).hex()
+    env = dict(os.environ)
+    env.update({
+        "APP_ENV": "test",
+        "RASA_PORT": str(rasa_port),
+        "ACTION_PORT": str(action_port),
+        "RASA_AUTH_TOKEN": token,
+        "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
+        "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+    })
+    log = work / "stack.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(process, [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health"], log)
+        yield Stack(f"http://127.0.0.1:{rasa_port}", token, env["DATABASE_URL"],
+                    env["TRACKER_STORE_URL"], env, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
