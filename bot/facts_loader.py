@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -89,13 +90,26 @@ def _date(value: Any, where: str, name: str) -> dt.date | None:
         raise FactsFileError(f"{where}: {name} must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def fold_whitespace(text: str) -> str:
+    """Collapse whitespace runs; drop them between Chinese characters (YAML folding adds them)."""
+    pieces = text.split()
+    folded = pieces[0] if pieces else ""
+    for piece in pieces[1:]:
+        folded += ("" if _is_wide(folded[-1]) or _is_wide(piece[0]) else " ") + piece
+    return folded
+
+
 def _text(row: dict, name: str, where: str, required: bool) -> str | None:
     value = row.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise FactsFileError(f"{where}: {name} must be non-empty text")
-    return " ".join(value.split()) if name == "answer" else value.strip()
+    return fold_whitespace(value)
 
 
 def _validate_row(row: Any, where: str) -> dict:

@@ -149,3 +149,13 @@ def test_project_facts_cover_every_answer_intent_and_reference_section():
 def facts_loader_dir():
     from bot.settings import PROJECT_ROOT
     return PROJECT_ROOT / "data" / "facts"
+
+
+@pytest.mark.parametrize("raw, folded", [
+    ("外资企业要求相同。\n2017年起不再要求验资报告", "外资企业要求相同。2017年起不再要求验资报告"),
+    ("申请和年报通过 \n “电信业务市场综合管理信息系统”", "申请和年报通过“电信业务市场综合管理信息系统”"),
+    ("B24 and\n  ICP", "B24 and ICP"),
+])
+def test_folded_yaml_lines_join_without_spaces_between_chinese(raw, folded):
+    from bot.facts_loader import fold_whitespace
+    assert fold_whitespace(raw) == folded
