@@ -56,6 +56,8 @@ class Fact(Base):
     confidence = Column(String(1), nullable=False)
     confidence_note = Column(Text, nullable=True)
     data = Column(JSON, nullable=True)  # structured values, e.g. capital thresholds
+    # answers for a narrower case: [{"when": {"licence_scope": "地网", "province": "*"}, "answer": "..."}]
+    variants = Column(JSON, nullable=True)
     effective_date = Column(Date, nullable=True)
     verified_date = Column(Date, nullable=False)
     # hash of the row as last loaded from data/facts: lets the loader tell a
@@ -82,6 +84,25 @@ class Fact(Base):
     @property
     def unconfirmed(self) -> bool:
         return self.confidence in ("L", "U")
+
+    def answer_for(self, entities: dict) -> str:
+        """Return the answer for the case ``entities`` describe (the most specific variant).
+
+        A variant applies when each of its ``when`` conditions holds: the entity
+        has that value, or is present at all for ``"*"``. Its answer may name
+        the entities, e.g. ``{province}通信管理局``.
+        """
+        best, best_size = None, 0
+        for variant in self.variants or []:
+            when = variant["when"]
+            if len(when) > best_size and all(
+                name in entities and (wanted == "*" or entities[name] == wanted)
+                for name, wanted in when.items()
+            ):
+                best, best_size = variant, len(when)
+        if best is None:
+            return self.answer
+        return best["answer"].format_map({name: entities.get(name, "") for name in best["when"]})
 
 
 class Correction(Base):

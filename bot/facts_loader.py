@@ -26,7 +26,7 @@ from bot import settings as settings_module
 from bot.facts import CONFIDENCE_LEVELS, Correction, Fact, create_schema, session_scope
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
-OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections"}
+OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}
 CORRECTION_FIELDS = {"claim", "current", "since"}
 
 
@@ -154,6 +154,21 @@ def _validate_row(row: Any, where: str) -> dict:
     if data is not None and not isinstance(data, dict):
         raise FactsFileError(f"{where}: data must be a mapping")
     clean["data"] = _strip_lines(data)
+    clean["variants"] = []
+    for variant in row.get("variants") or []:
+        var_where = f"{where.rsplit(':', 1)[0]}:{variant.get('__line__', '?') if isinstance(variant, dict) else '?'}"
+        if not isinstance(variant, dict) or not isinstance(variant.get("when"), dict) or not variant["when"]:
+            raise FactsFileError(f"{var_where}: each variant needs a non-empty 'when' mapping")
+        extra = set(variant) - {"when", "answer", "__line__"}
+        if extra:
+            raise FactsFileError(f"{var_where}: unknown variant field(s): {', '.join(sorted(extra))}")
+        when = {str(k): str(v) for k, v in _strip_lines(variant["when"]).items()}
+        answer = _text(variant, "answer", var_where, True)
+        try:
+            answer.format_map({name: "" for name in when})
+        except (KeyError, ValueError, IndexError) as exc:
+            raise FactsFileError(f"{var_where}: answer may only use placeholders from 'when' ({exc})") from None
+        clean["variants"].append({"when": when, "answer": answer})
     clean["corrections"] = []
     for corr in row.get("corrections") or []:
         corr_where = f"{where.rsplit(':', 1)[0]}:{corr.get('__line__', '?') if isinstance(corr, dict) else '?'}"
@@ -224,6 +239,7 @@ def _apply(fact: Fact, row: dict, digest: str) -> None:
     fact.confidence = row["confidence"]
     fact.confidence_note = row["confidence_note"]
     fact.data = row["data"]
+    fact.variants = row["variants"] or None
     fact.effective_date = row["effective"]
     fact.verified_date = row["verified"]
     fact.file_hash = digest

@@ -32,6 +32,8 @@ class Settings:
     rasa_auth_token: str
     consultant_contact: str
     cors_origins: tuple[str, ...]
+    answer_min_confidence: float
+    answer_min_margin: float
 
     @property
     def production(self) -> bool:
@@ -47,6 +49,17 @@ def _port(env: dict, name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _fraction(env: dict, name: str, default: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be between 0 and 1, got {value}")
+    return value
 
 
 def load(env: dict | None = None) -> Settings:
@@ -68,5 +81,7 @@ def load(env: dict | None = None) -> Settings:
         action_port=_port(env, "ACTION_PORT", 5055),
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
+        answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.5),
+        answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
         cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),
     )

@@ -4,7 +4,7 @@ Usage: ``python -m bot.train [--force]``.
 
 Rasa's own training cache does not notice edits to the jieba dictionary, so
 the fingerprint here hashes every training input (config, domain, NLU data,
-rules, stories, dictionary and the project's NLU components) and retrains
+rules, stories, dictionary, lexicons and the project's NLU components) and retrains
 with ``--force`` when it differs from the one stored beside the model.
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ CONFIG = PROJECT_ROOT / "bot" / "config.yml"
 DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
 TRAINING_DATA = [PROJECT_ROOT / "data" / name for name in ("nlu", "rules", "stories")]
 INPUTS = [CONFIG, DOMAIN, *TRAINING_DATA, PROJECT_ROOT / "bot" / "dictionary",
-          PROJECT_ROOT / "bot" / "components"]
+          PROJECT_ROOT / "bot" / "lexicon", PROJECT_ROOT / "bot" / "components",
+          PROJECT_ROOT / "bot" / "normalize.py"]
 
 
 def _files(path: Path) -> list[Path]:

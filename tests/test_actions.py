@@ -6,16 +6,21 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
+from actions.clarify import ActionClarify
 from actions.consultant import ActionOfferConsultant
 from bot import facts
 
 
-def tracker_for(intent: str, text: str = "") -> Tracker:
+def tracker_for(intent: str, text: str = "", entities: dict | None = None, confidence: float = 0.99,
+                ranking: list | None = None, slots: dict | None = None, events: list | None = None) -> Tracker:
+    ranking = ranking if ranking is not None else [{"name": intent, "confidence": confidence}]
     return Tracker(
         sender_id="visitor",
-        slots={},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": []},
-        events=[],
+        slots=slots or {},
+        latest_message={"text": text, "intent": {"name": intent, "confidence": confidence},
+                        "intent_ranking": ranking,
+                        "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()]},
+        events=events or [],
         paused=False,
         followup_action=None,
         active_loop={},
@@ -23,9 +28,9 @@ def tracker_for(intent: str, text: str = "") -> Tracker:
     )
 
 
-async def run(action, intent: str):
+async def run(action, intent: str, **tracker_args):
     dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker_for(intent), {})
+    events = await action.run(dispatcher, tracker_for(intent, **tracker_args), {})
     return dispatcher.messages, events
 
 
@@ -98,3 +103,82 @@ async def test_consultant_offer_uses_the_configured_contact(monkeypatch):
     messages, _ = await run(ActionOfferConsultant(), "request_consultant")
     assert messages[0]["response"] == "utter_consultant_contact"
     assert messages[0]["contact"] == "周一至周五 9:00-18:00 致电 010-1234"
+
+
+async def test_province_entity_names_the_provincial_bureau(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_licence_types",
+                            entities={"province": "广东省", "licence_scope": "地网"})
+    assert "广东省通信管理局" in messages[0]["answer"]
+    assert "工业和信息化部" not in messages[0]["answer"]
+
+
+async def test_scope_entity_picks_the_scope_answer(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"licence_scope": "地网"})
+    assert "100万元" in messages[0]["answer"] and "1000万元" not in messages[0]["answer"]
+
+
+async def test_capital_too_small_for_national_licence_says_no_and_why(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 500, "licence_scope": "全网"})
+    assert messages[0]["response"] == "utter_capital_short"
+    assert (messages[0]["capital"], messages[0]["minimum"], messages[0]["scope"]) == ("500", "1000", "全网")
+    assert messages[1]["response"] == "utter_capital_alternative_local"
+
+
+async def test_capital_enough_for_local_licence(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 200, "licence_scope": "地网"})
+    assert messages[0]["response"] == "utter_capital_enough"
+    assert messages[0]["minimum"] == "100"
+
+
+async def test_capital_thresholds_come_from_the_database(session):
+    fact = facts.fact_for_intent("ask_capital", session=session)
+    fact.data = {"capital_min_wan": {"local": 300, "national": 1000}}
+    session.commit()
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 200, "licence_scope": "地网"})
+    assert messages[0]["response"] == "utter_capital_short" and messages[0]["minimum"] == "300"
+
+
+async def test_follow_up_answers_the_previous_topic_for_the_new_case(database_url):
+    messages, events = await run(ActionAnswerFact(), "ask_followup", entities={"licence_scope": "地网"},
+                                 slots={"fact_key": "conditions.capital"})
+    assert "100万元" in messages[0]["answer"] and "1000万元" not in messages[0]["answer"]
+    assert events[0]["value"] == "conditions.capital"
+
+
+async def test_follow_up_without_a_previous_topic_asks_what_was_meant(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_followup", entities={"licence_scope": "地网"},
+                            ranking=[{"name": "ask_followup", "confidence": 0.9},
+                                     {"name": "ask_licence_types", "confidence": 0.05}])
+    assert messages[0]["response"] == "utter_clarify"
+
+
+LOW = [{"name": "ask_capital", "confidence": 0.42}, {"name": "ask_conditions", "confidence": 0.38},
+       {"name": "ask_materials", "confidence": 0.1}, {"name": "greet", "confidence": 0.05}]
+
+
+async def test_unsure_answer_offers_the_three_closest_questions(database_url):
+    messages, events = await run(ActionAnswerFact(), "ask_capital", confidence=0.42, ranking=LOW)
+    assert events == []
+    assert messages[0]["response"] == "utter_clarify"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_capital", "/ask_conditions", "/ask_materials"]
+    assert messages[0]["buttons"][0]["title"] == "办呼叫中心许可证注册资本要多少？"
+
+
+async def test_close_second_answer_also_asks(database_url):
+    close = [{"name": "ask_validity", "confidence": 0.52}, {"name": "ask_renewal", "confidence": 0.46}]
+    messages, _ = await run(ActionAnswerFact(), "ask_validity", confidence=0.52, ranking=close)
+    assert messages[0]["response"] == "utter_clarify"
+
+
+async def test_fallback_that_looks_off_topic_gets_the_scope_answer(database_url):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "out_of_scope", "confidence": 0.35},
+               {"name": "ask_fees", "confidence": 0.2}]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.4, ranking=ranking)
+    assert messages[0]["response"] == "utter_out_of_scope"
+
+
+async def test_repeated_failure_offers_a_consultant(database_url):
+    events = [{"event": "user", "text": "abc"}, {"event": "action", "name": "action_clarify"},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": "xyz"}]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    assert messages[0]["response"] == "utter_clarify_consultant"

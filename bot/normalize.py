@@ -1,0 +1,93 @@
+"""Normalise a visitor's Chinese message before tokenisation.
+
+Steps, in order: Unicode NFKC (full-width letters, digits and punctuation to
+half-width), traditional to simplified Chinese (OpenCC), the domain typo and
+homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and
+counts to digits (一千万 → 1000万, 五百万元 → 500万), and punctuation and
+whitespace folding. ``Normalizer`` is built once per component; ``normalize``
+is pure.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import yaml
+
+DEFAULT_TYPOS = Path(__file__).resolve().parent / "lexicon" / "typos.yml"
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
+           "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟"
+# units and counters after which a number "matters": money, people, time, places, articles
+_COUNTED = r"(?:万|亿|元|块|个月|个省|个城市|个员工|个工作日|个人|名|年|天|日|月|省|家|张|条|倍)"
+_CHINESE_AMOUNT = re.compile(rf"(?<![{_NUMERAL}\d.])([{_NUMERAL}]+)(?={_COUNTED})")
+_MIXED_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千])(?=万|亿|元)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_WAN_YUAN = re.compile(r"(\d)\s*万(?:元|块钱|块)")
+_REPEATED_PUNCT = re.compile(r"([!?,.~。，！？、…~])\1+")
+_SPACE_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\ufeff]")
+
+
+def chinese_to_int(numeral: str) -> int | None:
+    """Convert a Chinese numeral below 10,000 (一千, 十五, 三百零五, 二〇二三) to an int."""
+    if all(ch in _DIGITS for ch in numeral):  # digit by digit: 二〇二三
+        return int("".join(str(_DIGITS[ch]) for ch in numeral)) if len(numeral) > 1 else _DIGITS[numeral]
+    total, digit = 0, None
+    for ch in numeral:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+        elif ch in _UNITS:
+            total += (1 if digit is None else digit) * _UNITS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+class Normalizer:
+    """Normalise text with a typo table loaded once."""
+
+    def __init__(self, typos_path: Path | str = DEFAULT_TYPOS) -> None:
+        import opencc  # imported here: loading its dictionaries is not free
+
+        self._t2s = opencc.OpenCC("t2s")
+        table = yaml.safe_load(Path(typos_path).read_text(encoding="utf-8")) or {}
+        replacements = {str(k): str(v) for k, v in (table.get("replacements") or {}).items()}
+        self._typos = replacements
+        self._typo_pattern = (
+            re.compile("|".join(re.escape(k) for k in sorted(replacements, key=len, reverse=True)))
+            if replacements else None
+        )
+
+    def normalize(self, text: str) -> str:
+        text = _CONTROL.sub("", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = self._t2s.convert(text)
+        if self._typo_pattern:
+            text = self._typo_pattern.sub(lambda m: self._typos[m.group(0)], text)
+        text = self.numbers(text)
+        text = _REPEATED_PUNCT.sub(r"\1", text)
+        text = _SPACE_BETWEEN_WIDE.sub("", text)
+        return _SPACES.sub(" ", text).strip()
+
+    @staticmethod
+    def numbers(text: str) -> str:
+        """Write amounts and counts with digits: 一千万 → 1000万, 1千万 → 1000万, 五百万元 → 500万."""
+        def chinese(match: re.Match) -> str:
+            value = chinese_to_int(match.group(1))
+            return match.group(1) if value is None else str(value)
+
+        text = _MIXED_AMOUNT.sub(lambda m: _scaled(m.group(1), _UNITS[m.group(2)]), text)
+        text = _CHINESE_AMOUNT.sub(chinese, text)
+        text = _THOUSANDS.sub("", text)
+        return _WAN_YUAN.sub(r"\1万", text)
+
+
+def _scaled(number: str, unit: int) -> str:
+    value = float(number) * unit
+    return str(int(value)) if value.is_integer() else str(value)
