@@ -10,7 +10,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install facts train validate run shell test clean
+.PHONY: help install facts train validate run shell test eval clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
@@ -19,6 +19,7 @@ help:
 	@echo "make shell     talk to the bot in this terminal"
 	@echo "make facts     load data/facts/*.yml into the facts database"
 	@echo "make validate  rasa data validate"
+	@echo "make eval      NLU report: held-out set, cross-validation, stock-pipeline baseline"
 
 $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh
 	@scripts/bootstrap.sh $(VENV)
@@ -44,6 +45,9 @@ shell: install
 
 test: install validate train
 	$(PY) -m pytest -p no:cacheprovider
+
+eval: install
+	$(PY) -m bot.evaluate
 
 clean:
 	rm -rf models results var/*.db

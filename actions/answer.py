@@ -14,15 +14,22 @@ from bot import eligibility, facts, settings
 
 logger = logging.getLogger(__name__)
 
-FOLLOWUP = "ask_followup"
+# messages that only narrow the previous question (「那省内的呢」, 「外资」)
+FOLLOWUPS = {"ask_followup", "inform"}
 
 
 def message_entities(tracker: Tracker) -> Dict[str, Any]:
-    """Return the entities of the latest message as {entity: value} (first one wins)."""
-    found: Dict[str, Any] = {}
+    """Return the entities of the latest message as {entity: value}.
+
+    An entity named with two different values (「全网和地网有什么区别」) is a
+    comparison, not a case: it is left out so the general answer is given.
+    """
+    values: Dict[str, set] = {}
+    first: Dict[str, Any] = {}
     for entity in tracker.latest_message.get("entities") or []:
-        found.setdefault(entity["entity"], entity["value"])
-    return found
+        values.setdefault(entity["entity"], set()).add(str(entity["value"]))
+        first.setdefault(entity["entity"], entity["value"])
+    return {name: first[name] for name, seen in values.items() if len(seen) == 1}
 
 
 def is_uncertain(tracker: Tracker, config: settings.Settings) -> bool:
@@ -67,12 +74,12 @@ class ActionAnswerFact(Action):
         config = settings.load()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         entities = message_entities(tracker)
-        if intent != FOLLOWUP and is_uncertain(tracker, config):
+        if intent not in FOLLOWUPS and is_uncertain(tracker, config):
             clarify(dispatcher, tracker)
             return []
         try:
             with facts.session_scope(config.database_url) as session:
-                if intent == FOLLOWUP:
+                if intent in FOLLOWUPS:
                     previous = tracker.get_slot("fact_key")
                     fact = facts.get_fact(previous, session=session) if previous else None
                     if fact is None or not entities:

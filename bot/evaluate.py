@@ -99,8 +99,12 @@ def metrics(rows: Iterable[tuple[str, str, str]]) -> Metrics:
 
 def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     """Parse every example with ``model`` in this process."""
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no per-message debug lines
     agent = Agent.load(str(model))
 
     async def run():

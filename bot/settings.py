@@ -81,7 +81,7 @@ def load(env: dict | None = None) -> Settings:
         action_port=_port(env, "ACTION_PORT", 5055),
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
-        answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.5),
+        answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.35),
         answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
         cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),
     )

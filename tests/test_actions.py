@@ -182,3 +182,12 @@ async def test_repeated_failure_offers_a_consultant(database_url):
               {"event": "action", "name": "action_listen"}, {"event": "user", "text": "xyz"}]
     messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify_consultant"
+
+
+async def test_comparison_of_both_scopes_gets_the_general_answer(database_url):
+    tracker = tracker_for("ask_licence_types")
+    tracker.latest_message["entities"] = [{"entity": "licence_scope", "value": "全网"},
+                                          {"entity": "licence_scope", "value": "地网"}]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFact().run(dispatcher, tracker, {})
+    assert "工业和信息化部" in dispatcher.messages[0]["answer"] and "通信管理局" in dispatcher.messages[0]["answer"]

@@ -75,3 +75,65 @@ def test_conversation_is_stored_in_the_tracker_store(stack):
     assert user_events[0]["text"] == "办理流程是什么"
     assert user_events[0]["input_channel"] == "rest"
     assert tracker["slots"]["fact_key"] == "process.steps"
+
+
+def test_traditional_full_width_and_typos_are_understood(stack):
+    assert "工业和信息化部" in stack.text(visitor(), "全網和地網有什麼區別？？")
+    assert "100万元" in stack.text(visitor(), "注冊資本要多少")
+    assert "年报" in stack.text(visitor(), "呼叫中心许可正要年俭吗")
+
+
+def test_province_names_the_provincial_bureau(stack):
+    text = stack.text(visitor(), "我在广东办地网找谁")
+    assert "广东省通信管理局" in text
+
+
+def test_capital_below_the_national_threshold_is_told_no_and_why(stack):
+    text = stack.text(visitor(), "注册资本500万能办全网吗")
+    assert text.startswith("不能") and "1000万元" in text and "500万元" in text
+    assert "地网" in text
+
+
+def test_follow_up_uses_the_previous_topic(stack):
+    sender = visitor()
+    assert "1000万元" in stack.text(sender, "办全网注册资本要多少")
+    follow_up = stack.text(sender, "那省内的呢")
+    assert "100万元" in follow_up and "1000万元" not in follow_up
+
+
+def test_materials_follow_up_after_a_national_answer(stack):
+    sender = visitor()
+    stack.text(sender, "全网许可证谁审批")
+    assert "营业执照" in stack.text(sender, "材料呢")
+
+
+def test_original_text_is_kept_and_normalised_text_is_recorded(stack):
+    sender = visitor()
+    stack.text(sender, "註冊資本五百萬元能辦全網嗎")
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
+                           params={"token": stack.token}, timeout=10).json()
+    user = [e for e in tracker["events"] if e["event"] == "user"][0]
+    assert user["text"] == "註冊資本五百萬元能辦全網嗎"
+    assert user["parse_data"]["normalized_text"] == "注册资本500万能办全网吗"
+    assert {(e["entity"], e["value"]) for e in user["parse_data"]["entities"]} == {("capital", 500),
+                                                                                 ("licence_scope", "全网")}
+
+
+@pytest.mark.parametrize("message", ["今天天气怎么样", "给我讲个笑话", "ICP许可证怎么办", "😀", "asdkjhqwe"])
+def test_off_topic_gets_the_scope_answer_not_a_licence_fact(stack, message):
+    text = stack.text(visitor(), message)
+    assert "依据：" not in text
+    assert "不在我的服务范围" in text or "没太理解" in text or "您是想问" in text
+
+
+def test_unclear_message_offers_questions_that_lead_to_answers_then_a_consultant(stack):
+    sender = visitor()
+    messages = stack.say(sender, "那个证")
+    assert messages[0]["text"] in ("您是想问……", ) or "没太理解" in messages[0]["text"]
+    if messages[0]["text"] == "您是想问……":
+        buttons = messages[0]["buttons"]
+        assert 1 <= len(buttons) <= 3 and all(b["payload"].startswith("/ask_") for b in buttons)
+        answer = stack.text(visitor(), buttons[0]["payload"])
+        assert "依据：" in answer
+    again = stack.text(sender, "那个证")
+    assert "顾问" in again

@@ -14,9 +14,9 @@ from bot.settings import PROJECT_ROOT
 def extract():
     load_jieba_dictionary(PROJECT_ROOT / "bot" / "dictionary")
     lexicon = read_lexicon(DEFAULT_LEXICON)
-    nlp = build_nlp(lexicon)
-    regexes = {k: re.compile(v) for k, v in lexicon["regex"].items()}
     normalizer = Normalizer()
+    nlp = build_nlp(lexicon, normalizer.normalize)
+    regexes = {k: re.compile(v) for k, v in lexicon["regex"].items()}
 
     def run(text):
         return {(e["entity"], e["value"]) for e in entities_in(normalizer.normalize(text), nlp, regexes)}
@@ -37,6 +37,7 @@ def test_lexicon_has_all_31_provinces():
                                    ("business_kind", "云呼叫中心")}),
     ("申请96开头的号码", {("number_type", "96号码")}),
     ("个体工商户能办吗", {("company_type", "个体户")}),
+    ("只在一个省", {("licence_scope", "地网")}),
     ("广西的地网", {("province", "广西壮族自治区"), ("licence_scope", "地网")}),
 ])
 def test_entities_with_canonical_values(extract, text, expected):

@@ -1,51 +1,50 @@
-"""Intent accuracy on the held-out test set, through the running Rasa server."""
+"""Intent accuracy on held-out sets, through the running Rasa server."""
 from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import yaml
 
+from bot import evaluate
 from bot.settings import PROJECT_ROOT
 
 TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu"
-GATE = 0.90
 
 
-def examples(path: Path) -> list[tuple[str, str]]:
-    rows = []
-    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
-    for file in files:
-        for block in yaml.safe_load(file.read_text(encoding="utf-8"))["nlu"]:
-            if "intent" in block:
-                rows += [(line[2:].strip(), block["intent"])
-                         for line in block["examples"].splitlines() if line.startswith("- ")]
-    return rows
-
-
-def test_test_set_is_held_out_and_covers_every_intent():
-    test = examples(TEST_SET)
-    training = {text for text, _ in examples(TRAINING)}
-    assert not [text for text, _ in test if text in training]
-    counts = Counter(intent for _, intent in test)
+def test_held_out_sets_share_nothing_with_training_and_cover_every_intent():
+    training = {text for text, _ in evaluate.read_examples(TRAINING)}
     domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
-    assert set(counts) == set(domain["intents"])
-    assert min(counts.values()) >= 5
+    for path in (TEST_SET, evaluate.EVAL_SET):
+        rows = evaluate.read_examples(path)
+        assert not [text for text, _ in rows if text in training], path
+        counts = Counter(intent for _, intent in rows)
+        assert set(counts) == set(domain["intents"]), path
+        assert min(counts.values()) >= 5, path
+    eval_rows = evaluate.read_examples(evaluate.EVAL_SET)
+    assert len(eval_rows) >= 200
+    assert sum(1 for _, intent in eval_rows if intent == "out_of_scope") >= 30
 
 
-def test_intent_accuracy_meets_the_gate(stack, tmp_path_factory):
-    test = examples(TEST_SET)
-    misses = []
-    for text, expected in test:
-        predicted = stack.parse(text)["intent"]["name"]
-        if predicted != expected:
-            misses.append({"text": text, "expected": expected, "predicted": predicted})
-    accuracy = 1 - len(misses) / len(test)
-    report = PROJECT_ROOT / "results" / "nlu-test-set.json"
+def _measure(stack, path, name):
+    rows = [(text, expected, evaluate.effective_intent(stack.parse(text)))
+            for text, expected in evaluate.read_examples(path)]
+    result = evaluate.metrics(rows)
+    report = PROJECT_ROOT / "results" / f"{name}.json"
     report.parent.mkdir(exist_ok=True)
-    report.write_text(json.dumps({"accuracy": accuracy, "total": len(test), "misses": misses},
-                                 ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"intent accuracy {accuracy:.1%} on {len(test)} held-out messages")
-    assert accuracy >= GATE, f"accuracy {accuracy:.1%} < {GATE:.0%}; misses: {misses}"
+    report.write_text(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"{name}: accuracy {result.accuracy:.1%}, out-of-scope recall {result.out_of_scope_recall:.1%} "
+          f"on {result.total} messages")
+    return result
+
+
+def test_test_set_accuracy_gate(stack):
+    result = _measure(stack, TEST_SET, "nlu-test-set")
+    assert result.accuracy >= 0.90, result.misses
+
+
+def test_evaluation_set_gates(stack):
+    result = _measure(stack, evaluate.EVAL_SET, "nlu-eval-set")
+    assert result.accuracy >= 0.95, result.misses
+    assert result.out_of_scope_recall >= 0.90, [m for m in result.misses if m["expected"] == "out_of_scope"]

@@ -20,6 +20,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.normalize import Normalizer
+
 DEFAULT_LEXICON = Path(__file__).resolve().parent.parent / "lexicon" / "entities.yml"
 
 
@@ -37,9 +39,15 @@ def load_jieba_dictionary(path: Path | str | None) -> None:
                 jieba.load_userdict(str(file))
 
 
-def build_nlp(lexicon: dict):
-    """Return a blank zh spaCy pipeline (jieba) with an EntityRuler for ``lexicon``."""
+def build_nlp(lexicon: dict, normalize=None):
+    """Return a blank zh spaCy pipeline (jieba) with an EntityRuler for ``lexicon``.
+
+    Phrases go through ``normalize`` (the message normaliser) so that they
+    match normalised messages (一个省 is matched as 1个省).
+    """
     import spacy
+
+    normalize = normalize or (lambda text: text)
 
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
@@ -47,7 +55,7 @@ def build_nlp(lexicon: dict):
     for label, values in (lexicon.get("phrases") or {}).items():
         for canonical, phrases in values.items():
             for phrase in {canonical, *phrases}:
-                patterns.append({"label": label, "pattern": str(phrase).lower(), "id": canonical})
+                patterns.append({"label": label, "pattern": normalize(str(phrase)).lower(), "id": canonical})
     ruler.add_patterns(patterns)
     return nlp
 
@@ -91,7 +99,7 @@ class LexiconEntityExtractor(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         lexicon = read_lexicon(self._config["lexicon"])
         load_jieba_dictionary(self._config["dictionary_path"])
-        nlp = build_nlp(lexicon)
+        nlp = build_nlp(lexicon, Normalizer().normalize)
         with self._storage.write_to(self._resource) as directory:
             nlp.to_disk(directory / "spacy")
             (directory / "regex.yml").write_text(

@@ -1,0 +1,98 @@
+"""The eligibility pre-check: a form that asks only what it does not know, then a verdict."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import eligibility, facts, settings
+
+FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
+CAPITAL_FACT = "conditions.capital"
+CONDITIONS_FACT = "conditions.all"
+_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?")
+
+
+def parse_capital(value: Any) -> Optional[float]:
+    """Return registered capital in 万元 from a slot value or text, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value > 0 else None
+    match = _AMOUNT.search(str(value or ""))
+    if not match:
+        return None
+    amount = float(match.group(1))
+    if match.group(2) == "亿":
+        amount *= 10000
+    elif match.group(2) is None and amount >= 10000:  # plain yuan
+        amount /= 10000
+    return amount if amount > 0 else None
+
+
+class ValidateEligibilityForm(FormValidationAction):
+    """Check each answer; an invalid one is cleared and re-asked with a hint."""
+
+    def name(self) -> Text:
+        return "validate_eligibility_form"
+
+    def validate_capital(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: DomainDict) -> Dict[Text, Any]:
+        amount = parse_capital(value)
+        if amount is None:
+            dispatcher.utter_message(response="utter_invalid_capital")
+        return {"capital": amount}
+
+    def validate_licence_scope(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> Dict[Text, Any]:
+        return {"licence_scope": value if value in eligibility.SCOPE_KEYS else None}
+
+
+class ActionEligibilityResult(Action):
+    """Tell which licence the company can apply for and what is missing."""
+
+    def name(self) -> Text:
+        return "action_eligibility_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        config = settings.load()
+        scope = tracker.get_slot("licence_scope") or "地网"
+        capital = parse_capital(tracker.get_slot("capital")) or 0.0
+        try:
+            with facts.session_scope(config.database_url) as session:
+                capital_fact = facts.get_fact(CAPITAL_FACT, session=session)
+                conditions = facts.get_fact(CONDITIONS_FACT, session=session)
+                if capital_fact is None or conditions is None:
+                    dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
+                    return []
+                verdict = eligibility.capital_verdict(capital, scope, capital_fact.data)
+                source = conditions.source_text
+        except SQLAlchemyError:
+            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
+            return []
+        wan = eligibility.wan
+        gaps = []
+        if tracker.get_slot("company_type") == "个体户":
+            gaps.append(("utter_gap_company", {}))
+        if not verdict.enough:
+            if verdict.local_only:
+                gaps.append(("utter_gap_capital_local", dict(national=wan(verdict.national), local=wan(verdict.local),
+                                                             capital=wan(capital))))
+            else:
+                gaps.append(("utter_gap_capital", dict(minimum=wan(verdict.minimum), capital=wan(capital))))
+        if tracker.get_slot("on_blacklist"):
+            gaps.append(("utter_gap_blacklist", {}))
+        if tracker.get_slot("has_premises") is False:
+            gaps.append(("utter_gap_premises", {}))
+        if gaps:
+            dispatcher.utter_message(response="utter_eligibility_not_yet", licence=scope, source=source)
+            for response, values in gaps:
+                dispatcher.utter_message(response=response, **values)
+        else:
+            dispatcher.utter_message(response="utter_eligibility_ok", licence=scope, capital=wan(capital),
+                                     minimum=wan(verdict.minimum), source=source)
+        dispatcher.utter_message(response="utter_eligibility_next")
+        return []
