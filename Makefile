@@ -10,7 +10,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install facts train validate run shell test eval clean
+.PHONY: help install system-deps facts train validate run shell test eval clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
@@ -26,6 +26,9 @@ $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-p
 	@touch $@
 
 install: $(INSTALLED)
+
+system-deps:
+	@scripts/system-deps.sh
 
 facts: install
 	$(PY) -m bot.facts_loader
@@ -43,7 +46,7 @@ run: install
 shell: install
 	$(PY) -m bot.run --shell
 
-test: install validate train
+test: install system-deps validate train
 	$(PY) -m pytest -p no:cacheprovider
 
 eval: install

@@ -1,11 +1,12 @@
-"""Start the whole assistant: facts, model, action server and Rasa.
+"""Start the whole assistant: facts, model, action server, Rasa and the web app.
 
 Usage: ``python -m bot.run`` (what ``make run`` calls), or
 ``python -m bot.run --shell`` to talk to the bot in the terminal.
 
 Loads/updates the facts database, trains the model if it is missing or
-stale, then runs the action server and Rasa (REST channel, HTTP API behind a
-token) until Ctrl-C or SIGTERM, which stops all of them.
+stale, then runs the action server, Rasa (REST and socket.io channels, HTTP
+API behind a token) and the web app (widget demo page) until Ctrl-C or
+SIGTERM, which stops all of them.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Service:
     command: list[str]
     ready_url: str
     process: subprocess.Popen | None = field(default=None, repr=False)
+    restarts: list[float] = field(default_factory=list, repr=False)
 
     def start(self, env: dict) -> None:
         # own session: the launcher decides when children stop, not the terminal
@@ -68,6 +70,7 @@ def service_env(config: settings.Settings, token: str) -> dict:
         "DATABASE_URL": config.database_url,
         "TRACKER_STORE_URL": config.tracker_store_url,
         "RASA_AUTH_TOKEN": token,
+        "WEB_PORT": str(config.web_port),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
@@ -90,7 +93,13 @@ def services(config: settings.Settings, token: str) -> list[Service]:
          *sum((["--cors", origin] for origin in config.cors_origins), [])],
         f"http://127.0.0.1:{config.rasa_port}/",
     )
-    return [actions, rasa]
+    web = Service(
+        "web",
+        [python, "-m", "waitress", "--listen", f"{config.web_host}:{config.web_port}", "--threads", "8",
+         "--call", "web:create_app"],
+        f"http://127.0.0.1:{config.web_port}/healthz",
+    )
+    return [actions, rasa, web]
 
 
 class _Stop(Exception):
@@ -101,14 +110,26 @@ def _raise_stop(signum, frame):  # noqa: ARG001 - signal handler signature
     raise _Stop()
 
 
-def supervise(running: list[Service], started: float) -> int:
-    """Wait until all services are ready, then until one exits or a stop signal."""
+MAX_RESTARTS = 3  # within RESTART_WINDOW seconds; more means it cannot start: give up
+RESTART_WINDOW = 120
+
+
+def supervise(running: list[Service], started: float, env: dict) -> int:
+    """Wait until all services are ready; restart one that dies, unless it keeps dying."""
     announced = False
     while True:
         for service in running:
             if not service.alive():
-                print(f"{service.name} exited with code {service.process.returncode}; stopping", file=sys.stderr)
-                return service.process.returncode or 1
+                code = service.process.returncode
+                now = time.monotonic()
+                service.restarts = [t for t in service.restarts if now - t < RESTART_WINDOW]
+                if len(service.restarts) >= MAX_RESTARTS:
+                    print(f"{service.name} exited with code {code} {MAX_RESTARTS} times; stopping",
+                          file=sys.stderr)
+                    return code or 1
+                service.restarts.append(now)
+                print(f"{service.name} exited with code {code}; restarting", file=sys.stderr, flush=True)
+                service.start(env)
         if not announced and all(s.ready() for s in running):
             announced = True
             print(f"ready in {time.monotonic() - started:.1f} s: " + ", ".join(
@@ -163,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                      "--endpoints", "bot/endpoints.yml"]
             code = subprocess.run(shell, cwd=ROOT, env=env).returncode
         else:
-            code = supervise(running, started)
+            code = supervise(running, started, env)
     except (_Stop, KeyboardInterrupt):
         print("stopping…", flush=True)
     finally:

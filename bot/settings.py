@@ -32,6 +32,11 @@ class Settings:
     rasa_auth_token: str
     consultant_contact: str
     cors_origins: tuple[str, ...]
+    web_port: int
+    web_host: str
+    widget_secret: str
+    rasa_url: str
+    rasa_public_url: str
     answer_min_confidence: float
     answer_min_margin: float
 
@@ -69,7 +74,7 @@ def load(env: dict | None = None) -> Settings:
     if app_env not in ("development", "production", "test"):
         raise SettingsError(f"APP_ENV must be development, test or production, got {app_env!r}")
     production = app_env == "production"
-    required = ["DATABASE_URL", "RASA_AUTH_TOKEN"] if production else []
+    required = ["DATABASE_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET"] if production else []
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
@@ -81,6 +86,11 @@ def load(env: dict | None = None) -> Settings:
         action_port=_port(env, "ACTION_PORT", 5055),
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
+        web_port=_port(env, "WEB_PORT", 8000),
+        web_host=env.get("WEB_HOST", "0.0.0.0"),
+        widget_secret=env.get("WIDGET_SECRET") or "",
+        rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{_port(env, 'RASA_PORT', 5005)}",
+        rasa_public_url=env.get("RASA_PUBLIC_URL") or f"http://localhost:{_port(env, 'RASA_PORT', 5005)}",
         answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.35),
         answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
         cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),

@@ -48,6 +48,7 @@ class Stack:
     """The running assistant: Rasa, action server and their databases."""
 
     rasa_url: str
+    web_url: str
     token: str
     database_url: str
     tracker_store_url: str
@@ -84,17 +85,25 @@ def _wait_ready(process: subprocess.Popen, urls: list[str], log: Path, timeout: 
     raise RuntimeError(f"stack not ready after {timeout} s:\n{log.read_text()[-4000:]}")
 
 
+stack_process: dict = {}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
     """Start `python -m bot.run` once for the whole test run, on free ports."""
     work = tmp_path_factory.mktemp("stack")
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token = "test-token-" + os.urandom(8).hex()
     env = dict(os.environ)
     env.update({
         "APP_ENV": "test",
         "RASA_PORT": str(rasa_port),
         "ACTION_PORT": str(action_port),
+        "WEB_PORT": str(web_port),
+        "WEB_HOST": "127.0.0.1",
+        "WIDGET_SECRET": "test-widget-secret",
+        "CORS_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
+        "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
         "RASA_AUTH_TOKEN": token,
         "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
@@ -103,9 +112,11 @@ def stack(tmp_path_factory) -> Stack:
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT,
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    stack_process["process"] = process
     try:
-        _wait_ready(process, [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health"], log)
-        yield Stack(f"http://127.0.0.1:{rasa_port}", token, env["DATABASE_URL"],
+        _wait_ready(process, [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
+                              f"http://127.0.0.1:{web_port}/healthz"], log)
+        yield Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}", token, env["DATABASE_URL"],
                     env["TRACKER_STORE_URL"], env, log)
     finally:
         if process.poll() is None:

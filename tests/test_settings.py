@@ -12,9 +12,9 @@ def test_development_defaults_use_sqlite_under_var():
 
 
 def test_production_requires_secrets():
-    with pytest.raises(settings.SettingsError, match="DATABASE_URL, RASA_AUTH_TOKEN"):
+    with pytest.raises(settings.SettingsError, match="DATABASE_URL, RASA_AUTH_TOKEN, WIDGET_SECRET"):
         settings.load({"APP_ENV": "production"})
-    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t"})
+    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t", "WIDGET_SECRET": "s"})
     assert config.production
 
 

@@ -1,0 +1,151 @@
+"""The website widget in a real browser: Debian's chromium, headless, driven by Playwright."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-quic", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by make test")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(stack.web_url + "/")
+    yield page
+    context.close()
+
+
+def open_chat(page):
+    page.get_by_test_id("chat-launcher").click()
+    page.get_by_test_id("chat-message-bot").first.wait_for()
+
+
+def ask(page, text):
+    before = page.get_by_test_id("chat-message-bot").count()
+    page.get_by_test_id("chat-input").fill(text)
+    page.get_by_test_id("chat-input").press("Enter")
+    page.wait_for_function(
+        """([n]) => document.querySelector('[data-cclw]').shadowRoot
+               .querySelectorAll('[data-testid=chat-message-bot]').length > n""", arg=[before])
+    return page.get_by_test_id("chat-message-bot").nth(before)
+
+
+def test_ask_a_question_and_see_the_sourced_answer(page):
+    open_chat(page)
+    answer = ask(page, "全网和地网有什么区别")
+    assert "工业和信息化部" in answer.inner_text() and "依据" in answer.inner_text()
+    assert page.get_by_test_id("chat-message-user").last.inner_text().startswith("全网和地网有什么区别")
+
+
+def test_quick_reply_leads_to_the_answer(page):
+    open_chat(page)
+    page.get_by_test_id("chat-quick-reply").filter(has_text="申请条件").click()
+    page.get_by_test_id("chat-message-bot").nth(1).wait_for()
+    assert "依法设立的公司" in page.get_by_test_id("chat-message-bot").nth(1).inner_text()
+    assert page.get_by_test_id("chat-message-user").last.inner_text().startswith("申请条件")
+
+
+def test_history_survives_a_reload(page):
+    open_chat(page)
+    ask(page, "呼叫中心许可证有效期多久")
+    page.reload()
+    page.get_by_test_id("chat-message-user").first.wait_for()  # the panel reopens with the history
+    users = page.get_by_test_id("chat-message-user").all_inner_texts()
+    bots = page.get_by_test_id("chat-message-bot").all_inner_texts()
+    assert any(t.startswith("呼叫中心许可证有效期多久") for t in users)
+    assert any("5年" in t for t in bots)
+
+
+def test_enter_that_confirms_an_ime_candidate_does_not_send(page):
+    open_chat(page)
+    box = page.get_by_test_id("chat-input")
+    box.fill("hujiao")
+    box.dispatch_event("compositionstart")
+    box.dispatch_event("keydown", {"key": "Enter", "keyCode": 229, "isComposing": True})
+    box.dispatch_event("keydown", {"key": "Enter", "keyCode": 13})  # still composing
+    box.dispatch_event("compositionend")
+    time.sleep(0.3)
+    assert page.get_by_test_id("chat-message-user").count() == 0
+    assert box.input_value() == "hujiao"
+    box.fill("呼叫中心")
+    box.press("Shift+Enter")
+    assert page.get_by_test_id("chat-message-user").count() == 0
+    box.press("Enter")
+    assert page.get_by_test_id("chat-message-user").count() == 1
+
+
+def test_markup_from_the_visitor_is_shown_as_text(page):
+    open_chat(page)
+    ask(page, "<img src=x onerror=alert(1)>")
+    user = page.get_by_test_id("chat-message-user").last
+    assert user.inner_text().startswith("<img src=x onerror=alert(1)>")
+    assert page.evaluate("document.querySelector('[data-cclw]').shadowRoot.querySelectorAll('img').length") == 0
+    assert page.dialogs == []
+
+
+def test_mobile_layout_is_full_screen(browser, stack):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    page = context.new_page()
+    page.goto(stack.web_url + "/")
+    open_chat(page)
+    ask(page, "需要哪些材料")
+    box = page.evaluate("""() => { const r = document.querySelector('[data-cclw]').shadowRoot
+                                   .querySelector('.panel').getBoundingClientRect();
+                                   return [r.width, r.height]; }""")
+    assert box == [390, 844]
+    page.screenshot(path=str(ARTIFACTS / "widget-mobile.png"))
+    context.close()
+
+
+def _rasa_pids(stack) -> list[int]:
+    port = stack.rasa_url.rsplit(":", 1)[1]
+    out = subprocess.run(["pgrep", "-f", f"rasa run .*--port {port}"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_offline_state_and_queued_message_answered_after_rasa_restarts(page, stack):
+    open_chat(page)
+    ask(page, "你好")
+    for pid in _rasa_pids(stack):
+        os.kill(pid, signal.SIGKILL)  # the launcher notices and starts Rasa again
+    page.get_by_test_id("chat-offline").wait_for(timeout=30000)
+    box = page.get_by_test_id("chat-input")
+    box.fill("年报什么时候截止")
+    box.press("Enter")
+    pending = page.get_by_test_id("chat-message-user").last
+    assert "待发送" in pending.inner_text()
+    page.get_by_test_id("chat-online").wait_for(state="attached", timeout=180000)
+    page.wait_for_function(
+        """() => [...document.querySelector('[data-cclw]').shadowRoot
+               .querySelectorAll('[data-testid=chat-message-bot]')].some(m => m.innerText.includes('3月31日'))""",
+        timeout=60000)
+    assert "待发送" not in page.get_by_test_id("chat-message-user").last.inner_text()

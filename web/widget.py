@@ -1,0 +1,138 @@
+"""The chat widget: demo page, widget files, visitor sessions, history and feedback."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from pathlib import Path
+
+import requests
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
+
+from bot import facts
+from web.models import Feedback
+
+bp = Blueprint("widget", __name__)
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_FEEDBACK_TEXT = 4000
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def session_token(session_id: str) -> str:
+    """Sign a session id so that only its holder can read its history."""
+    key = current_app.config["WIDGET_SECRET"].encode()
+    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _check_session(session_id: object, token: object) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+        abort(400, description="session_id must be 32 lowercase hex characters")
+    if not isinstance(token, str) or not hmac.compare_digest(token, session_token(session_id)):
+        abort(403, description="token does not match this session")
+    return session_id
+
+
+@bp.after_request
+def _cors(response):
+    """Allow the embedding sites listed in CORS_ORIGINS to call the widget API."""
+    origin = request.headers.get("Origin")
+    if origin and origin in _settings().cors_origins and request.path.startswith("/api/"):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(413)
+def _json_error(error):
+    return jsonify(error=getattr(error, "description", str(error))), error.code
+
+
+@bp.get("/")
+def demo_page():
+    return render_template("index.html", server=request.host_url.rstrip("/"))
+
+
+@bp.get("/widget.js")
+def widget_js():
+    return send_from_directory(STATIC, "widget.js", max_age=300)
+
+
+@bp.get("/widget.css")
+def widget_css():
+    return send_from_directory(STATIC, "widget.css", max_age=300)
+
+
+@bp.get("/vendor/socket.io.min.js")
+def socket_io_client():
+    return send_from_directory(STATIC / "vendor", "socket.io.min.js", max_age=86400)
+
+
+@bp.route("/api/session", methods=["POST", "OPTIONS"])
+def new_session():
+    """Issue a random, unguessable conversation id with its signed token."""
+    if request.method == "OPTIONS":
+        return "", 204
+    session_id = secrets.token_hex(16)
+    return jsonify(session_id=session_id, token=session_token(session_id),
+                   socket_url=_settings().rasa_public_url, socket_path="/socket.io")
+
+
+def _visible_history(events: list[dict]) -> list[dict]:
+    """Turn tracker events into the messages the visitor saw."""
+    messages, buttons = [], []
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            text = event.get("text") or ""
+            # a clicked button is stored as its payload: show its title
+            title = next((b["title"] for b in buttons if b.get("payload") == text), None)
+            messages.append({"sender": "user", "text": title or text, "timestamp": event.get("timestamp")})
+        elif kind == "bot":
+            data = event.get("data") or {}
+            buttons = data.get("buttons") or data.get("quick_replies") or []
+            messages.append({"sender": "bot", "text": event.get("text") or "", "timestamp": event.get("timestamp"),
+                             "buttons": [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons]})
+    return messages
+
+
+@bp.route("/api/history", methods=["GET", "OPTIONS"])
+def history():
+    """Return this session's own messages, from Rasa's tracker store."""
+    if request.method == "OPTIONS":
+        return "", 204
+    session_id = _check_session(request.args.get("session_id"), request.args.get("token"))
+    config = _settings()
+    try:
+        response = requests.get(f"{config.rasa_url}/conversations/{session_id}/tracker",
+                                params={"token": config.rasa_auth_token, "include_events": "ALL"}, timeout=10)
+        response.raise_for_status()
+    except requests.RequestException:
+        return jsonify(error="the assistant is unavailable; history will load when it is back"), 503
+    return jsonify(messages=_visible_history(response.json().get("events") or []))
+
+
+@bp.route("/api/feedback", methods=["POST", "OPTIONS"])
+def feedback():
+    """Store a 👍/👎 on one answer with the conversation."""
+    if request.method == "OPTIONS":
+        return "", 204
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="expected a JSON object")
+    session_id = _check_session(body.get("session_id"), body.get("token"))
+    value, text = body.get("value"), body.get("message_text")
+    if value not in (1, -1) or isinstance(value, bool):
+        abort(400, description="value must be 1 or -1")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_FEEDBACK_TEXT:
+        abort(400, description="message_text must be the answer's text")
+    with facts.session_scope(_settings().database_url) as session:
+        session.add(Feedback(conversation_id=session_id, message_text=text, value=value))
+    return jsonify(status="saved"), 201
