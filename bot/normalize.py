@@ -1,6 +1,6 @@
 """Normalise a visitor's Chinese message before tokenisation.
 
-Steps, in order: Unicode NFKC (full-width letters, digits and punctuation to
+Steps, in order: emoji runs to one token, Unicode NFKC (full-width letters, digits and punctuation to
 half-width), traditional to simplified Chinese (OpenCC), the domain typo and
 homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and
 counts to digits (一千万 → 1000万, 五百万元 → 500万), and punctuation and
@@ -31,6 +31,8 @@ _REPEATED_PUNCT = re.compile(r"([!?,.~。，！？、…~])\1+")
 _SPACE_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\ufeff]")
+_EMOJI_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+EMOJI_TOKEN = "emoji"
 
 
 def chinese_to_int(numeral: str) -> int | None:
@@ -65,7 +67,9 @@ class Normalizer:
         )
 
     def normalize(self, text: str) -> str:
+        text = _EMOJI_JOINERS.sub("", text)
         text = _CONTROL.sub("", text)
+        text = _emoji_to_token(text)
         text = unicodedata.normalize("NFKC", text)
         text = self._t2s.convert(text)
         if self._typo_pattern:
@@ -86,6 +90,20 @@ class Normalizer:
         text = _CHINESE_AMOUNT.sub(chinese, text)
         text = _THOUSANDS.sub("", text)
         return _WAN_YUAN.sub(r"\1万", text)
+
+
+def _emoji_to_token(text: str) -> str:
+    """Replace each run of emoji/pictographs with one token: 😂😂 and 🙏 look alike to the model."""
+    out, in_run = [], False
+    for char in text:
+        if unicodedata.category(char) == "So":
+            if not in_run:
+                out.append(f" {EMOJI_TOKEN} ")
+            in_run = True
+        else:
+            out.append(char)
+            in_run = False
+    return "".join(out)
 
 
 def _scaled(number: str, unit: int) -> str:

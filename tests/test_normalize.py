@@ -84,3 +84,9 @@ def test_traditional_then_typo_then_numbers_in_one_message(normalizer):
                                             ("二〇二三", 2023), ("两", 2), ("九千九百九十九", 9999)])
 def test_chinese_numerals(numeral, value):
     assert chinese_to_int(numeral) == value
+
+
+@pytest.mark.parametrize("raw, expected", [("😂😂😂", "emoji"), ("🙏", "emoji"), ("❤️", "emoji"),
+                                           ("好的👌", "好的emoji"), ("👨‍👩‍👧你好", "emoji你好")])
+def test_emoji_runs_become_one_token(normalizer, raw, expected):
+    assert normalizer.normalize(raw) == expected
