@@ -88,8 +88,20 @@ def _wait_ready(process: subprocess.Popen, urls: list[str], log: Path, timeout: 
 stack_process: dict = {}
 
 
+WECHAT = {"WECHAT_TOKEN": "wechat-test-token", "WECHAT_APP_ID": "wx0123456789abcdef",
+          "WECHAT_APP_SECRET": "test-secret", "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
+def fake_wechat():
+    from tests.fake_wechat import FakeWeChat
+
+    with FakeWeChat() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, fake_wechat) -> Stack:
     """Start `python -m bot.run` once for the whole test run, on free ports."""
     work = tmp_path_factory.mktemp("stack")
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
@@ -104,6 +116,8 @@ def stack(tmp_path_factory) -> Stack:
         "WIDGET_SECRET": "test-widget-secret",
         "CORS_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
         "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+        **WECHAT,
+        "WECHAT_API_BASE": fake_wechat.base,
         "RASA_AUTH_TOKEN": token,
         "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",

@@ -1,0 +1,298 @@
+"""Rasa input channel for a WeChat Official Account (公众号), served at /webhooks/wechat/webhook.
+
+WeChat's rules shape this module:
+- every request is signed; plaintext and safe (AES) mode are both supported;
+- WeChat waits 5 s, then retries the same message up to 3 times: a turn that
+  finishes within ``WECHAT_REPLY_TIMEOUT`` (4 s) is answered passively, a
+  slower one is answered ``success`` at once and delivered through the
+  customer-service message API when it is done (the bot's work is never
+  cancelled);
+- retries are de-duplicated through the database, so several processes
+  answer a message once and give every retry the same reply.
+
+Settings (environment): WECHAT_TOKEN (the channel is off without it),
+WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_AES_KEY (optional: safe mode),
+WECHAT_API_BASE (the API's address; tests point it at a local fake),
+WECHAT_REPLY_TIMEOUT.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from functools import partial
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import settings as settings_module
+from bot.channels import wechat_store
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+PASSIVE_LIMIT = 600  # characters per reply: WeChat caps a text message at 2048 bytes
+PLEASE_TYPE = "您好，目前只能识别文字消息。请直接输入您关于呼叫中心许可证的问题，例如「全网和地网有什么区别」。"
+MENU_KEY = re.compile(r"^[a-z_]{3,60}$")
+NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
+
+
+def mask(openid: str) -> str:
+    return openid[:4] + "…" if openid else ""
+
+
+def render_messages(messages: List[Dict[str, Any]]) -> tuple[str, List[str]]:
+    """Join a turn's bot messages into text; buttons become numbered options.
+
+    Returns the text and the payloads in option order.
+    """
+    parts, payloads = [], []
+    for message in messages:
+        if message.get("text"):
+            parts.append(message["text"])
+        buttons = message.get("buttons") or message.get("quick_replies") or []
+        if buttons:
+            lines = []
+            for button in buttons:
+                payloads.append(button.get("payload") or button.get("title"))
+                lines.append(f"回复 {len(payloads)}：{button.get('title')}")
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts), payloads
+
+
+def split_text(text: str, limit: int = PASSIVE_LIMIT) -> List[str]:
+    """Split at paragraph, then line, then sentence boundaries so each part fits."""
+    if len(text) <= limit:
+        return [text] if text else []
+    chunks, current = [], ""
+    for piece in re.split(r"(?<=\n)|(?<=。)", text):
+        while len(piece) > limit:
+            if current:
+                chunks.append(current.strip())
+                current = ""
+            chunks.append(piece[:limit])
+            piece = piece[limit:]
+        if len(current) + len(piece) > limit:
+            chunks.append(current.strip())
+            current = ""
+        current += piece
+    if current.strip():
+        chunks.append(current.strip())
+    return [c for c in chunks if c]
+
+
+class WeChatInput(InputChannel):
+    """WeChat Official Account channel (wechatpy for signatures, XML and AES)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+        return cls()
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.token = env.get("WECHAT_TOKEN") or ""
+        self.app_id = env.get("WECHAT_APP_ID") or ""
+        self.app_secret = env.get("WECHAT_APP_SECRET") or ""
+        self.aes_key = env.get("WECHAT_AES_KEY") or ""
+        self.api_base = env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com/cgi-bin/"
+        self.reply_timeout = float(env.get("WECHAT_REPLY_TIMEOUT") or 4.0)
+        self.database_url = settings_module.load().database_url
+        self._tasks: set[asyncio.Task] = set()
+        if not self.token:
+            logger.warning("WeChat channel is off: WECHAT_TOKEN is not set")
+        elif self.aes_key and not self.app_id:
+            logger.warning("WECHAT_AES_KEY is set without WECHAT_APP_ID: encrypted messages cannot be read")
+
+    # ---------- helpers
+    def _crypto(self):
+        from wechatpy.crypto import WeChatCrypto
+
+        return WeChatCrypto(self.token, self.aes_key, self.app_id) if self.aes_key else None
+
+    def _client(self):
+        return wechat_store.client(self.app_id, self.app_secret, self.api_base, self.database_url)
+
+    def _signed(self, request: Request) -> bool:
+        from wechatpy.exceptions import InvalidSignatureException
+        from wechatpy.utils import check_signature
+
+        args = request.args
+        try:
+            check_signature(self.token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+        except InvalidSignatureException:
+            return False
+        return True
+
+    def _reply(self, request: Request, message, text: Optional[str]) -> HTTPResponse:
+        """A passive text reply (encrypted in safe mode), or ``success`` for none."""
+        if not text:
+            return response.text("success")
+        from wechatpy.replies import TextReply
+
+        xml = TextReply(content=text, message=message).render()
+        crypto = self._crypto()
+        if crypto and request.args.get("encrypt_type") == "aes":
+            xml = crypto.encrypt_message(xml, request.args.get("nonce", ""), request.args.get("timestamp", ""))
+        return response.text(xml, content_type="application/xml")
+
+    def _parse(self, request: Request):
+        """Return the parsed message, or raise ValueError for a body that is not a WeChat message."""
+        import defusedxml.ElementTree as safe_xml
+        from wechatpy import parse_message
+
+        body = request.body or b""
+        if len(body) > MAX_BODY:
+            raise ValueError(f"body of {len(body)} bytes is over {MAX_BODY}")
+        try:
+            safe_xml.fromstring(body)  # refuses DTDs and entities: no billion laughs
+            if request.args.get("encrypt_type") == "aes":
+                crypto = self._crypto()
+                if crypto is None:
+                    raise ValueError("encrypted message but WECHAT_AES_KEY is not set")
+                body = crypto.decrypt_message(body, request.args.get("msg_signature", ""),
+                                              request.args.get("timestamp", ""), request.args.get("nonce", ""))
+                safe_xml.fromstring(body)
+            return parse_message(body)
+        except ValueError:
+            raise
+        except Exception as exc:  # malformed XML, bad ciphertext, wrong signature inside
+            raise ValueError(f"{type(exc).__name__}: {exc}") from None
+
+    def _text_for(self, message) -> Optional[str]:
+        """What the visitor said, as text for the assistant; None when nothing goes to Rasa."""
+        kind = message.type
+        if kind == "text":
+            text = message.content or ""
+            number = NUMBER.match(text)
+            if number:
+                payload = wechat_store.choice(self.database_url, message.source, int(number.group(1)))
+                if payload:
+                    return payload
+            return text
+        if kind == "voice" and getattr(message, "recognition", None):
+            return message.recognition
+        if kind == "event":
+            event = (message.event or "").lower()
+            if event == "subscribe":
+                return "/greet"
+            if event == "click" and MENU_KEY.match(getattr(message, "key", "") or ""):
+                return "/" + message.key
+        return None
+
+    # ---------- delivery
+    async def _deliver_later(self, openid: str, parts: List[str]) -> None:
+        """Send parts through the customer-service API, with retries and back-off."""
+        loop = asyncio.get_running_loop()
+        for part in parts:
+            for attempt in range(4):
+                try:
+                    await loop.run_in_executor(None, partial(wechat_store.send_text, self._client(), openid, part))
+                    break
+                except wechat_store.Undeliverable as exc:
+                    logger.warning("WeChat message to %s not deliverable: %s", mask(openid), exc)
+                    return
+                except Exception as exc:
+                    delay = 2 ** attempt
+                    logger.warning("WeChat send to %s failed (%s); retry in %s s", mask(openid), exc, delay)
+                    await asyncio.sleep(delay)
+            else:
+                logger.error("WeChat message to %s dropped after retries", mask(openid))
+
+    async def _finish_late(self, task: asyncio.Task, key: str, openid: str) -> None:
+        collector: CollectingOutputChannel = task.collector  # type: ignore[attr-defined]
+        try:
+            await task
+        except Exception:
+            logger.exception("WeChat turn for %s failed", mask(openid))
+            return
+        text, payloads = render_messages(collector.messages)
+        wechat_store.remember_choices(self.database_url, openid, payloads)
+        wechat_store.finish(self.database_url, key, None)
+        await self._deliver_later(openid, split_text(text))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint("wechat_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.token else "off"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if not self.token:
+                return response.text("WeChat channel is off", status=503)
+            if not self._signed(request):
+                return response.text("invalid signature", status=403)
+            return response.text(request.args.get("echostr", ""))
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.token:
+                return response.text("WeChat channel is off", status=503)
+            if not self._signed(request):
+                logger.warning("WeChat request with a bad signature refused")
+                return response.text("invalid signature", status=403)
+            try:
+                message = self._parse(request)
+            except ValueError as exc:
+                logger.warning("WeChat request refused: %s", exc)
+                return response.text("bad request", status=400)
+            openid = message.source
+            if message.type == "event" and (message.event or "").lower() == "unsubscribe":
+                return response.text("success")
+            text = self._text_for(message)
+            if text is None:
+                return self._reply(request, message, PLEASE_TYPE)
+
+            key = (f"msg:{message.id}" if getattr(message, "id", None)
+                   else f"event:{openid}:{int(message.create_time.timestamp())}")
+            if not wechat_store.claim(self.database_url, key):
+                # a retry: answer as the first delivery was (or will be) answered
+                return self._reply(request, message, await wechat_store.wait_reply(
+                    self.database_url, key, self.reply_timeout))
+
+            collector = CollectingOutputChannel()
+            user_message = UserMessage(text, collector, openid, input_channel=self.name(),
+                                       metadata={"wechat_type": message.type})
+            task = asyncio.ensure_future(on_new_message(user_message))
+            task.collector = collector  # type: ignore[attr-defined]
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started = time.monotonic()
+            try:
+                # shield: the timeout must not cancel the bot's work
+                await asyncio.wait_for(asyncio.shield(task), self.reply_timeout)
+            except asyncio.TimeoutError:
+                logger.info("WeChat turn for %s slower than %.1f s: replying later", mask(openid),
+                            self.reply_timeout)
+                wechat_store.finish(self.database_url, key, None)
+                later = asyncio.ensure_future(self._finish_late(task, key, openid))
+                self._tasks.add(later)
+                later.add_done_callback(self._tasks.discard)
+                return response.text("success")
+            except Exception:
+                logger.exception("WeChat turn for %s failed", mask(openid))
+                wechat_store.finish(self.database_url, key, None)
+                return response.text("success")
+            text, payloads = render_messages(collector.messages)
+            wechat_store.remember_choices(self.database_url, openid, payloads)
+            parts = split_text(text)
+            first = parts[0] if parts else None
+            wechat_store.finish(self.database_url, key, first or "")
+            if len(parts) > 1:
+                later = asyncio.ensure_future(self._deliver_later(openid, parts[1:]))
+                self._tasks.add(later)
+                later.add_done_callback(self._tasks.discard)
+            logger.debug("WeChat passive reply in %.2f s", time.monotonic() - started)
+            return self._reply(request, message, first)
+
+        return hook

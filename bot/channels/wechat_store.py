@@ -1,0 +1,181 @@
+"""What the WeChat channel shares between processes, in the database.
+
+- message de-duplication (MsgId, or sender + CreateTime for events) and the
+  reply given, so retries get the same answer;
+- the numbered options last offered to each follower;
+- the access token, as a wechatpy session storage (one token for all
+  processes, refreshed before it expires).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+import time
+from functools import lru_cache
+from typing import List, Optional
+
+from sqlalchemy import Column, DateTime, Float, String, Text, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import declarative_base
+
+from bot import facts
+
+Base = declarative_base()
+KEEP = dt.timedelta(days=1)
+REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
+UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class ProcessedMessage(Base):
+    __tablename__ = "wechat_processed"
+
+    key = Column(String(200), primary_key=True)
+    status = Column(String(20), nullable=False)  # processing | replied | later
+    reply = Column(Text, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=_utcnow, index=True)
+
+
+class OfferedChoices(Base):
+    __tablename__ = "wechat_choices"
+
+    openid = Column(String(100), primary_key=True)
+    payloads = Column(Text, nullable=False)
+    updated_at = Column(DateTime, nullable=False, default=_utcnow)
+
+
+class SharedValue(Base):
+    __tablename__ = "wechat_shared"
+
+    key = Column(String(200), primary_key=True)
+    value = Column(Text, nullable=False)
+    expires_at = Column(Float, nullable=True)
+
+
+@lru_cache(maxsize=8)
+def _ready(url: str) -> str:
+    Base.metadata.create_all(facts.get_engine(url))
+    return url
+
+
+def claim(url: str, key: str) -> bool:
+    """Record that ``key`` is being processed; False when it already was (a retry)."""
+    _ready(url)
+    try:
+        with facts.session_scope(url) as session:
+            session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < _utcnow() - KEEP))
+            session.add(ProcessedMessage(key=key, status="processing"))
+        return True
+    except IntegrityError:
+        return False
+
+
+def finish(url: str, key: str, reply: Optional[str]) -> None:
+    """Store the passive reply (text), or that the answer goes out later (None)."""
+    with facts.session_scope(_ready(url)) as session:
+        row = session.get(ProcessedMessage, key)
+        if row is not None:
+            row.status = "later" if reply is None else "replied"
+            row.reply = reply
+
+
+async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
+    """Wait for the first delivery's outcome; its reply text, or None for ``success``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with facts.session_scope(_ready(url)) as session:
+            row = session.get(ProcessedMessage, key)
+            if row is not None and row.status != "processing":
+                return row.reply or None
+        await asyncio.sleep(0.2)
+    return None
+
+
+def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
+    with facts.session_scope(_ready(url)) as session:
+        row = session.get(OfferedChoices, openid)
+        if not payloads:
+            if row is not None:
+                session.delete(row)
+            return
+        if row is None:
+            session.add(OfferedChoices(openid=openid, payloads=json.dumps(payloads, ensure_ascii=False)))
+        else:
+            row.payloads = json.dumps(payloads, ensure_ascii=False)
+            row.updated_at = _utcnow()
+
+
+def choice(url: str, openid: str, number: int) -> Optional[str]:
+    """The payload of option ``number`` last offered to ``openid``."""
+    with facts.session_scope(_ready(url)) as session:
+        row = session.get(OfferedChoices, openid)
+        payloads = json.loads(row.payloads) if row is not None else []
+    return payloads[number - 1] if 1 <= number <= len(payloads) else None
+
+
+class SqlSessionStorage:
+    """wechatpy session storage backed by the shared database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _ready(url)
+
+    def get(self, key, default=None):
+        with facts.session_scope(self.url) as session:
+            row = session.get(SharedValue, key)
+            if row is None or (row.expires_at is not None and row.expires_at - time.time() < REFRESH_MARGIN):
+                return default
+            return json.loads(row.value)
+
+    def set(self, key, value, ttl=None):
+        with facts.session_scope(self.url) as session:
+            row = session.get(SharedValue, key)
+            expires = time.time() + ttl if ttl else None
+            if row is None:
+                session.add(SharedValue(key=key, value=json.dumps(value), expires_at=expires))
+            else:
+                row.value, row.expires_at = json.dumps(value), expires
+
+    def delete(self, key):
+        with facts.session_scope(self.url) as session:
+            session.execute(delete(SharedValue).where(SharedValue.key == key))
+
+
+class Undeliverable(Exception):
+    """WeChat refuses this message for good (e.g. 45015: the follower has been silent for 48 h)."""
+
+
+_token_lock = threading.Lock()
+
+
+def client(app_id: str, secret: str, api_base: str, url: str):
+    """A WeChat API client whose token lives in the database (one per process is fine)."""
+    from wechatpy.client import WeChatClient
+
+    class Client(WeChatClient):
+        API_BASE_URL = api_base
+
+        def fetch_access_token(self):
+            # called when the shared token is missing, near expiry, or refused (40001):
+            # one fetch at a time in this process, the database shares the result
+            with _token_lock:
+                return self._fetch_access_token(url=api_base + "token", params={
+                    "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+
+    return Client(app_id, secret, session=SqlSessionStorage(url), timeout=5)
+
+
+def send_text(api, openid: str, text: str) -> None:
+    """Send one customer-service text message; raise Undeliverable for permanent refusals."""
+    from wechatpy.exceptions import WeChatClientException
+
+    try:
+        api.message.send_text(openid, text)
+    except WeChatClientException as exc:
+        if exc.errcode in UNDELIVERABLE:
+            raise Undeliverable(f"{exc.errcode} {exc.errmsg}") from None
+        raise  # wechatpy already refreshed the token once on 40001/42001; the caller retries
