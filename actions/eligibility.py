@@ -5,6 +5,7 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -95,4 +96,7 @@ class ActionEligibilityResult(Action):
             dispatcher.utter_message(response="utter_eligibility_ok", licence=scope, capital=wan(capital),
                                      minimum=wan(verdict.minimum), source=source)
         dispatcher.utter_message(response="utter_eligibility_next")
-        return []
+        # a one-line record for staff (the lead keeps it)
+        summary = (f"{scope}，{tracker.get_slot('company_type') or '?'}，注册资本{wan(capital)}万："
+                   + ("满足主要条件" if not gaps else "缺 " + "、".join(g[0].replace("utter_gap_", "") for g in gaps)))
+        return [SlotSet("eligibility_summary", summary)]

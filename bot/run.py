@@ -32,7 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Service:
     name: str
     command: list[str]
-    ready_url: str
+    ready_url: str | None
     process: subprocess.Popen | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
 
@@ -44,6 +44,8 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
     def ready(self) -> bool:
+        if self.ready_url is None:
+            return self.alive()
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as response:
                 return response.status == 200
@@ -99,7 +101,8 @@ def services(config: settings.Settings, token: str) -> list[Service]:
          "--call", "web:create_app"],
         f"http://127.0.0.1:{config.web_port}/healthz",
     )
-    return [actions, rasa, web]
+    notifier = Service("notify", [python, "-m", "bot.notify"], None)
+    return [actions, rasa, web, notifier]
 
 
 class _Stop(Exception):
@@ -133,7 +136,7 @@ def supervise(running: list[Service], started: float, env: dict) -> int:
         if not announced and all(s.ready() for s in running):
             announced = True
             print(f"ready in {time.monotonic() - started:.1f} s: " + ", ".join(
-                f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running), flush=True)
+                f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running if s.ready_url), flush=True)
         time.sleep(0.5)
 
 

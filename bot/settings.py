@@ -37,12 +37,23 @@ class Settings:
     widget_secret: str
     rasa_url: str
     rasa_public_url: str
+    business_hours: tuple[int, int]
+    business_days: tuple[int, ...]
+    handoff_claim_timeout: int
     answer_min_confidence: float
     answer_min_margin: float
 
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+    def staff_on_duty(self, now) -> bool:
+        """Whether ``now`` (aware) falls in business hours, China time."""
+        import datetime as dt
+
+        local = now.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        start, end = self.business_hours
+        return local.isoweekday() in self.business_days and start <= local.hour < end
 
 
 def _port(env: dict, name: str, default: int) -> int:
@@ -65,6 +76,16 @@ def _fraction(env: dict, name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise SettingsError(f"{name} must be between 0 and 1, got {value}")
     return value
+
+
+def _hours(raw: str) -> tuple[int, int]:
+    try:
+        start, end = (int(part) for part in raw.split("-"))
+    except ValueError:
+        raise SettingsError(f"BUSINESS_HOURS must look like 9-18, got {raw!r}") from None
+    if not 0 <= start < end <= 24:
+        raise SettingsError(f"BUSINESS_HOURS must be within 0-24 with start < end, got {raw!r}")
+    return start, end
 
 
 def load(env: dict | None = None) -> Settings:
@@ -91,6 +112,9 @@ def load(env: dict | None = None) -> Settings:
         widget_secret=env.get("WIDGET_SECRET") or "",
         rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{_port(env, 'RASA_PORT', 5005)}",
         rasa_public_url=env.get("RASA_PUBLIC_URL") or f"http://localhost:{_port(env, 'RASA_PORT', 5005)}",
+        business_hours=_hours(env.get("BUSINESS_HOURS", "9-18")),
+        business_days=tuple(int(d) for d in env.get("BUSINESS_DAYS", "1,2,3,4,5").split(",") if d.strip()),
+        handoff_claim_timeout=int(env.get("HANDOFF_CLAIM_TIMEOUT", "180")),
         answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.35),
         answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
         cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),

@@ -117,6 +117,11 @@ def stack(tmp_path_factory, fake_wechat) -> Stack:
         "CORS_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
         "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
         **WECHAT,
+        # staff are always on duty in tests; an unclaimed handoff expires quickly
+        "BUSINESS_HOURS": "0-24",
+        "BUSINESS_DAYS": "1,2,3,4,5,6,7",
+        "HANDOFF_CLAIM_TIMEOUT": "8",
+        "NOTIFY_INTERVAL": "1",
         "WECHAT_API_BASE": fake_wechat.base,
         "RASA_AUTH_TOKEN": token,
         "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",

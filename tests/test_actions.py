@@ -7,7 +7,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
 from actions.clarify import ActionClarify
-from actions.consultant import ActionOfferConsultant
 from bot import facts
 
 
@@ -98,13 +97,6 @@ async def test_unreachable_database_apologises_with_the_contact(tmp_path, monkey
     assert messages[0]["contact"] == "顾问热线 010-1234"
 
 
-async def test_consultant_offer_uses_the_configured_contact(monkeypatch):
-    monkeypatch.setenv("CONSULTANT_CONTACT", "周一至周五 9:00-18:00 致电 010-1234")
-    messages, _ = await run(ActionOfferConsultant(), "request_consultant")
-    assert messages[0]["response"] == "utter_consultant_contact"
-    assert messages[0]["contact"] == "周一至周五 9:00-18:00 致电 010-1234"
-
-
 async def test_province_entity_names_the_provincial_bureau(database_url):
     messages, _ = await run(ActionAnswerFact(), "ask_licence_types",
                             entities={"province": "广东省", "licence_scope": "地网"})
@@ -191,3 +183,23 @@ async def test_comparison_of_both_scopes_gets_the_general_answer(database_url):
     dispatcher = CollectingDispatcher()
     await ActionAnswerFact().run(dispatcher, tracker, {})
     assert "工业和信息化部" in dispatcher.messages[0]["answer"] and "通信管理局" in dispatcher.messages[0]["answer"]
+
+
+async def test_handoff_outside_staff_hours_offers_the_lead_form(database_url, monkeypatch):
+    from actions.handoff import ActionRequestHandoff
+    monkeypatch.setenv("BUSINESS_DAYS", "")  # nobody on duty
+    messages, events = await run(ActionRequestHandoff(), "request_human")
+    assert messages[0]["response"] == "utter_handoff_closed"
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+
+
+async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatch):
+    from actions.handoff import ActionRequestHandoff
+    from bot import leads
+    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
+    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
+    messages, events = await run(ActionRequestHandoff(), "request_human")
+    assert messages[0]["response"] == "utter_handoff_queued"
+    assert events == [{"event": "pause", "timestamp": None}]
+    with facts.session_scope(database_url) as session:
+        assert leads.open_handoff("visitor", session=session).status == "queued"

@@ -24,6 +24,7 @@ TRACKERS = {
 class FakeResponse:
     def __init__(self, payload):
         self.payload = payload
+        self.content = b"{}"
 
     def raise_for_status(self):
         pass
@@ -38,12 +39,12 @@ def app(tmp_path, monkeypatch):
                             "RASA_AUTH_TOKEN": "rasa-token", "CORS_ORIGINS": "https://customer.example"})
     calls = []
 
-    def fake_get(url, params=None, timeout=None):
+    def fake_request(method, url, params=None, timeout=None, **kwargs):
         calls.append((url, params))
         session_id = url.rstrip("/").split("/")[-2]
         return FakeResponse({"events": TRACKERS.get(session_id, [])})
 
-    monkeypatch.setattr(requests, "get", fake_get)
+    monkeypatch.setattr(requests, "request", fake_request)
     app = create_app(config)
     app.config["CALLS"] = calls
     return app
@@ -101,7 +102,7 @@ def test_history_when_rasa_is_down_is_a_clear_503(client, monkeypatch):
     def down(*args, **kwargs):
         raise requests.ConnectionError("refused")
 
-    monkeypatch.setattr(requests, "get", down)
+    monkeypatch.setattr(requests, "request", down)
     response = client.get(f"/api/history?session_id={session['session_id']}&token={session['token']}")
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bot import facts
+from bot import facts, leads
 from bot import settings as settings_module
 from web.models import Base
 
@@ -32,10 +32,13 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.config["SETTINGS"] = config
     app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret()
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    Base.metadata.create_all(facts.get_engine(config.database_url))
+    engine = facts.get_engine(config.database_url)
+    Base.metadata.create_all(engine)
+    leads.create_schema(engine)
 
-    from web import widget
+    from web import console_api, widget
     app.register_blueprint(widget.bp)
+    app.register_blueprint(console_api.bp)
 
     @app.get("/healthz")
     def healthz():

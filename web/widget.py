@@ -7,10 +7,9 @@ import re
 import secrets
 from pathlib import Path
 
-import requests
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
 
-from bot import facts
+from bot import facts, rasa_api
 from web.models import Feedback
 
 bp = Blueprint("widget", __name__)
@@ -109,14 +108,11 @@ def history():
     if request.method == "OPTIONS":
         return "", 204
     session_id = _check_session(request.args.get("session_id"), request.args.get("token"))
-    config = _settings()
     try:
-        response = requests.get(f"{config.rasa_url}/conversations/{session_id}/tracker",
-                                params={"token": config.rasa_auth_token, "include_events": "ALL"}, timeout=10)
-        response.raise_for_status()
-    except requests.RequestException:
+        events = rasa_api.tracker(session_id, _settings()).get("events") or []
+    except rasa_api.RasaUnavailable:
         return jsonify(error="the assistant is unavailable; history will load when it is back"), 503
-    return jsonify(messages=_visible_history(response.json().get("events") or []))
+    return jsonify(messages=_visible_history(events))
 
 
 @bp.route("/api/feedback", methods=["POST", "OPTIONS"])

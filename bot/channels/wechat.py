@@ -25,7 +25,7 @@ import time
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -86,6 +86,20 @@ def split_text(text: str, limit: int = PASSIVE_LIMIT) -> List[str]:
     return [c for c in chunks if c]
 
 
+class WeChatOutput(OutputChannel):
+    """Messages outside a reply (staff messages during a handoff): the customer-service API."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    def __init__(self, channel: "WeChatInput") -> None:
+        self.channel = channel
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.channel._deliver_later(recipient_id, split_text(text))
+
+
 class WeChatInput(InputChannel):
     """WeChat Official Account channel (wechatpy for signatures, XML and AES)."""
 
@@ -111,6 +125,9 @@ class WeChatInput(InputChannel):
             logger.warning("WeChat channel is off: WECHAT_TOKEN is not set")
         elif self.aes_key and not self.app_id:
             logger.warning("WECHAT_AES_KEY is set without WECHAT_APP_ID: encrypted messages cannot be read")
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WeChatOutput(self) if self.token and self.app_id else None
 
     # ---------- helpers
     def _crypto(self):

@@ -1,0 +1,168 @@
+"""The lead form: who wants help and how to reach them; saved with its outbox rows."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import facts, leads, notify, settings
+
+logger = logging.getLogger(__name__)
+
+# messages that are not answers to the form's question
+NOT_ANSWERS = re.compile(r"^(ask_.*|check_eligibility|stop|request_consultant|bot_challenge)$")
+PHONE_IN_TEXT = re.compile(r"(?:\+?86[\s-]?)?(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})")
+UNSURE = re.compile(r"不确定|不知道|没想好|不清楚|都行|看情况")
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def _answer_text(tracker: Tracker) -> Optional[str]:
+    """The latest message as an answer, or None when it is a question or a command."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+    confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0
+    text = (tracker.latest_message.get("text") or "").strip()
+    if not text or text.startswith("/") or (NOT_ANSWERS.match(intent) and confidence >= 0.6):
+        return None
+    return text[:200]
+
+
+def when_staff_call(now: dt.datetime, config: settings.Settings) -> str:
+    """Say when a consultant will call, from the business hours in settings (China time)."""
+    start, end = config.business_hours
+    local = now.astimezone(CHINA_TZ)
+    if local.isoweekday() in config.business_days and start <= local.hour < end:
+        return f"顾问会在工作时间内尽快联系您（工作时间 {start}:00–{end}:00）。"
+    day = local
+    for _ in range(8):
+        if day.isoweekday() in config.business_days and (day.date() > local.date() or local.hour < start):
+            label = "今天" if day.date() == local.date() else ("明天" if day.date() == local.date() + dt.timedelta(days=1)
+                                                             else f"{day.month}月{day.day}日")
+            return f"现在是非工作时间，顾问会在{label} {start}:00 之后联系您。"
+        day = (day + dt.timedelta(days=1)).replace(hour=0)
+    return "顾问会在下一个工作日联系您。"
+
+
+class ValidateLeadForm(FormValidationAction):
+    """Fill the lead's slots from what the visitor typed; prefill from the conversation."""
+
+    def name(self) -> Text:
+        return "validate_lead_form"
+
+    async def extract_lead_name(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "lead_name":
+            return {}
+        text = _answer_text(tracker)
+        return {"lead_name": re.sub(r"^(我(是|叫|姓)|叫我)", "", text).strip() or text} if text else {}
+
+    async def extract_lead_phone(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        text = tracker.latest_message.get("text") or ""
+        match = PHONE_IN_TEXT.search(text)
+        if match:  # a number anywhere in the form fills (or corrects) the phone
+            return {"lead_phone": match.group(1)}
+        if tracker.get_slot("requested_slot") == "lead_phone":
+            answer = _answer_text(tracker)
+            return {"lead_phone": answer} if answer else {}
+        return {}
+
+    async def extract_lead_company(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "lead_company":
+            return {}
+        text = _answer_text(tracker)
+        return {"lead_company": text} if text else {}
+
+    async def extract_lead_region(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("lead_region") is None and tracker.get_slot("province"):
+            return {"lead_region": tracker.get_slot("province")}
+        if tracker.get_slot("requested_slot") != "lead_region":
+            return {}
+        text = _answer_text(tracker)
+        return {"lead_region": text} if text else {}
+
+    async def extract_lead_licence(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
+        if "licence_scope" in entities:
+            return {"lead_licence": entities["licence_scope"]}
+        if tracker.get_slot("lead_licence") is None and tracker.get_slot("licence_scope"):
+            return {"lead_licence": tracker.get_slot("licence_scope")}
+        if tracker.get_slot("requested_slot") == "lead_licence":
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            text = tracker.latest_message.get("text") or ""
+            if intent == "deny" or UNSURE.search(text):
+                return {"lead_licence": "不确定"}
+        return {}
+
+    async def extract_lead_note(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "lead_note":
+            return {}
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "deny":
+            return {"lead_note": "无"}
+        text = _answer_text(tracker)
+        return {"lead_note": text} if text else {}
+
+    def validate_lead_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> Dict[Text, Any]:
+        phone = leads.normalize_phone(value)
+        if phone is None:
+            dispatcher.utter_message(response="utter_invalid_phone")
+        return {"lead_phone": phone}
+
+
+def asked_topics(tracker: Tracker) -> List[str]:
+    """The licence questions this conversation asked about, in order."""
+    seen: List[str] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+            if intent.startswith("ask_") and intent != "ask_followup" and intent not in seen:
+                seen.append(intent)
+    return seen
+
+
+class ActionSubmitLead(Action):
+    """Store the lead and queue staff notifications in one transaction."""
+
+    def name(self) -> Text:
+        return "action_submit_lead"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        config = settings.load()
+        # name, phone and company stay known; consent is asked again for the next request
+        reset = [SlotSet("lead_consent", None), SlotSet("lead_note", None)]
+        if not tracker.get_slot("lead_consent"):
+            dispatcher.utter_message(response="utter_lead_no_consent")
+            return reset
+        try:
+            with facts.session_scope(config.database_url) as session:
+                leads.create_schema(session.get_bind())
+                topics = []
+                for intent in asked_topics(tracker):
+                    fact = facts.fact_for_intent(intent, session=session)
+                    topics.append(fact.topic if fact else intent)
+                note = tracker.get_slot("lead_note")
+                lead, created = leads.save_lead({
+                    "conversation_id": tracker.sender_id,
+                    "channel": tracker.get_latest_input_channel() or "rest",
+                    "name": tracker.get_slot("lead_name"), "phone": tracker.get_slot("lead_phone"),
+                    "company": tracker.get_slot("lead_company"), "region": tracker.get_slot("lead_region"),
+                    "licence": tracker.get_slot("lead_licence"), "note": None if note == "无" else note,
+                    "consent": True, "topics": topics, "eligibility": tracker.get_slot("eligibility_summary"),
+                }, notify.configured(), session=session)
+                name = lead.name
+                logger.info("lead %s %s (%s)", lead.id, "created" if created else "updated",
+                            leads.mask_phone(lead.phone))
+        except SQLAlchemyError:
+            logger.exception("could not store the lead")
+            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
+            return []
+        dispatcher.utter_message(response="utter_lead_saved", name=name,
+                                 when=when_staff_call(dt.datetime.now(dt.timezone.utc), config))
+        return reset

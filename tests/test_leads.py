@@ -1,0 +1,201 @@
+"""Leads: phone rules, dedupe within 24 h, the outbox, staff users and tokens, the API."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot import console, facts, leads, notify, settings
+from web import create_app
+
+
+@pytest.fixture
+def url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    leads.create_schema(facts.get_engine(url))
+    return url
+
+
+LEAD = {"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",
+        "company": "某某科技", "region": "广东省", "licence": "全网", "consent": True, "topics": ["capital"]}
+
+
+@pytest.mark.parametrize("raw, phone", [("13812345678", "13812345678"), ("138 1234 5678", "13812345678"),
+                                        ("+86 13812345678", "13812345678"), ("010-12345678", "010-12345678"),
+                                        ("0755-1234567", "0755-1234567")])
+def test_valid_phones(raw, phone):
+    assert leads.normalize_phone(raw) == phone
+
+
+@pytest.mark.parametrize("raw", ["12345", "23812345678", "1381234567", "abc", "138123456789", "12-3456789"])
+def test_invalid_phones(raw):
+    assert leads.normalize_phone(raw) is None
+
+
+def test_phone_is_masked():
+    assert leads.mask_phone("13812345678") == "138****5678"
+
+
+def test_same_phone_within_24_hours_updates_the_lead(url):
+    now = dt.datetime(2026, 11, 29, 10, 0)
+    with facts.session_scope(url) as session:
+        first, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now)
+        assert created
+    with facts.session_scope(url) as session:
+        again, created = leads.save_lead({**LEAD, "company": "新公司", "topics": ["materials"]}, ["webhook"],
+                                         session=session, now=now + dt.timedelta(hours=23))
+        assert not created and again.id == first.id
+        assert again.company == "新公司" and again.topics == ["capital", "materials"]
+    with facts.session_scope(url) as session:
+        later, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now + dt.timedelta(hours=25))
+        assert created and later.id != first.id
+        assert len(leads.list_leads(session=session)) == 2
+        events = [n.event for n in session.query(leads.Notification).order_by(leads.Notification.id)]
+        assert events == ["lead_created", "lead_updated", "lead_created"]
+
+
+class Receiver:
+    """A local webhook that fails the first requests, then records (idempotently)."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.keys: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if receiver.failures > 0:
+                    receiver.failures -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.keys.append(body["idempotency_key"])
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class FakeSmtp:
+    """A local SMTP server (aiosmtpd) that refuses the first messages, then accepts."""
+
+    def __init__(self, failures: int):
+        from aiosmtpd.controller import Controller
+
+        self.failures = failures
+        self.messages: list[str] = []
+        fake = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                if fake.failures > 0:
+                    fake.failures -= 1
+                    return "451 try again later"
+                fake.messages.append(envelope.content.decode("utf-8", "replace"))
+                return "250 OK"
+
+        from tests.conftest import free_port
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+
+def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
+    receiver = Receiver(failures=2)
+    smtp = FakeSmtp(failures=1)
+    env = {"NOTIFY_WEBHOOK_URL": receiver.url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+           "NOTIFY_EMAIL_TO": "sales@example.com"}
+    try:
+        with facts.session_scope(url) as session:
+            for i in range(3):
+                leads.save_lead({**LEAD, "phone": f"1381234567{i}"}, notify.configured(env), session=session)
+        monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
+        for _ in range(6):
+            notify.deliver_due(url, env)
+        assert sorted(receiver.keys) == sorted(set(receiver.keys)) and len(receiver.keys) == 3
+        import email
+        from email import policy
+        mails = [email.message_from_string(m, policy=policy.default) for m in smtp.messages]
+        assert len(mails) == 3 and all("新线索" in m["Subject"] and "13812345" in m.get_content() for m in mails)
+        with facts.session_scope(url) as session:
+            rows = session.query(leads.Notification).all()
+            assert all(r.delivered_at for r in rows)
+            assert max(r.attempts for r in rows) >= 2  # the failures were retried, not dropped
+    finally:
+        smtp.controller.stop()
+        receiver.server.shutdown()
+
+
+def test_undeliverable_rows_stay_visible_with_their_error(url):
+    env = {"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/unreachable"}
+    with facts.session_scope(url) as session:
+        leads.save_lead(LEAD, notify.configured(env), session=session)
+    notify.deliver_due(url, env)
+    with facts.session_scope(url) as session:
+        row = session.query(leads.Notification).one()
+        assert row.delivered_at is None and row.attempts == 1 and "ConnectionError" in row.last_error
+        assert row.next_attempt_at > leads.utcnow()
+
+
+def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
+    receiver = Receiver(failures=0)
+    env = {"NOTIFY_WEBHOOK_URL": receiver.url}
+    with facts.session_scope(url) as session:
+        leads.save_lead(LEAD, notify.configured(env), session=session)
+
+    def die(row, env):  # the process dies after leasing the row, before marking it
+        raise SystemExit("killed")
+
+    monkeypatch.setitem(notify.SENDERS, "webhook", die)
+    with pytest.raises(SystemExit):
+        notify.deliver_due(url, env)
+    monkeypatch.setitem(notify.SENDERS, "webhook", notify.send_webhook)
+    assert notify.deliver_due(url, env) == 0  # leased: another worker does not send it twice
+    monkeypatch.setattr(notify, "LEASE", dt.timedelta(0))
+    with facts.session_scope(url) as session:
+        session.query(leads.Notification).update({"locked_until": leads.utcnow() - dt.timedelta(seconds=1)})
+    assert notify.deliver_due(url, env) == 1
+    assert len(receiver.keys) == 1
+    receiver.server.shutdown()
+
+
+def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert console.main(["create-user", "wang", "--role", "agent"]) == 0
+    with facts.session_scope(url) as session:
+        user = session.query(leads.StaffUser).one()
+        assert user.role == "agent" and leads.check_password("correct horse battery", user.password_hash)
+        assert not leads.check_password("wrong", user.password_hash)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert console.main(["create-user", "li", "--role", "admin"]) == 1
+    assert "at least 10" in capsys.readouterr().err
+
+
+def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
+    assert console.main(["create-token", "crm"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    with facts.session_scope(url) as session:
+        leads.save_lead(LEAD, [], session=session, now=dt.datetime(2026, 11, 1))
+        newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, [], session=session, now=dt.datetime(2026, 11, 2))
+        newer.status = "contacted"
+    app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x"}))
+    client = app.test_client()
+    assert client.get("/console/api/leads").status_code == 401
+    assert client.get("/console/api/leads", headers={"Authorization": "Bearer nope"}).status_code == 401
+    body = client.get("/console/api/leads", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [l["phone"] for l in body["leads"]] == ["139****0000", "138****5678"]
+    only = client.get("/console/api/leads?status=contacted", headers={"Authorization": f"Bearer {token}"})
+    assert [l["status"] for l in only.get_json()["leads"]] == ["contacted"]
+    assert client.get("/console/api/leads?status=bogus", headers={"Authorization": f"Bearer {token}"}).status_code == 400
