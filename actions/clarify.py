@@ -21,16 +21,20 @@ def candidate_intents(tracker: Tracker) -> List[str]:
             if r.get("name") not in NOT_ANSWERS and (r.get("confidence") or 0) >= MIN_CANDIDATE_CONFIDENCE]
 
 
+CLARIFYING = {"utter_clarify", "utter_default"}
+
+
 def failed_just_before(tracker: Tracker) -> bool:
-    """Whether the bot's previous turn was already a clarification."""
+    """Whether the bot's previous turn already said it was unsure."""
     seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             if seen_user:
                 return False
             seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == "action_clarify"
+        elif seen_user and event.get("event") == "bot":
+            if (event.get("metadata") or {}).get("utter_action") in CLARIFYING:
+                return True
     return False
 
 

@@ -39,6 +39,18 @@ class ValidateEligibilityForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_eligibility_form"
 
+    async def extract_capital(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != "capital":
+            return {}
+        if any(e.get("entity") == "capital" for e in tracker.latest_message.get("entities") or []):
+            return {}  # the entity mapping fills it
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        text = tracker.latest_message.get("text") or ""
+        if intent.startswith("ask_") or intent == "stop" or text.startswith("/"):
+            return {}  # a question or a stop: let the rules answer it
+        return {"capital": text}
+
     def validate_capital(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                          domain: DomainDict) -> Dict[Text, Any]:
         amount = parse_capital(value)

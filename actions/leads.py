@@ -16,8 +16,9 @@ from bot import facts, leads, notify, settings
 
 logger = logging.getLogger(__name__)
 
-# messages that are not answers to the form's question
-NOT_ANSWERS = re.compile(r"^(ask_.*|check_eligibility|stop|request_consultant|bot_challenge)$")
+# intents that are not answers to the form's question, when the message reads like one
+NOT_ANSWERS = re.compile(r"^(ask_.*|check_eligibility|request_consultant|request_human|bot_challenge)$")
+QUESTION = re.compile(r"[?？]|吗|怎么|如何|多少|哪些|哪里|哪个|什么|几[个年天月]|是否|能否|能不能|可不可以|要不要")
 PHONE_IN_TEXT = re.compile(r"(?:\+?86[\s-]?)?(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})")
 UNSURE = re.compile(r"不确定|不知道|没想好|不清楚|都行|看情况")
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -26,10 +27,11 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 def _answer_text(tracker: Tracker) -> Optional[str]:
     """The latest message as an answer, or None when it is a question or a command."""
     intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
-    confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0
     text = (tracker.latest_message.get("text") or "").strip()
-    if not text or text.startswith("/") or (NOT_ANSWERS.match(intent) and confidence >= 0.6):
+    if not text or text.startswith("/") or intent == "stop":
         return None
+    if NOT_ANSWERS.match(intent) and QUESTION.search(text):
+        return None  # a licence question in the middle of the form: the rules answer it
     return text[:200]
 
 

@@ -31,7 +31,7 @@ def tracker(conversation_id: str, config: settings_module.Settings) -> dict:
 def append_events(conversation_id: str, events: list, config: settings_module.Settings,
                   output_channel: Optional[str] = None) -> dict:
     """Add events; bot messages among them are sent through ``output_channel`` (socketio, wechat …)."""
-    params = {"output_channel": output_channel} if output_channel else {}
+    params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
     return _call("POST", f"/conversations/{conversation_id}/tracker/events", config, json=events,
                  params=params)
 

@@ -170,7 +170,8 @@ async def test_fallback_that_looks_off_topic_gets_the_scope_answer(database_url)
 
 
 async def test_repeated_failure_offers_a_consultant(database_url):
-    events = [{"event": "user", "text": "abc"}, {"event": "action", "name": "action_clarify"},
+    events = [{"event": "user", "text": "abc"}, {"event": "action", "name": "action_answer_fact"},
+              {"event": "bot", "text": "您是想问……", "metadata": {"utter_action": "utter_clarify"}},
               {"event": "action", "name": "action_listen"}, {"event": "user", "text": "xyz"}]
     messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify_consultant"
@@ -203,3 +204,12 @@ async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatc
     assert events == [{"event": "pause", "timestamp": None}]
     with facts.session_scope(database_url) as session:
         assert leads.open_handoff("visitor", session=session).status == "queued"
+
+
+async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url):
+    events = [{"event": "user", "text": "abc"},
+              {"event": "bot", "text": "您是想问……", "metadata": {"utter_action": "utter_clarify"}},
+              {"event": "user", "text": "注册资本要多少"}, {"event": "bot", "text": "地网不少于100万元"},
+              {"event": "user", "text": "xyz"}]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    assert messages[0]["response"] == "utter_clarify"

@@ -1,8 +1,8 @@
 """Human handoff on the real Rasa server: pause, staff messages live in the widget and WeChat, resume."""
 from __future__ import annotations
 
-import asyncio
 import secrets
+import threading
 import time
 import uuid
 
@@ -29,59 +29,53 @@ class Visitor:
     """A widget visitor: Rasa's socket.io channel with session persistence."""
 
     def __init__(self, url: str):
-        self.url = url
         self.session_id = secrets.token_hex(16)
         self.received: list[str] = []
-        self.client = socketio.AsyncClient(reconnection=False)
+        confirmed = threading.Event()
+        self.client = socketio.Client(reconnection=False)
         self.client.on("bot_uttered", lambda data: self.received.append(data.get("text") or ""))
-
-    async def connect(self):
-        confirmed = asyncio.Event()
         self.client.on("session_confirm", lambda *_: confirmed.set())
-        await self.client.connect(self.url, transports=["websocket"], socketio_path="/socket.io")
-        await self.client.emit("session_request", {"session_id": self.session_id})
-        await asyncio.wait_for(confirmed.wait(), 10)
+        self.client.connect(url, transports=["websocket"], socketio_path="/socket.io")
+        self.client.emit("session_request", {"session_id": self.session_id})
+        assert confirmed.wait(10), "no session_confirm"
 
-    async def say(self, text: str):
-        await self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
+    def say(self, text: str):
+        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
 
-    async def wait_for(self, fragment: str, timeout: float = 30) -> str:
+    def wait_for(self, fragment: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for text in self.received:
+            for text in list(self.received):
                 if fragment in text:
                     return text
-            await asyncio.sleep(0.2)
+            time.sleep(0.2)
         raise AssertionError(f"{fragment!r} never arrived; got {self.received}")
 
 
 def test_widget_handoff_pauses_the_bot_and_staff_messages_arrive_live(stack, staff):
-    async def scenario():
-        visitor = Visitor(stack.rasa_url)
-        await visitor.connect()
-        await visitor.say("转人工")
-        await visitor.wait_for("正在为您转接人工顾问")
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("转人工")
+        visitor.wait_for("正在为您转接人工顾问")
         queue = staff("GET", "/handoffs").json()["handoffs"]
         assert any(h["conversation_id"] == visitor.session_id and h["channel"] == "socketio" for h in queue)
         assert staff("POST", f"/handoffs/{visitor.session_id}/claim").status_code == 200
         before = len(visitor.received)
-        await visitor.say("注册资本要多少")  # a human owns the conversation: the bot stays silent
-        await asyncio.sleep(4)
+        visitor.say("注册资本要多少")  # a human owns the conversation: the bot stays silent
+        time.sleep(4)
         assert len(visitor.received) == before
         sent = staff("POST", f"/handoffs/{visitor.session_id}/messages", json={"text": "您好，我是顾问小王"})
         assert sent.status_code == 201
-        await visitor.wait_for("我是顾问小王")
+        visitor.wait_for("我是顾问小王")
         transcript = staff("GET", f"/handoffs/{visitor.session_id}/messages").json()["messages"]
-        assert {"sender": "user", "text": "注册资本要多少"}.items() <= next(
-            m for m in transcript if m["text"] == "注册资本要多少").items()
+        assert any(m["sender"] == "user" and m["text"] == "注册资本要多少" for m in transcript)
         assert any(m["sender"] == "staff" and m["text"] == "您好，我是顾问小王" for m in transcript)
         assert staff("POST", f"/handoffs/{visitor.session_id}/end").status_code == 200
-        await visitor.wait_for("人工服务已结束")
-        await visitor.say("年报什么时候截止")
-        await visitor.wait_for("3月31日")
-        await visitor.client.disconnect()
-
-    asyncio.run(scenario())
+        visitor.wait_for("人工服务已结束")
+        visitor.say("年报什么时候截止")
+        visitor.wait_for("3月31日")
+    finally:
+        visitor.client.disconnect()
 
 
 def test_wechat_handoff_staff_message_goes_through_the_customer_service_api(stack, staff, fake_wechat):
@@ -108,16 +102,14 @@ def test_rest_conversation_is_silent_while_paused(stack):
 
 
 def test_unclaimed_handoff_offers_the_lead_form(stack):
-    async def scenario():
-        visitor = Visitor(stack.rasa_url)
-        await visitor.connect()
-        await visitor.say("转人工")
-        await visitor.wait_for("正在为您转接人工顾问")
-        await visitor.wait_for("顾问们暂时都在忙", timeout=40)  # HANDOFF_CLAIM_TIMEOUT=8 in the test stack
-        await visitor.wait_for("怎么称呼")
-        await visitor.client.disconnect()
-
-    asyncio.run(scenario())
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("转人工")
+        visitor.wait_for("正在为您转接人工顾问")
+        visitor.wait_for("顾问们暂时都在忙", timeout=40)  # HANDOFF_CLAIM_TIMEOUT=8 in the test stack
+        visitor.wait_for("怎么称呼")
+    finally:
+        visitor.client.disconnect()
 
 
 def test_staff_api_requires_a_token(stack):
