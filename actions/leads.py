@@ -80,12 +80,12 @@ class ValidateLeadForm(FormValidationAction):
         return {"lead_company": text} if text else {}
 
     async def extract_lead_region(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") == "lead_region":
+            text = _answer_text(tracker)  # what they typed: it may name the city too
+            return {"lead_region": text} if text else {}
         if tracker.get_slot("lead_region") is None and tracker.get_slot("province"):
             return {"lead_region": tracker.get_slot("province")}
-        if tracker.get_slot("requested_slot") != "lead_region":
-            return {}
-        text = _answer_text(tracker)
-        return {"lead_region": text} if text else {}
+        return {}
 
     async def extract_lead_licence(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}

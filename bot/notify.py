@@ -151,7 +151,7 @@ def expire_handoffs(config: settings.Settings) -> int:
     done = 0
     for handoff_id, conversation_id, channel in expired:
         try:
-            rasa_api.append_events(conversation_id, [{"event": "resume"}], config)
+            rasa_api.append_events(conversation_id, rasa_api.RESUME, config)
             rasa_api.trigger_intent(conversation_id, "EXTERNAL_handoff_timeout", config, output_channel=channel)
         except rasa_api.RasaUnavailable as exc:
             logger.warning("could not expire handoff %s yet: %s", handoff_id, exc)

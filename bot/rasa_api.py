@@ -8,6 +8,8 @@ import requests
 from bot import settings as settings_module
 
 TIMEOUT = 10
+# resume a paused conversation; the listen event lets rules match the next (external) intent
+RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
 class RasaUnavailable(RuntimeError):

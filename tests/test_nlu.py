@@ -20,7 +20,7 @@ def test_held_out_sets_share_nothing_with_training_and_cover_every_intent():
         rows = evaluate.read_examples(path)
         assert not [text for text, _ in rows if text in training], path
         counts = Counter(intent for _, intent in rows)
-        assert set(counts) == set(domain["intents"]), path
+        assert set(counts) == {i for i in domain["intents"] if not i.startswith("EXTERNAL_")}, path
         assert min(counts.values()) >= 5, path
     eval_rows = evaluate.read_examples(evaluate.EVAL_SET)
     assert len(eval_rows) >= 200

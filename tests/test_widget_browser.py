@@ -60,7 +60,10 @@ def ask(page, text):
 
 def test_ask_a_question_and_see_the_sourced_answer(page):
     open_chat(page)
+    started = time.monotonic()
     answer = ask(page, "全网和地网有什么区别")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "widget-first-answer.txt").write_text(f"{time.monotonic() - started:.3f} s\n")
     assert "工业和信息化部" in answer.inner_text() and "依据" in answer.inner_text()
     assert page.get_by_test_id("chat-message-user").last.inner_text().startswith("全网和地网有什么区别")
 

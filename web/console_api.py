@@ -134,7 +134,7 @@ def end_handoff(conversation_id: str):
         handoff.status, handoff.ended_at = "ended", leads.utcnow()
         handoff.agent = handoff.agent or g.staff
     try:
-        rasa_api.append_events(conversation_id, [{"event": "resume"}], _settings())
+        rasa_api.append_events(conversation_id, rasa_api.RESUME, _settings())
         rasa_api.trigger_intent(conversation_id, "EXTERNAL_handoff_ended", _settings(), output_channel=channel)
     except rasa_api.RasaUnavailable as exc:
         abort(502, description=f"the assistant's server is unavailable: {exc}")
