@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.clarify import clarify
-from bot import eligibility, facts, settings
+from bot import db, eligibility, facts, settings
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ActionAnswerFact(Action):
             clarify(dispatcher, tracker)
             return []
         try:
-            with facts.session_scope(config.database_url) as session:
+            with db.session_scope(config.database_url) as session:
                 if intent in FOLLOWUPS:
                     previous = tracker.get_slot("fact_key")
                     fact = facts.get_fact(previous, session=session) if previous else None

@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import facts, settings
+from bot import db, facts, settings
 
 NOT_ANSWERS = {"nlu_fallback", "ask_followup"}
 MAX_CHOICES = 3
@@ -50,7 +50,7 @@ def clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     config = settings.load()
     buttons = []
     try:
-        with facts.session_scope(config.database_url) as session:
+        with db.session_scope(config.database_url) as session:
             for intent in candidates:
                 fact = facts.fact_for_intent(intent, session=session)
                 if fact is not None and fact.question:

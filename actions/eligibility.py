@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import eligibility, facts, settings
+from bot import db, eligibility, facts, settings
 
 FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
 CAPITAL_FACT = "conditions.capital"
@@ -75,7 +75,7 @@ class ActionEligibilityResult(Action):
         scope = tracker.get_slot("licence_scope") or "地网"
         capital = parse_capital(tracker.get_slot("capital")) or 0.0
         try:
-            with facts.session_scope(config.database_url) as session:
+            with db.session_scope(config.database_url) as session:
                 capital_fact = facts.get_fact(CAPITAL_FACT, session=session)
                 conditions = facts.get_fact(CONDITIONS_FACT, session=session)
                 if capital_fact is None or conditions is None:

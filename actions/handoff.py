@@ -10,7 +10,7 @@ from rasa_sdk.events import ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import facts, leads, settings
+from bot import db, leads, settings
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class ActionRequestHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_closed", hours=f"工作日 {start}:00–{end}:00")
             return [FollowupAction("lead_form")]
         try:
-            with facts.session_scope(config.database_url) as session:
+            with db.session_scope(config.database_url) as session:
                 leads.create_schema(session.get_bind())
                 leads.queue_handoff(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
                                     session=session)

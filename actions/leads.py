@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import facts, leads, notify, settings
+from bot import db, facts, leads, notify, settings
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class ActionSubmitLead(Action):
             dispatcher.utter_message(response="utter_lead_no_consent")
             return reset
         try:
-            with facts.session_scope(config.database_url) as session:
+            with db.session_scope(config.database_url) as session:
                 leads.create_schema(session.get_bind())
                 topics = []
                 for intent in asked_topics(tracker):

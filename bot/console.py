@@ -9,7 +9,7 @@ import argparse
 import getpass
 import sys
 
-from bot import facts, leads, settings
+from bot import db, leads, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,18 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("name")
     args = parser.parse_args(argv)
     url = settings.load().database_url
-    leads.create_schema(facts.get_engine(url))
+    leads.create_schema(db.get_engine(url))
     if args.command == "create-user":
         password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
         try:
-            with facts.session_scope(url) as session:
+            with db.session_scope(url) as session:
                 leads.create_user(args.name, args.role, password, session=session)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"created {args.role} {args.name}")
         return 0
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         value = leads.create_token(args.name, session=session)
     print(f"token for {args.name} (shown once):")
     print(value)

@@ -8,10 +8,7 @@ explicit ``session`` so callers decide the unit of work.
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from sqlalchemy import (
     JSON,
@@ -22,11 +19,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     select,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+from sqlalchemy.orm import Session, declarative_base, relationship
+
+from bot.db import get_engine
 
 Base = declarative_base()
 
@@ -120,31 +117,8 @@ class Correction(Base):
     fact = relationship("Fact", back_populates="corrections")
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
-    """Return the (pooled) engine for ``url``, creating SQLite's folder if needed."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url, future=True, pool_pre_ping=True)
-
-
 def create_schema(url: str) -> None:
     Base.metadata.create_all(get_engine(url))
-
-
-@contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """Open a session for one unit of work; commit on success."""
-    session = sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def fact_for_intent(intent: str, *, session: Session) -> Optional[Fact]:

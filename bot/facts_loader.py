@@ -23,7 +23,8 @@ from typing import Any, Iterable
 import yaml
 
 from bot import settings as settings_module
-from bot.facts import CONFIDENCE_LEVELS, Correction, Fact, create_schema, session_scope
+from bot.db import session_scope
+from bot.facts import CONFIDENCE_LEVELS, Correction, Fact, create_schema
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}

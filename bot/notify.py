@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import smtplib
@@ -29,7 +28,7 @@ from typing import Callable, Dict, Optional
 import requests
 from sqlalchemy import or_, select
 
-from bot import facts, leads, rasa_api, settings
+from bot import db, leads, rasa_api, settings
 
 logger = logging.getLogger("bot.notify")
 LEASE = dt.timedelta(seconds=60)
@@ -106,7 +105,7 @@ def deliver_due(database_url: str, env: Optional[dict] = None, batch: int = 20) 
     """Deliver the due rows once; return how many were delivered."""
     env = dict(os.environ if env is None else env)
     now = leads.utcnow()
-    with facts.session_scope(database_url) as session:
+    with db.session_scope(database_url) as session:
         rows = session.execute(
             select(leads.Notification).where(
                 leads.Notification.delivered_at.is_(None), leads.Notification.next_attempt_at <= now,
@@ -117,7 +116,7 @@ def deliver_due(database_url: str, env: Optional[dict] = None, batch: int = 20) 
         ids = [row.id for row in rows]
     delivered = 0
     for row_id in ids:
-        with facts.session_scope(database_url) as session:
+        with db.session_scope(database_url) as session:
             row = session.get(leads.Notification, row_id)
             sender = SENDERS.get(row.notifier)
             try:
@@ -145,7 +144,7 @@ def deliver_due(database_url: str, env: Optional[dict] = None, batch: int = 20) 
 def expire_handoffs(config: settings.Settings) -> int:
     """Give unclaimed handoffs back to the bot, which offers the lead form instead."""
     timeout = dt.timedelta(seconds=config.handoff_claim_timeout)
-    with facts.session_scope(config.database_url) as session:
+    with db.session_scope(config.database_url) as session:
         expired = [(h.id, h.conversation_id, h.channel)
                    for h in leads.expired_handoffs(timeout, session=session)]
     done = 0
@@ -156,7 +155,7 @@ def expire_handoffs(config: settings.Settings) -> int:
         except rasa_api.RasaUnavailable as exc:
             logger.warning("could not expire handoff %s yet: %s", handoff_id, exc)
             continue
-        with facts.session_scope(config.database_url) as session:
+        with db.session_scope(config.database_url) as session:
             row = session.get(leads.Handoff, handoff_id)
             row.status, row.ended_at = "expired", leads.utcnow()
         done += 1
@@ -171,7 +170,7 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = settings.load()
-    leads.create_schema(facts.get_engine(config.database_url))
+    leads.create_schema(db.get_engine(config.database_url))
     names = configured()
     logger.info("notifiers: %s", ", ".join(names) or "none configured (leads are stored and listed only)")
     while True:

@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bot import facts_loader, settings, train
 

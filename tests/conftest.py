@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot import facts, facts_loader
+from bot import db, facts_loader
 from bot.settings import PROJECT_ROOT
 
 FACTS_DIR = PROJECT_ROOT / "data" / "facts"
@@ -39,7 +39,7 @@ def database_url(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture
 def session(database_url):
-    with facts.session_scope(database_url) as s:
+    with db.session_scope(database_url) as s:
         yield s
 
 

@@ -7,7 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
 from actions.clarify import ActionClarify
-from bot import facts
+from bot import db, facts
 
 
 def tracker_for(intent: str, text: str = "", entities: dict | None = None, confidence: float = 0.99,
@@ -202,7 +202,7 @@ async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatc
     messages, events = await run(ActionRequestHandoff(), "request_human")
     assert messages[0]["response"] == "utter_handoff_queued"
     assert events == [{"event": "pause", "timestamp": None}]
-    with facts.session_scope(database_url) as session:
+    with db.session_scope(database_url) as session:
         assert leads.open_handoff("visitor", session=session).status == "queued"
 
 

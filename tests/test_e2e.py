@@ -6,7 +6,7 @@ import uuid
 import pytest
 import requests
 
-from bot import facts
+from bot import db, facts
 
 
 def visitor() -> str:
@@ -48,14 +48,14 @@ def test_small_talk_and_off_topic(stack):
 def test_edited_fact_changes_the_next_answer_without_retraining(stack):
     sender = visitor()
     assert "有效期为5年" in stack.text(sender, "呼叫中心许可证有效期多久")
-    with facts.session_scope(stack.database_url) as session:
+    with db.session_scope(stack.database_url) as session:
         fact = facts.fact_for_intent("ask_validity", session=session)
         original = fact.answer
         fact.answer = "增值电信业务经营许可证有效期为5年，到期前90日申请延续。"
     try:
         assert "到期前90日申请延续" in stack.text(sender, "许可证几年有效")
     finally:
-        with facts.session_scope(stack.database_url) as session:
+        with db.session_scope(stack.database_url) as session:
             facts.fact_for_intent("ask_validity", session=session).answer = original
 
 

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import yaml
 
-from bot import facts
+from bot import db, facts
 from bot.facts_loader import FactsFileError, load_facts, main, read_facts
 
 GOOD = """\
@@ -50,7 +50,7 @@ def url(tmp_path):
 def test_good_file_is_loaded_with_sources_and_corrections(tmp_path, url):
     report = load_facts([write(tmp_path, "a.yml", GOOD)], url)
     assert report.added == ["licence.validity", "unconfirmed.upgrade"]
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         fact = facts.fact_for_intent("ask_validity", session=session)
         assert fact.answer == "有效期为5年。"
         assert fact.source_text == "电信业务经营许可管理办法第13条"
@@ -63,12 +63,12 @@ def test_good_file_is_loaded_with_sources_and_corrections(tmp_path, url):
 def test_rerun_is_a_noop(tmp_path, url):
     path = write(tmp_path, "a.yml", GOOD)
     load_facts([path], url)
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         before = facts.get_fact("licence.validity", session=session).updated_at
     report = load_facts([path], url)
     assert not report.changed
     assert report.unchanged == ["licence.validity", "unconfirmed.upgrade"]
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         assert facts.get_fact("licence.validity", session=session).updated_at == before
 
 
@@ -80,7 +80,7 @@ def test_changed_row_updates_only_that_fact(tmp_path, url):
     report = load_facts([path], url)
     assert report.updated == ["licence.validity"]
     assert report.unchanged == ["unconfirmed.upgrade"]
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         fact = facts.get_fact("licence.validity", session=session)
         assert fact.answer == "有效期为五年。"
         assert [c.since for c in fact.corrections] == ["2018"]
@@ -89,10 +89,10 @@ def test_changed_row_updates_only_that_fact(tmp_path, url):
 def test_database_edit_survives_reload_of_unchanged_file(tmp_path, url):
     path = write(tmp_path, "a.yml", GOOD)
     load_facts([path], url)
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         facts.get_fact("licence.validity", session=session).answer = "staff edit"
     load_facts([path], url)
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         assert facts.get_fact("licence.validity", session=session).answer == "staff edit"
 
 
@@ -121,7 +121,7 @@ def test_malformed_file_loads_nothing(tmp_path, url):
     with pytest.raises(FactsFileError):
         load_facts([good, bad], url)
     load_facts([good], url)  # the database was not half-written before
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         assert len(facts.all_facts(session=session)) == 2
 
 

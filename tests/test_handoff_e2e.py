@@ -10,13 +10,13 @@ import pytest
 import requests
 import socketio
 
-from bot import facts, leads
+from bot import db, leads
 from tests.test_wechat import follower, params, reply_text, text_xml
 
 
 @pytest.fixture(scope="module")
 def staff(stack):
-    with facts.session_scope(stack.database_url) as session:
+    with db.session_scope(stack.database_url) as session:
         token = leads.create_token("agent-wang", session=session)
 
     def call(method, path, **kwargs):

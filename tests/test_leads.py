@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import console, facts, leads, notify, settings
+from bot import console, db, leads, notify, settings
 from web import create_app
 
 
@@ -17,7 +17,7 @@ from web import create_app
 def url(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    leads.create_schema(facts.get_engine(url))
+    leads.create_schema(db.get_engine(url))
     return url
 
 
@@ -43,15 +43,15 @@ def test_phone_is_masked():
 
 def test_same_phone_within_24_hours_updates_the_lead(url):
     now = dt.datetime(2026, 11, 29, 10, 0)
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         first, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now)
         assert created
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         again, created = leads.save_lead({**LEAD, "company": "新公司", "topics": ["materials"]}, ["webhook"],
                                          session=session, now=now + dt.timedelta(hours=23))
         assert not created and again.id == first.id
         assert again.company == "新公司" and again.topics == ["capital", "materials"]
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         later, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now + dt.timedelta(hours=25))
         assert created and later.id != first.id
         assert len(leads.list_leads(session=session)) == 2
@@ -118,7 +118,7 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
     env = {"NOTIFY_WEBHOOK_URL": receiver.url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
            "NOTIFY_EMAIL_TO": "sales@example.com"}
     try:
-        with facts.session_scope(url) as session:
+        with db.session_scope(url) as session:
             for i in range(3):
                 leads.save_lead({**LEAD, "phone": f"1381234567{i}"}, notify.configured(env), session=session)
         monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
@@ -129,7 +129,7 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
         from email import policy
         mails = [email.message_from_string(m, policy=policy.default) for m in smtp.messages]
         assert len(mails) == 3 and all("新线索" in m["Subject"] and "13812345" in m.get_content() for m in mails)
-        with facts.session_scope(url) as session:
+        with db.session_scope(url) as session:
             rows = session.query(leads.Notification).all()
             assert all(r.delivered_at for r in rows)
             assert max(r.attempts for r in rows) >= 2  # the failures were retried, not dropped
@@ -140,10 +140,10 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
 
 def test_undeliverable_rows_stay_visible_with_their_error(url):
     env = {"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/unreachable"}
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         leads.save_lead(LEAD, notify.configured(env), session=session)
     notify.deliver_due(url, env)
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         row = session.query(leads.Notification).one()
         assert row.delivered_at is None and row.attempts == 1 and "ConnectionError" in row.last_error
         assert row.next_attempt_at > leads.utcnow()
@@ -152,7 +152,7 @@ def test_undeliverable_rows_stay_visible_with_their_error(url):
 def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
     receiver = Receiver(failures=0)
     env = {"NOTIFY_WEBHOOK_URL": receiver.url}
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         leads.save_lead(LEAD, notify.configured(env), session=session)
 
     def die(row, env):  # the process dies after leasing the row, before marking it
@@ -164,7 +164,7 @@ def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
     monkeypatch.setitem(notify.SENDERS, "webhook", notify.send_webhook)
     assert notify.deliver_due(url, env) == 0  # leased: another worker does not send it twice
     monkeypatch.setattr(notify, "LEASE", dt.timedelta(0))
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         session.query(leads.Notification).update({"locked_until": leads.utcnow() - dt.timedelta(seconds=1)})
     assert notify.deliver_due(url, env) == 1
     assert len(receiver.keys) == 1
@@ -174,7 +174,7 @@ def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
 def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     assert console.main(["create-user", "wang", "--role", "agent"]) == 0
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         user = session.query(leads.StaffUser).one()
         assert user.role == "agent" and leads.check_password("correct horse battery", user.password_hash)
         assert not leads.check_password("wrong", user.password_hash)
@@ -186,7 +186,7 @@ def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
 def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
     assert console.main(["create-token", "crm"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    with facts.session_scope(url) as session:
+    with db.session_scope(url) as session:
         leads.save_lead(LEAD, [], session=session, now=dt.datetime(2026, 11, 1))
         newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, [], session=session, now=dt.datetime(2026, 11, 2))
         newer.status = "contacted"

@@ -5,7 +5,7 @@ import uuid
 
 import requests
 
-from bot import facts, leads
+from bot import db, leads
 
 
 def visitor() -> str:
@@ -13,7 +13,7 @@ def visitor() -> str:
 
 
 def stored(stack, phone):
-    with facts.session_scope(stack.database_url) as session:
+    with db.session_scope(stack.database_url) as session:
         rows = session.query(leads.Lead).filter(leads.Lead.phone == phone).all()
         return [row.as_dict(mask=False) for row in rows]
 
@@ -38,7 +38,7 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
     assert (lead["name"], lead["company"], lead["region"], lead["licence"]) == (
         "张先生", "深圳某某科技有限公司", "广东深圳", "全网")
     assert lead["channel"] == "rest" and lead["conversation_id"] == sender and "capital" in lead["topics"]
-    with facts.session_scope(stack.database_url) as session:
+    with db.session_scope(stack.database_url) as session:
         token = leads.create_token("e2e", session=session)
     listed = requests.get(f"{stack.web_url}/console/api/leads", headers={"Authorization": f"Bearer {token}"},
                           timeout=10).json()["leads"]
@@ -60,7 +60,7 @@ def test_cancel_keeps_nothing(stack):
     stack.text(sender, "我想委托你们代办")
     stack.text(sender, "王总")
     assert "已取消" in stack.text(sender, "算了")
-    with facts.session_scope(stack.database_url) as session:
+    with db.session_scope(stack.database_url) as session:
         assert session.query(leads.Lead).filter(leads.Lead.conversation_id == sender).count() == 0
 
 

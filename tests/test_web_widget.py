@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot import facts, settings
+from bot import db, settings
 from web import create_app
 from web.models import Feedback
 
@@ -111,8 +111,8 @@ def test_feedback_is_stored_with_the_conversation(app, client):
     session = new_session(client)
     response = client.post("/api/feedback", json={**session, "value": -1, "message_text": "①依法设立的公司…"})
     assert response.status_code == 201
-    with facts.session_scope(app.config["SETTINGS"].database_url) as db:
-        rows = db.query(Feedback).all()
+    with db.session_scope(app.config["SETTINGS"].database_url) as stored:
+        rows = stored.query(Feedback).all()
         assert [(r.conversation_id, r.value) for r in rows] == [(session["session_id"], -1)]
 
 

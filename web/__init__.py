@@ -6,11 +6,10 @@ tests pass their own settings.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from flask import Flask
 
-from bot import facts, leads
+from bot import db, leads
 from bot import settings as settings_module
 from web.models import Base
 
@@ -32,7 +31,7 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.config["SETTINGS"] = config
     app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret()
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    engine = facts.get_engine(config.database_url)
+    engine = db.get_engine(config.database_url)
     Base.metadata.create_all(engine)
     leads.create_schema(engine)
 

@@ -5,7 +5,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from bot import facts, leads, rasa_api
+from bot import db, leads, rasa_api
 
 bp = Blueprint("console_api", __name__, url_prefix="/console/api")
 
@@ -22,7 +22,7 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return jsonify(error="authentication required: Authorization: Bearer <token>"), 401
-        with facts.session_scope(_url()) as session:
+        with db.session_scope(_url()) as session:
             name = leads.token_name(token.strip(), session=session)
         if name is None:
             return jsonify(error="invalid token"), 401
@@ -43,7 +43,7 @@ def list_leads():
         offset = max(int(request.args.get("offset", 0)), 0)
     except ValueError:
         return jsonify(error="limit and offset must be integers"), 400
-    with facts.session_scope(_url()) as session:
+    with db.session_scope(_url()) as session:
         rows = [lead.as_dict(mask=True) for lead in
                 leads.list_leads(session=session, status=status, limit=limit, offset=offset)]
     return jsonify(leads=rows, limit=limit, offset=offset)
@@ -71,7 +71,7 @@ def _json_error(error):
 @token_required
 def handoff_queue():
     """The live queue: conversations waiting for or owned by a human, oldest first."""
-    with facts.session_scope(_url()) as session:
+    with db.session_scope(_url()) as session:
         rows = session.query(leads.Handoff).filter(leads.Handoff.status.in_(("queued", "claimed"))) \
             .order_by(leads.Handoff.created_at).all()
         return jsonify(handoffs=[row.as_dict() for row in rows])
@@ -80,7 +80,7 @@ def handoff_queue():
 @bp.post("/handoffs/<conversation_id>/claim")
 @token_required
 def claim_handoff(conversation_id: str):
-    with facts.session_scope(_url()) as session:
+    with db.session_scope(_url()) as session:
         handoff = _handoff_or_404(session, conversation_id)
         if handoff.status == "claimed" and handoff.agent != g.staff:
             abort(409, description=f"already claimed by {handoff.agent}")
@@ -96,7 +96,7 @@ def staff_message(conversation_id: str):
     text = body.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > 2000:
         return jsonify(error="text must be 1-2000 characters"), 400
-    with facts.session_scope(_url()) as session:
+    with db.session_scope(_url()) as session:
         handoff = _handoff_or_404(session, conversation_id)
         if handoff.status != "claimed" or handoff.agent != g.staff:
             abort(409, description="claim the conversation before writing")
@@ -128,7 +128,7 @@ def handoff_messages(conversation_id: str):
 @token_required
 def end_handoff(conversation_id: str):
     """Give the conversation back to the bot."""
-    with facts.session_scope(_url()) as session:
+    with db.session_scope(_url()) as session:
         handoff = _handoff_or_404(session, conversation_id)
         channel = handoff.channel
         handoff.status, handoff.ended_at = "ended", leads.utcnow()

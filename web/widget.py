@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
 
-from bot import facts, rasa_api
+from bot import db, rasa_api
 from web.models import Feedback
 
 bp = Blueprint("widget", __name__)
@@ -129,6 +129,6 @@ def feedback():
         abort(400, description="value must be 1 or -1")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_FEEDBACK_TEXT:
         abort(400, description="message_text must be the answer's text")
-    with facts.session_scope(_settings().database_url) as session:
+    with db.session_scope(_settings().database_url) as session:
         session.add(Feedback(conversation_id=session_id, message_text=text, value=value))
     return jsonify(status="saved"), 201

@@ -16,11 +16,11 @@ import time
 from functools import lru_cache
 from typing import List, Optional
 
-from sqlalchemy import Column, DateTime, Float, String, Text, delete, select
+from sqlalchemy import Column, DateTime, Float, String, Text, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import declarative_base
 
-from bot import facts
+from bot import db
 
 Base = declarative_base()
 KEEP = dt.timedelta(days=1)
@@ -59,7 +59,7 @@ class SharedValue(Base):
 
 @lru_cache(maxsize=8)
 def _ready(url: str) -> str:
-    Base.metadata.create_all(facts.get_engine(url))
+    Base.metadata.create_all(db.get_engine(url))
     return url
 
 
@@ -67,7 +67,7 @@ def claim(url: str, key: str) -> bool:
     """Record that ``key`` is being processed; False when it already was (a retry)."""
     _ready(url)
     try:
-        with facts.session_scope(url) as session:
+        with db.session_scope(url) as session:
             session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < _utcnow() - KEEP))
             session.add(ProcessedMessage(key=key, status="processing"))
         return True
@@ -77,7 +77,7 @@ def claim(url: str, key: str) -> bool:
 
 def finish(url: str, key: str, reply: Optional[str]) -> None:
     """Store the passive reply (text), or that the answer goes out later (None)."""
-    with facts.session_scope(_ready(url)) as session:
+    with db.session_scope(_ready(url)) as session:
         row = session.get(ProcessedMessage, key)
         if row is not None:
             row.status = "later" if reply is None else "replied"
@@ -88,7 +88,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
     """Wait for the first delivery's outcome; its reply text, or None for ``success``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with facts.session_scope(_ready(url)) as session:
+        with db.session_scope(_ready(url)) as session:
             row = session.get(ProcessedMessage, key)
             if row is not None and row.status != "processing":
                 return row.reply or None
@@ -97,7 +97,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
 
 
 def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
-    with facts.session_scope(_ready(url)) as session:
+    with db.session_scope(_ready(url)) as session:
         row = session.get(OfferedChoices, openid)
         if not payloads:
             if row is not None:
@@ -112,7 +112,7 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
 
 def choice(url: str, openid: str, number: int) -> Optional[str]:
     """The payload of option ``number`` last offered to ``openid``."""
-    with facts.session_scope(_ready(url)) as session:
+    with db.session_scope(_ready(url)) as session:
         row = session.get(OfferedChoices, openid)
         payloads = json.loads(row.payloads) if row is not None else []
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
@@ -125,14 +125,14 @@ class SqlSessionStorage:
         self.url = _ready(url)
 
     def get(self, key, default=None):
-        with facts.session_scope(self.url) as session:
+        with db.session_scope(self.url) as session:
             row = session.get(SharedValue, key)
             if row is None or (row.expires_at is not None and row.expires_at - time.time() < REFRESH_MARGIN):
                 return default
             return json.loads(row.value)
 
     def set(self, key, value, ttl=None):
-        with facts.session_scope(self.url) as session:
+        with db.session_scope(self.url) as session:
             row = session.get(SharedValue, key)
             expires = time.time() + ttl if ttl else None
             if row is None:
@@ -141,7 +141,7 @@ class SqlSessionStorage:
                 row.value, row.expires_at = json.dumps(value), expires
 
     def delete(self, key):
-        with facts.session_scope(self.url) as session:
+        with db.session_scope(self.url) as session:
             session.execute(delete(SharedValue).where(SharedValue.key == key))
 
 
