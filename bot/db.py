@@ -5,6 +5,7 @@ SQLite files under var/ by default, any SQLAlchemy URL (PostgreSQL) otherwise.
 """
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -36,3 +37,8 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: what every DateTime column stores."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -7,7 +7,6 @@ explicit ``session`` so callers decide the unit of work.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Optional
 
 from sqlalchemy import (
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, declarative_base, relationship
 
-from bot.db import get_engine
+from bot.db import get_engine, utcnow
 
 Base = declarative_base()
 
@@ -34,9 +33,6 @@ CONFIDENCE_LEVELS = {
     "U": "尚无权威文本可以确认",
 }
 
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class Fact(Base):
@@ -60,7 +56,7 @@ class Fact(Base):
     # hash of the row as last loaded from data/facts: lets the loader tell a
     # changed file from a fact edited in the database since
     file_hash = Column(String(64), nullable=True)
-    updated_at = Column(DateTime, nullable=False, default=_utcnow, onupdate=_utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     corrections = relationship(
         "Correction",

@@ -17,6 +17,8 @@ from typing import Iterable, Optional
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Session, declarative_base, relationship
 
+from bot.db import utcnow
+
 Base = declarative_base()
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
@@ -25,9 +27,6 @@ DEDUPE_WINDOW = dt.timedelta(hours=24)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def normalize_phone(raw: str) -> Optional[str]:

@@ -21,15 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import declarative_base
 
 from bot import db
+from bot.db import utcnow
 
 Base = declarative_base()
 KEEP = dt.timedelta(days=1)
 REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
 UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
 
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class ProcessedMessage(Base):
@@ -38,7 +36,7 @@ class ProcessedMessage(Base):
     key = Column(String(200), primary_key=True)
     status = Column(String(20), nullable=False)  # processing | replied | later
     reply = Column(Text, nullable=True)
-    created_at = Column(DateTime, nullable=False, default=_utcnow, index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 class OfferedChoices(Base):
@@ -46,7 +44,7 @@ class OfferedChoices(Base):
 
     openid = Column(String(100), primary_key=True)
     payloads = Column(Text, nullable=False)
-    updated_at = Column(DateTime, nullable=False, default=_utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 class SharedValue(Base):
@@ -68,7 +66,7 @@ def claim(url: str, key: str) -> bool:
     _ready(url)
     try:
         with db.session_scope(url) as session:
-            session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < _utcnow() - KEEP))
+            session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
             session.add(ProcessedMessage(key=key, status="processing"))
         return True
     except IntegrityError:
@@ -107,7 +105,7 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
             session.add(OfferedChoices(openid=openid, payloads=json.dumps(payloads, ensure_ascii=False)))
         else:
             row.payloads = json.dumps(payloads, ensure_ascii=False)
-            row.updated_at = _utcnow()
+            row.updated_at = utcnow()
 
 
 def choice(url: str, openid: str, number: int) -> Optional[str]:
