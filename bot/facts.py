@@ -113,6 +113,54 @@ class Correction(Base):
     fact = relationship("Fact", back_populates="corrections")
 
 
+class FactEdit(Base):
+    """The audit trail: who changed which fact, when, from what to what."""
+
+    __tablename__ = "fact_edits"
+
+    id = Column(Integer, primary_key=True)
+    fact_key = Column(String(100), nullable=False, index=True)
+    editor = Column(String(100), nullable=False)
+    edited_at = Column(DateTime, nullable=False, default=utcnow)
+    before = Column(JSON, nullable=False)
+    after = Column(JSON, nullable=False)
+
+
+EDITABLE = ("question", "answer", "confidence", "confidence_note", "verified_date")
+
+
+def _editable(fact: Fact) -> dict:
+    return {"question": fact.question, "answer": fact.answer, "sources": fact.sources,
+            "confidence": fact.confidence, "confidence_note": fact.confidence_note,
+            "verified_date": fact.verified_date.isoformat() if fact.verified_date else None}
+
+
+def edit_fact(key: str, changes: dict, editor: str, *, session: Session) -> Fact:
+    """Apply staff ``changes`` to a fact and record them in the audit trail."""
+    fact = get_fact(key, session=session)
+    if fact is None:
+        raise KeyError(key)
+    before = _editable(fact)
+    if "confidence" in changes and changes["confidence"] not in CONFIDENCE_LEVELS:
+        raise ValueError(f"confidence must be one of {'/'.join(CONFIDENCE_LEVELS)}")
+    if "answer" in changes and not (changes["answer"] or "").strip():
+        raise ValueError("the answer cannot be empty")
+    for name, value in changes.items():
+        if name == "sources":
+            fact.sources = value
+        elif name in EDITABLE:
+            setattr(fact, name, value)
+    after = _editable(fact)
+    if after != before:
+        session.add(FactEdit(fact_key=key, editor=editor, before=before, after=after))
+    return fact
+
+
+def edits(key: str, *, session: Session) -> list[FactEdit]:
+    return list(session.execute(select(FactEdit).where(FactEdit.fact_key == key)
+                                .order_by(FactEdit.edited_at.desc(), FactEdit.id.desc())).scalars())
+
+
 def create_schema(url: str) -> None:
     Base.metadata.create_all(get_engine(url))
 

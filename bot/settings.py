@@ -35,6 +35,7 @@ class Settings:
     web_port: int
     web_host: str
     widget_secret: str
+    console_secret: str
     rasa_url: str
     rasa_public_url: str
     business_hours: tuple[int, int]
@@ -95,7 +96,7 @@ def load(env: dict | None = None) -> Settings:
     if app_env not in ("development", "production", "test"):
         raise SettingsError(f"APP_ENV must be development, test or production, got {app_env!r}")
     production = app_env == "production"
-    required = ["DATABASE_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET"] if production else []
+    required = ["DATABASE_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"] if production else []
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
@@ -110,6 +111,7 @@ def load(env: dict | None = None) -> Settings:
         web_port=_port(env, "WEB_PORT", 8000),
         web_host=env.get("WEB_HOST", "0.0.0.0"),
         widget_secret=env.get("WIDGET_SECRET") or "",
+        console_secret=env.get("CONSOLE_SECRET") or "",
         rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{_port(env, 'RASA_PORT', 5005)}",
         rasa_public_url=env.get("RASA_PUBLIC_URL") or f"http://localhost:{_port(env, 'RASA_PORT', 5005)}",
         business_hours=_hours(env.get("BUSINESS_HOURS", "9-18")),

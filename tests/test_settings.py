@@ -12,9 +12,9 @@ def test_development_defaults_use_sqlite_under_var():
 
 
 def test_production_requires_secrets():
-    with pytest.raises(settings.SettingsError, match="DATABASE_URL, RASA_AUTH_TOKEN, WIDGET_SECRET"):
+    with pytest.raises(settings.SettingsError, match="DATABASE_URL, RASA_AUTH_TOKEN, WIDGET_SECRET, CONSOLE_SECRET"):
         settings.load({"APP_ENV": "production"})
-    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t", "WIDGET_SECRET": "s"})
+    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t", "WIDGET_SECRET": "s", "CONSOLE_SECRET": "c"})
     assert config.production
 
 

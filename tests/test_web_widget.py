@@ -6,7 +6,7 @@ import requests
 
 from bot import db, settings
 from web import create_app
-from web.models import Feedback
+from bot.conversations import Feedback
 
 TRACKERS = {
     # what Rasa's GET /conversations/<id>/tracker returns for two visitors

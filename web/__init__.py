@@ -9,35 +9,41 @@ import secrets
 
 from flask import Flask
 
-from bot import db, leads
+from bot import conversations
 from bot import settings as settings_module
-from web.models import Base
 
-SECRET_FILE = settings_module.PROJECT_ROOT / "var" / "widget.secret"
+VAR = settings_module.PROJECT_ROOT / "var"
 
 
-def _development_secret() -> str:
+def _development_secret(name: str) -> str:
     """Keep one random secret per checkout so sessions survive restarts in development."""
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    if not SECRET_FILE.exists():
-        SECRET_FILE.write_text(secrets.token_hex(32))
-        SECRET_FILE.chmod(0o600)
-    return SECRET_FILE.read_text().strip()
+    path = VAR / f"{name}.secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def create_app(config: settings_module.Settings | None = None) -> Flask:
     config = config or settings_module.load()
     app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = config
-    app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret()
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    engine = db.get_engine(config.database_url)
-    Base.metadata.create_all(engine)
-    leads.create_schema(engine)
+    app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret("widget")
+    app.config["SECRET_KEY"] = config.console_secret or _development_secret("console")
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=config.production, SESSION_COOKIE_NAME="console_session",
+                      PERMANENT_SESSION_LIFETIME=12 * 3600)
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    conversations.create_schema(config.database_url)
 
-    from web import console_api, widget
+    from web import auth, console_api, console_conversations, console_facts, console_leads, widget
     app.register_blueprint(widget.bp)
     app.register_blueprint(console_api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console_conversations.bp)
+    app.register_blueprint(console_leads.bp)
+    app.register_blueprint(console_facts.bp)
 
     @app.get("/healthz")
     def healthz():

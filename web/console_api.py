@@ -1,9 +1,10 @@
 """The console's JSON API under /console/api/ (bearer tokens from ``python -m bot.console create-token``)."""
 from __future__ import annotations
 
+import secrets
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request, session
 
 from bot import db, leads, rasa_api
 
@@ -15,15 +16,22 @@ def _url() -> str:
 
 
 def token_required(view):
-    """Accept ``Authorization: Bearer <token>``; 401 otherwise."""
+    """Accept ``Authorization: Bearer <token>`` or a logged-in console session; 401 otherwise."""
     @wraps(view)
     def wrapped(*args, **kwargs):
+        if "user" in session and not request.headers.get("Authorization"):
+            # a cookie alone never authorises a change: writes also need the CSRF header
+            sent = request.headers.get("X-CSRF-Token", "")
+            if request.method != "GET" and not (sent and secrets.compare_digest(sent, session.get("csrf", ""))):
+                return jsonify(error="CSRF token missing or wrong"), 403
+            g.staff = session["user"]
+            return view(*args, **kwargs)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return jsonify(error="authentication required: Authorization: Bearer <token>"), 401
-        with db.session_scope(_url()) as session:
-            name = leads.token_name(token.strip(), session=session)
+        with db.session_scope(_url()) as db_session:
+            name = leads.token_name(token.strip(), session=db_session)
         if name is None:
             return jsonify(error="invalid token"), 401
         g.staff = name
@@ -43,9 +51,9 @@ def list_leads():
         offset = max(int(request.args.get("offset", 0)), 0)
     except ValueError:
         return jsonify(error="limit and offset must be integers"), 400
-    with db.session_scope(_url()) as session:
+    with db.session_scope(_url()) as db_session:
         rows = [lead.as_dict(mask=True) for lead in
-                leads.list_leads(session=session, status=status, limit=limit, offset=offset)]
+                leads.list_leads(session=db_session, status=status, limit=limit, offset=offset)]
     return jsonify(leads=rows, limit=limit, offset=offset)
 
 
@@ -53,8 +61,8 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def _handoff_or_404(session, conversation_id: str) -> leads.Handoff:
-    handoff = leads.open_handoff(conversation_id, session=session)
+def _handoff_or_404(db_session, conversation_id: str) -> leads.Handoff:
+    handoff = leads.open_handoff(conversation_id, session=db_session)
     if handoff is None:
         abort(404, description="no open handoff for this conversation")
     return handoff
@@ -71,8 +79,8 @@ def _json_error(error):
 @token_required
 def handoff_queue():
     """The live queue: conversations waiting for or owned by a human, oldest first."""
-    with db.session_scope(_url()) as session:
-        rows = session.query(leads.Handoff).filter(leads.Handoff.status.in_(("queued", "claimed"))) \
+    with db.session_scope(_url()) as db_session:
+        rows = db_session.query(leads.Handoff).filter(leads.Handoff.status.in_(("queued", "claimed"))) \
             .order_by(leads.Handoff.created_at).all()
         return jsonify(handoffs=[row.as_dict() for row in rows])
 
@@ -80,8 +88,8 @@ def handoff_queue():
 @bp.post("/handoffs/<conversation_id>/claim")
 @token_required
 def claim_handoff(conversation_id: str):
-    with db.session_scope(_url()) as session:
-        handoff = _handoff_or_404(session, conversation_id)
+    with db.session_scope(_url()) as db_session:
+        handoff = _handoff_or_404(db_session, conversation_id)
         if handoff.status == "claimed" and handoff.agent != g.staff:
             abort(409, description=f"already claimed by {handoff.agent}")
         handoff.status, handoff.agent, handoff.claimed_at = "claimed", g.staff, leads.utcnow()
@@ -96,8 +104,8 @@ def staff_message(conversation_id: str):
     text = body.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > 2000:
         return jsonify(error="text must be 1-2000 characters"), 400
-    with db.session_scope(_url()) as session:
-        handoff = _handoff_or_404(session, conversation_id)
+    with db.session_scope(_url()) as db_session:
+        handoff = _handoff_or_404(db_session, conversation_id)
         if handoff.status != "claimed" or handoff.agent != g.staff:
             abort(409, description="claim the conversation before writing")
         channel = handoff.channel
@@ -128,8 +136,8 @@ def handoff_messages(conversation_id: str):
 @token_required
 def end_handoff(conversation_id: str):
     """Give the conversation back to the bot."""
-    with db.session_scope(_url()) as session:
-        handoff = _handoff_or_404(session, conversation_id)
+    with db.session_scope(_url()) as db_session:
+        handoff = _handoff_or_404(db_session, conversation_id)
         channel = handoff.channel
         handoff.status, handoff.ended_at = "ended", leads.utcnow()
         handoff.agent = handoff.agent or g.staff
@@ -139,3 +147,20 @@ def end_handoff(conversation_id: str):
     except rasa_api.RasaUnavailable as exc:
         abort(502, description=f"the assistant's server is unavailable: {exc}")
     return jsonify(status="ended")
+
+
+@bp.get("/conversations")
+@token_required
+def conversations_list():
+    """JSON twin of /console/conversations (same filters: channel, fallback, reviewed, q …)."""
+    from web.console_conversations import PAGE, search
+    rows, total, page = search(request.args)
+    return jsonify(conversations=rows, total=total, page=page, page_size=PAGE)
+
+
+@bp.get("/conversations/<path:conversation_id>")
+@token_required
+def conversation_detail(conversation_id: str):
+    from web.console_conversations import load
+    summary, items, feedback = load(conversation_id)
+    return jsonify(conversation=summary, transcript=items, feedback=feedback)

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
 
 from bot import db, rasa_api
-from web.models import Feedback
+from bot.conversations import Feedback
 
 bp = Blueprint("widget", __name__)
 STATIC = Path(__file__).resolve().parent / "static"

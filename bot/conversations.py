@@ -1,0 +1,241 @@
+"""Conversations for staff review, read from Rasa's SQL tracker store.
+
+Rasa keeps one row per event (table ``events``). Listing and filtering
+100,000 conversations straight from it would scan every event, so
+``refresh`` folds new events (by id, incrementally) into one summary row per
+conversation in the app database; review state, tags and notes live there
+too. Transcripts are read from the events themselves.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Text, select
+from sqlalchemy.orm import Session, declarative_base
+
+from bot import db, leads
+
+Base = declarative_base()
+BATCH = 5000
+LOW_CONFIDENCE = 0.6
+SEARCH_LIMIT = 4000
+UNSURE_REPLIES = {"utter_clarify", "utter_default", "utter_clarify_consultant"}
+
+
+class Feedback(Base):
+    """A visitor's 👍/👎 on one bot answer, kept with the conversation id."""
+
+    __tablename__ = "answer_feedback"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False, index=True)
+    message_text = Column(Text, nullable=False)
+    value = Column(Integer, nullable=False)  # +1 or -1
+    created_at = Column(DateTime, nullable=False, default=db.utcnow)
+
+
+class ConversationSummary(Base):
+    __tablename__ = "conversation_summaries"
+
+    conversation_id = Column(String(255), primary_key=True)
+    channel = Column(String(30), nullable=True, index=True)
+    first_at = Column(DateTime, nullable=True)
+    last_at = Column(DateTime, nullable=True, index=True)
+    user_messages = Column(Integer, nullable=False, default=0)
+    fell_back = Column(Boolean, nullable=False, default=False, index=True)
+    low_confidence = Column(Boolean, nullable=False, default=False, index=True)
+    min_confidence = Column(Float, nullable=True)
+    preview = Column(Text, nullable=True)
+    search_text = Column(Text, nullable=True)
+    reviewed = Column(Boolean, nullable=False, default=False, index=True)
+    tags = Column(Text, nullable=False, default="")  # ",tag1,tag2," for LIKE filters
+    note = Column(Text, nullable=True)
+
+    def as_dict(self) -> dict:
+        return {"conversation_id": self.conversation_id, "channel": self.channel,
+                "first_at": _iso(self.first_at), "last_at": _iso(self.last_at),
+                "user_messages": self.user_messages, "fell_back": self.fell_back,
+                "low_confidence": self.low_confidence, "preview": self.preview, "reviewed": self.reviewed,
+                "tags": [t for t in self.tags.split(",") if t], "note": self.note}
+
+
+class Watermark(Base):
+    __tablename__ = "conversation_watermark"
+
+    name = Column(String(50), primary_key=True)
+    last_event_id = Column(Integer, nullable=False, default=0)
+
+
+def _iso(value: Optional[dt.datetime]) -> Optional[str]:
+    return value.isoformat() + "Z" if value else None
+
+
+def create_schema(url: str) -> None:
+    engine = db.get_engine(url)
+    Base.metadata.create_all(engine)
+    leads.create_schema(engine)
+
+
+def _events_table(tracker_url: str) -> sa.Table:
+    table = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
+    return table
+
+
+def refresh(tracker_url: str, database_url: str) -> int:
+    """Fold events newer than the watermark into summaries; return how many were read."""
+    create_schema(database_url)
+    try:
+        events = _events_table(tracker_url)
+    except sa.exc.NoSuchTableError:
+        return 0  # Rasa has not stored anything yet
+    read = 0
+    while True:
+        with db.session_scope(database_url) as session:
+            mark = session.get(Watermark, "events") or Watermark(name="events", last_event_id=0)
+            session.add(mark)
+            with db.get_engine(tracker_url).connect() as connection:
+                rows = connection.execute(
+                    select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
+                           events.c.intent_name, events.c.action_name, events.c.data)
+                    .where(events.c.id > mark.last_event_id).order_by(events.c.id).limit(BATCH)).fetchall()
+            if not rows:
+                return read
+            summaries: dict[str, ConversationSummary] = {}
+            for row in rows:
+                summary = summaries.get(row.sender_id) or session.get(ConversationSummary, row.sender_id)
+                if summary is None:
+                    summary = ConversationSummary(conversation_id=row.sender_id, user_messages=0, tags="",
+                                                  fell_back=False, low_confidence=False, reviewed=False)
+                    session.add(summary)
+                summaries[row.sender_id] = summary
+                _fold(summary, row)
+            mark.last_event_id = rows[-1].id
+            read += len(rows)
+
+
+def _fold(summary: ConversationSummary, row) -> None:
+    when = dt.datetime.utcfromtimestamp(row.timestamp) if row.timestamp else None
+    if when:
+        summary.first_at = min(summary.first_at or when, when)
+        summary.last_at = max(summary.last_at or when, when)
+    if row.type_name not in ("user", "bot"):
+        return
+    try:
+        data = json.loads(row.data or "{}")
+    except ValueError:
+        data = {}
+    if row.type_name == "bot":
+        if (data.get("metadata") or {}).get("utter_action") in UNSURE_REPLIES:
+            summary.fell_back = True
+        return
+    text = data.get("text") or ""
+    summary.user_messages += 1
+    summary.channel = summary.channel or data.get("input_channel")
+    summary.preview = summary.preview or text[:200]
+    summary.search_text = ((summary.search_text or "") + "\n" + text)[-SEARCH_LIMIT:]
+    intent = (data.get("parse_data") or {}).get("intent") or {}
+    if intent.get("name") == "nlu_fallback":
+        summary.fell_back = True
+    confidence = intent.get("confidence")
+    if isinstance(confidence, (int, float)) and not text.startswith("/"):
+        summary.min_confidence = min(summary.min_confidence if summary.min_confidence is not None else 1.0,
+                                     confidence)
+        if confidence < LOW_CONFIDENCE:
+            summary.low_confidence = True
+
+
+@dataclass
+class Filters:
+    date_from: Optional[dt.date] = None
+    date_to: Optional[dt.date] = None
+    channel: Optional[str] = None
+    fell_back: Optional[bool] = None
+    low_confidence: Optional[bool] = None
+    thumbs_down: Optional[bool] = None
+    had_lead: Optional[bool] = None
+    handed_off: Optional[bool] = None
+    reviewed: Optional[bool] = None
+    tag: Optional[str] = None
+    q: Optional[str] = None
+
+
+def _flag(clause, wanted: Optional[bool]):
+    return None if wanted is None else (clause if wanted else sa.not_(clause))
+
+
+def search(filters: Filters, *, session: Session, limit: int = 50, offset: int = 0) -> tuple[list, int]:
+    """Summaries matching ``filters``, most recent first, and the total count."""
+    s = ConversationSummary
+    conditions = []
+    if filters.date_from:
+        conditions.append(s.last_at >= dt.datetime.combine(filters.date_from, dt.time.min))
+    if filters.date_to:
+        conditions.append(s.last_at < dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min))
+    if filters.channel:
+        conditions.append(s.channel == filters.channel)
+    if filters.tag:
+        conditions.append(s.tags.like(f"%,{_escape(filters.tag)},%", escape="\\"))
+    if filters.q:
+        conditions.append(s.search_text.like(f"%{_escape(filters.q)}%", escape="\\"))
+    for column, wanted in ((s.fell_back, filters.fell_back), (s.low_confidence, filters.low_confidence),
+                           (s.reviewed, filters.reviewed)):
+        if wanted is not None:
+            conditions.append(column.is_(wanted))
+    exists = {
+        "thumbs_down": sa.exists().where(Feedback.conversation_id == s.conversation_id, Feedback.value < 0),
+        "had_lead": sa.exists().where(leads.Lead.conversation_id == s.conversation_id),
+        "handed_off": sa.exists().where(leads.Handoff.conversation_id == s.conversation_id),
+    }
+    for name, clause in exists.items():
+        condition = _flag(clause, getattr(filters, name))
+        if condition is not None:
+            conditions.append(condition)
+    query = select(s).where(*conditions)
+    total = session.execute(select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(s.last_at.desc(), s.conversation_id).limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
+    """The conversation's messages and notable events, in order, for staff."""
+    try:
+        events = _events_table(tracker_url)
+    except sa.exc.NoSuchTableError:
+        return []
+    with db.get_engine(tracker_url).connect() as connection:
+        rows = connection.execute(select(events.c.type_name, events.c.timestamp, events.c.data)
+                                  .where(events.c.sender_id == conversation_id).order_by(events.c.id)).fetchall()
+    items = []
+    for row in rows:
+        try:
+            data = json.loads(row.data or "{}")
+        except ValueError:
+            continue
+        when = _iso(dt.datetime.utcfromtimestamp(row.timestamp)) if row.timestamp else None
+        if row.type_name == "user":
+            parse = data.get("parse_data") or {}
+            intent = parse.get("intent") or {}
+            items.append({"kind": "user", "at": when, "text": data.get("text") or "",
+                          "normalized": parse.get("normalized_text"), "intent": intent.get("name"),
+                          "confidence": intent.get("confidence"), "channel": data.get("input_channel"),
+                          "entities": [{"entity": e.get("entity"), "value": e.get("value")}
+                                       for e in parse.get("entities") or []]})
+        elif row.type_name == "bot":
+            metadata = data.get("metadata") or {}
+            buttons = (data.get("data") or {}).get("buttons") or []
+            items.append({"kind": "staff" if metadata.get("staff") else "bot", "at": when,
+                          "text": data.get("text") or "", "response": metadata.get("utter_action"),
+                          "staff": metadata.get("staff"), "buttons": [b.get("title") for b in buttons]})
+        elif row.type_name == "slot" and data.get("name") == "fact_key" and items:
+            items.append({"kind": "fact", "at": when, "fact_key": data.get("value")})
+        elif row.type_name in ("pause", "resume"):
+            items.append({"kind": row.type_name, "at": when})
+    return items

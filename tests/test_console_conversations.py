@@ -1,0 +1,80 @@
+"""Console conversations over the tracker store filled by real conversations with the running stack."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from bot import db, facts, leads, settings
+from tests.test_console import csrf, login
+from web import auth, create_app
+
+
+@pytest.fixture
+def client(stack):
+    config = settings.load({**stack.env})
+    app = create_app(config)
+    with db.session_scope(config.database_url) as session:
+        if not session.query(leads.StaffUser).filter_by(name="reviewer").one_or_none():
+            leads.create_user("reviewer", "admin", "reviewer password", session=session)
+    auth._failures.clear()
+    client = app.test_client()
+    login(client, "reviewer", "reviewer password")
+    return client
+
+
+def test_filters_transcript_and_review(stack, client):
+    sender = f"console-{uuid.uuid4().hex}"
+    stack.say(sender, "<script>alert(1)</script>")
+    stack.say(sender, "註冊資本五百萬元能辦全網嗎")
+    stack.say(sender, "/ask_capital@0.3")  # unsure: the bot asks 您是想问
+    other = f"console-{uuid.uuid4().hex}"
+    stack.say(other, "全网和地网有什么区别")
+
+    found = client.get("/console/api/conversations", query_string={"q": "五百萬"}).get_json()
+    assert [c["conversation_id"] for c in found["conversations"]] == [sender]
+    assert found["conversations"][0]["channel"] == "rest"
+    fell_back = client.get("/console/api/conversations", query_string={"fallback": "1", "q": "alert"}).get_json()
+    assert sender in [c["conversation_id"] for c in fell_back["conversations"]]
+    clean = client.get("/console/api/conversations", query_string={"fallback": "0", "q": "全网和地网"}).get_json()
+    assert other in [c["conversation_id"] for c in clean["conversations"]]
+    assert sender not in [c["conversation_id"] for c in clean["conversations"]]
+
+    page = client.get(f"/console/conversations/{sender}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)</script>" not in page
+    assert "注册资本500万能办全网吗" in page  # the normalised text beside the original
+    detail = client.get(f"/console/api/conversations/{sender}").get_json()
+    user = [i for i in detail["transcript"] if i["kind"] == "user"][1]
+    assert user["intent"] == "ask_capital" and {"entity": "capital", "value": 500} in user["entities"]
+    assert any(i["kind"] == "fact" and i["fact_key"] == "conditions.capital" for i in detail["transcript"])
+
+    token = csrf(client, f"/console/conversations/{sender}")
+    client.post(f"/console/conversations/{sender}/review",
+                data={"csrf_token": token, "reviewed": "1", "tags": "资本, 待改进", "note": "答得对"})
+    reviewed = client.get("/console/api/conversations", query_string={"reviewed": "1", "tag": "待改进"}).get_json()
+    assert [c["conversation_id"] for c in reviewed["conversations"]] == [sender]
+    assert reviewed["conversations"][0]["note"] == "答得对"
+
+
+def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, client):
+    sender = f"console-{uuid.uuid4().hex}"
+    with db.session_scope(stack.database_url) as session:
+        original = facts.get_fact("licence.cancellation", session=session).answer
+    token = csrf(client, "/console/facts/licence.cancellation")
+    page = client.get("/console/facts/licence.cancellation").get_data(as_text=True)
+    verified = re.search(r'name="verified_date" value="([^"]+)"', page).group(1)
+    try:
+        client.post("/console/facts/licence.cancellation", data={
+            "csrf_token": token, "question": "怎么注销？", "answer": "停止经营须提前90日申请（控制台已更新）。",
+            "confidence": "H", "confidence_note": "", "verified_date": verified})
+        assert "控制台已更新" in stack.text(sender, "呼叫中心许可证怎么注销")
+    finally:
+        with db.session_scope(stack.database_url) as session:
+            facts.get_fact("licence.cancellation", session=session).answer = original
+
+
+def test_filter_values_that_look_like_sql_are_just_text(client):
+    body = client.get("/console/api/conversations", query_string={"q": "' OR 1=1 --", "tag": "%",
+                                                                   "from": "not-a-date"}).get_json()
+    assert body["conversations"] == [] and body["total"] == 0

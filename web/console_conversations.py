@@ -1,0 +1,97 @@
+"""Console screen: conversations (list with filters, transcript, review, tags, notes)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from bot import conversations, db
+from web.auth import login_required
+
+bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
+PAGE = 50
+TRI_STATE = {"1": True, "0": False}
+
+
+@bp.app_template_filter("urlencode_without")
+def urlencode_without(args, name: str) -> str:
+    """Query string of ``args`` without ``name`` (for paging links)."""
+    from urllib.parse import urlencode
+    return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def parse_filters(args) -> conversations.Filters:
+    """Read list filters from query parameters; bad values are ignored, not fatal."""
+    def date(name):
+        try:
+            return dt.date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+    return conversations.Filters(
+        date_from=date("from"), date_to=date("to"), channel=args.get("channel") or None,
+        fell_back=TRI_STATE.get(args.get("fallback", "")), low_confidence=TRI_STATE.get(args.get("low", "")),
+        thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")), had_lead=TRI_STATE.get(args.get("lead", "")),
+        handed_off=TRI_STATE.get(args.get("handoff", "")), reviewed=TRI_STATE.get(args.get("reviewed", "")),
+        tag=(args.get("tag") or "").strip() or None, q=(args.get("q") or "").strip()[:200] or None)
+
+
+def page_number(args) -> int:
+    try:
+        return max(int(args.get("page", 1)), 1)
+    except ValueError:
+        return 1
+
+
+def search(args):
+    config = _settings()
+    conversations.refresh(config.tracker_store_url, config.database_url)
+    page = page_number(args)
+    with db.session_scope(config.database_url) as session:
+        rows, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
+                                           offset=(page - 1) * PAGE)
+        return [row.as_dict() for row in rows], total, page
+
+
+@bp.get("")
+@login_required()
+def list_view():
+    rows, total, page = search(request.args)
+    return render_template("console/conversations.html", rows=rows, total=total, page=page,
+                           pages=max((total + PAGE - 1) // PAGE, 1), args=request.args)
+
+
+def load(conversation_id: str):
+    config = _settings()
+    conversations.refresh(config.tracker_store_url, config.database_url)
+    with db.session_scope(config.database_url) as session:
+        summary = session.get(conversations.ConversationSummary, conversation_id)
+        if summary is None:
+            abort(404, description="no such conversation")
+        feedback = session.query(conversations.Feedback).filter_by(conversation_id=conversation_id).all()
+        return (summary.as_dict(), conversations.transcript(conversation_id, config.tracker_store_url),
+                [{"text": f.message_text, "value": f.value} for f in feedback])
+
+
+@bp.get("/<path:conversation_id>")
+@login_required()
+def detail(conversation_id: str):
+    summary, items, feedback = load(conversation_id)
+    return render_template("console/transcript.html", summary=summary, items=items, feedback=feedback)
+
+
+@bp.post("/<path:conversation_id>/review")
+@login_required()
+def review(conversation_id: str):
+    with db.session_scope(_settings().database_url) as session:
+        summary = session.get(conversations.ConversationSummary, conversation_id)
+        if summary is None:
+            abort(404, description="no such conversation")
+        summary.reviewed = request.form.get("reviewed") == "1"
+        tags = [t.strip() for t in (request.form.get("tags") or "").replace("，", ",").split(",") if t.strip()]
+        summary.tags = ("," + ",".join(tags) + ",") if tags else ""
+        summary.note = (request.form.get("note") or "").strip()[:2000] or None
+    return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))

@@ -1,0 +1,55 @@
+"""Console screen (admin): facts — browse, edit with an audit trail, flag unverified ones."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+
+from bot import db, facts
+from web.auth import login_required
+
+bp = Blueprint("console_facts", __name__, url_prefix="/console/facts")
+STALE_AFTER = dt.timedelta(days=180)
+
+
+def _url() -> str:
+    return current_app.config["SETTINGS"].database_url
+
+
+@bp.get("")
+@login_required("admin")
+def list_view():
+    today = dt.date.today()
+    with db.session_scope(_url()) as s:
+        rows = [{"key": f.key, "topic": f.topic, "question": f.question, "confidence": f.confidence,
+                 "verified": f.verified_date, "stale": today - f.verified_date > STALE_AFTER}
+                for f in facts.all_facts(session=s)]
+    return render_template("console/facts.html", rows=rows, stale_days=STALE_AFTER.days)
+
+
+@bp.route("/<key>", methods=["GET", "POST"])
+@login_required("admin")
+def edit(key: str):
+    error = None
+    with db.session_scope(_url()) as s:
+        fact = facts.get_fact(key, session=s)
+        if fact is None:
+            abort(404, description="no such fact")
+        if request.method == "POST":
+            try:
+                verified = dt.date.fromisoformat(request.form.get("verified_date") or "")
+                facts.edit_fact(key, {
+                    "question": (request.form.get("question") or "").strip() or None,
+                    "answer": request.form.get("answer") or "",
+                    "confidence": request.form.get("confidence"),
+                    "confidence_note": (request.form.get("confidence_note") or "").strip() or None,
+                    "verified_date": verified,
+                }, g.staff, session=s)
+                return redirect(url_for("console_facts.edit", key=key))
+            except ValueError as exc:
+                s.rollback()
+                error = str(exc) if "confidence" in str(exc) or "answer" in str(exc) else "日期格式应为 YYYY-MM-DD"
+        history = [{"editor": e.editor, "at": e.edited_at, "before": e.before, "after": e.after}
+                   for e in facts.edits(key, session=s)]
+        return render_template("console/fact.html", fact=fact, history=history, error=error,
+                               levels=facts.CONFIDENCE_LEVELS), (400 if error else 200)
