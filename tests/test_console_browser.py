@@ -1,0 +1,46 @@
+"""The console in a real browser: login → filter → transcript → mark reviewed → lead status."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bot import db, leads
+from tests.test_widget_browser import ARGS, CHROMIUM, Path
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by make test")
+
+
+def test_staff_review_flow(stack):
+    from playwright.sync_api import sync_playwright
+
+    sender, phone = f"browser-{uuid.uuid4().hex}", "137" + str(uuid.uuid4().int)[:8]
+    stack.say(sender, "外资公司的注册资本要求是多少")
+    with db.session_scope(stack.database_url) as session:
+        if not session.query(leads.StaffUser).filter_by(name="browser-admin").one_or_none():
+            leads.create_user("browser-admin", "admin", "browser password", session=session)
+        lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "周女士", "phone": phone,
+                                   "consent": True}, [], session=session)
+        lead_id = lead.id
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(locale="zh-CN")
+        page.set_default_timeout(20000)
+        page.goto(stack.web_url + "/console")
+        page.fill("input[name=username]", "browser-admin")
+        page.fill("input[name=password]", "browser password")
+        page.click("button[type=submit]")
+        page.get_by_test_id("conversation-search").fill("外资公司的注册资本")
+        page.get_by_role("button", name="筛选").click()
+        page.get_by_test_id("conversation-row").first.get_by_role("link").click()
+        assert "外资公司的注册资本要求是多少" in page.get_by_test_id("transcript-user").first.inner_text()
+        page.get_by_test_id("mark-reviewed").check()
+        page.get_by_test_id("save-review").click()
+        assert page.get_by_test_id("mark-reviewed").is_checked()
+        page.goto(f"{stack.web_url}/console/leads/{lead_id}")
+        page.get_by_test_id("lead-status").select_option("qualified")
+        page.get_by_test_id("save-lead").click()
+        assert page.get_by_test_id("lead-status").input_value() == "qualified"
+        browser.close()
+    with db.session_scope(stack.database_url) as session:
+        assert session.get(leads.Lead, lead_id).status == "qualified"
