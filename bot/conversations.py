@@ -24,6 +24,7 @@ BATCH = 5000
 LOW_CONFIDENCE = 0.6
 SEARCH_LIMIT = 4000
 UNSURE_REPLIES = {"utter_clarify", "utter_default", "utter_clarify_consultant"}
+SKIPPED_ACTIONS = {"action_listen", "action_session_start", None}
 
 
 class Feedback(Base):
@@ -61,6 +62,63 @@ class ConversationSummary(Base):
                 "user_messages": self.user_messages, "fell_back": self.fell_back,
                 "low_confidence": self.low_confidence, "preview": self.preview, "reviewed": self.reviewed,
                 "tags": [t for t in self.tags.split(",") if t], "note": self.note}
+
+
+class CollectedExample(Base):
+    """A visitor message a staff member labelled with the right intent, for training."""
+
+    __tablename__ = "collected_examples"
+
+    id = Column(Integer, primary_key=True)
+    text = Column(Text, nullable=False)
+    intent = Column(String(100), nullable=False, index=True)
+    conversation_id = Column(String(255), nullable=True)
+    collected_by = Column(String(100), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=db.utcnow)
+
+
+def nlu_yaml(examples: list[CollectedExample]) -> str:
+    """Collected examples as Rasa NLU training data (version 3.1), one block per intent."""
+    import yaml
+
+    by_intent: dict[str, list[str]] = {}
+    for example in examples:
+        text = " ".join(example.text.split())
+        if text and text not in by_intent.setdefault(example.intent, []):
+            by_intent[example.intent].append(text)
+    blocks = [{"intent": intent, "examples": "".join(f"- {t}\n" for t in texts)}
+              for intent, texts in sorted(by_intent.items())]
+    return yaml.dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False,
+                     default_style=None, Dumper=_LiteralDumper)
+
+
+class _LiteralDumper(__import__("yaml").SafeDumper):
+    pass
+
+
+def _literal(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_LiteralDumper.add_representer(str, _literal)
+
+
+def test_story(conversation_id: str, items: list[dict]) -> str:
+    """A conversation as a Rasa test story (user text + intent, then the bot's actions)."""
+    import yaml
+
+    steps: list[dict] = []
+    for item in items:
+        if item["kind"] == "active_loop" and steps:
+            steps.append({"active_loop": item["name"]})
+            continue
+        if item["kind"] == "user" and item.get("intent"):
+            steps.append({"user": item["text"] + "\n", "intent": item["intent"]})
+        elif item["kind"] == "action" and steps:
+            steps.append({"action": item["name"]})
+    story = {"version": "3.1", "stories": [{"story": f"Conversation {conversation_id} as reviewed", "steps": steps}]}
+    return yaml.dump(story, allow_unicode=True, sort_keys=False, Dumper=_LiteralDumper)
 
 
 class Watermark(Base):
@@ -161,6 +219,7 @@ class Filters:
     reviewed: Optional[bool] = None
     tag: Optional[str] = None
     q: Optional[str] = None
+    needs_review: Optional[bool] = None  # not understood, low confidence or 👎
 
 
 def _flag(clause, wanted: Optional[bool]):
@@ -194,6 +253,9 @@ def search(filters: Filters, *, session: Session, limit: int = 50, offset: int =
         condition = _flag(clause, getattr(filters, name))
         if condition is not None:
             conditions.append(condition)
+    if filters.needs_review is not None:
+        attention = sa.or_(s.fell_back.is_(True), s.low_confidence.is_(True), exists["thumbs_down"])
+        conditions.append(attention if filters.needs_review else sa.not_(attention))
     query = select(s).where(*conditions)
     total = session.execute(select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(s.last_at.desc(), s.conversation_id).limit(limit).offset(offset))
@@ -238,4 +300,8 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
             items.append({"kind": "fact", "at": when, "fact_key": data.get("value")})
         elif row.type_name in ("pause", "resume"):
             items.append({"kind": row.type_name, "at": when})
+        elif row.type_name == "action" and data.get("name") not in SKIPPED_ACTIONS:
+            items.append({"kind": "action", "at": when, "name": data.get("name")})
+        elif row.type_name == "active_loop" and data.get("name"):
+            items.append({"kind": "active_loop", "at": when, "name": data.get("name")})
     return items

@@ -141,3 +141,43 @@ def test_api_with_a_session_cookie_cannot_write_without_the_csrf_header(app):
     login(client, "agent1", "agent password 1")
     assert client.get("/console/api/leads").status_code == 200
     assert client.post("/console/api/handoffs/x/claim").status_code == 403
+
+
+def test_collected_examples_export_as_valid_rasa_nlu(app, tmp_path):
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+
+    client = app.test_client()
+    login(client, "agent1", "agent password 1")
+    token = csrf(client, "/console/improve")
+    for text, intent in [("注册资金够不够办全网", "ask_capital"), ("年报啥时候交", "ask_annual_report"),
+                         ("注册资金够不够办全网", "ask_capital")]:
+        response = client.post("/console/conversations/c1/collect",
+                               data={"csrf_token": token, "text": text, "intent": intent})
+        assert response.status_code == 302
+    assert client.post("/console/conversations/c1/collect",
+                       data={"csrf_token": token, "text": "x", "intent": "no_such_intent"}).status_code == 400
+    exported = client.get("/console/improve/nlu.yml").get_data(as_text=True)
+    assert exported.count("注册资金够不够办全网") == 1
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "collected.yml").write_text(exported, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "rasa", "data", "validate", "--domain", "bot/domain.yml",
+                             "--config", "bot/config.yml", "--data", str(data)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_conversation_exports_as_a_test_story():
+    from bot.conversations import test_story
+    import yaml
+
+    story = yaml.safe_load(test_story("c9", [
+        {"kind": "user", "text": "你好", "intent": "greet"}, {"kind": "action", "name": "utter_greet"},
+        {"kind": "user", "text": "注册资本要多少", "intent": "ask_capital"},
+        {"kind": "action", "name": "action_answer_fact"}]))
+    assert story["stories"][0]["steps"] == [
+        {"user": "你好\n", "intent": "greet"}, {"action": "utter_greet"},
+        {"user": "注册资本要多少\n", "intent": "ask_capital"}, {"action": "action_answer_fact"}]

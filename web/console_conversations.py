@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from functools import lru_cache
+
+import yaml
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from bot import conversations, db
+from bot.settings import PROJECT_ROOT
 from web.auth import login_required
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
@@ -36,7 +40,8 @@ def parse_filters(args) -> conversations.Filters:
         fell_back=TRI_STATE.get(args.get("fallback", "")), low_confidence=TRI_STATE.get(args.get("low", "")),
         thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")), had_lead=TRI_STATE.get(args.get("lead", "")),
         handed_off=TRI_STATE.get(args.get("handoff", "")), reviewed=TRI_STATE.get(args.get("reviewed", "")),
-        tag=(args.get("tag") or "").strip() or None, q=(args.get("q") or "").strip()[:200] or None)
+        tag=(args.get("tag") or "").strip() or None, q=(args.get("q") or "").strip()[:200] or None,
+        needs_review=TRI_STATE.get(args.get("needs_review", "")))
 
 
 def page_number(args) -> int:
@@ -76,11 +81,42 @@ def load(conversation_id: str):
                 [{"text": f.message_text, "value": f.value} for f in feedback])
 
 
+@lru_cache(maxsize=1)
+def domain_intents() -> tuple[str, ...]:
+    domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    return tuple(i for i in domain["intents"] if not i.startswith("EXTERNAL_"))
+
+
+@bp.get("/<path:conversation_id>/story.yml")
+@login_required()
+def story(conversation_id: str):
+    """The conversation as a test story, ready for tests/test_stories.yml."""
+    _, items, _ = load(conversation_id)
+    return Response(conversations.test_story(conversation_id, items), mimetype="text/yaml; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=story.yml"})
+
+
+@bp.post("/<path:conversation_id>/collect")
+@login_required()
+def collect(conversation_id: str):
+    """Keep a misunderstood message with the intent it should have had."""
+    text = (request.form.get("text") or "").strip()
+    intent = request.form.get("intent")
+    if not text or len(text) > 500 or intent not in domain_intents():
+        abort(400, description="a message and a known intent are needed")
+    with db.session_scope(_settings().database_url) as session:
+        session.add(conversations.CollectedExample(text=text, intent=intent, conversation_id=conversation_id,
+                                                   collected_by=g.staff))
+    flash(f"已收集：{text} → {intent}")
+    return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))
+
+
 @bp.get("/<path:conversation_id>")
 @login_required()
 def detail(conversation_id: str):
     summary, items, feedback = load(conversation_id)
-    return render_template("console/transcript.html", summary=summary, items=items, feedback=feedback)
+    return render_template("console/transcript.html", summary=summary, items=items, feedback=feedback,
+                           intents=domain_intents())
 
 
 @bp.post("/<path:conversation_id>/review")
