@@ -44,3 +44,36 @@ def test_staff_review_flow(stack):
         browser.close()
     with db.session_scope(stack.database_url) as session:
         assert session.get(leads.Lead, lead_id).status == "qualified"
+
+
+def test_handoff_desk_claims_and_replies_live(stack):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_handoff_e2e import Visitor
+
+    with db.session_scope(stack.database_url) as session:
+        if not session.query(leads.StaffUser).filter_by(name="desk-agent").one_or_none():
+            leads.create_user("desk-agent", "agent", "desk password 1", session=session)
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("转人工")
+        visitor.wait_for("正在为您转接人工顾问")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(locale="zh-CN")
+            page.set_default_timeout(20000)
+            page.goto(stack.web_url + "/console/login")
+            page.fill("input[name=username]", "desk-agent")
+            page.fill("input[name=password]", "desk password 1")
+            page.click("button[type=submit]")
+            page.goto(stack.web_url + "/console/handoff")
+            row = page.get_by_test_id("handoff-row").filter(has_text=visitor.session_id[:12])
+            row.get_by_role("button").click()
+            page.get_by_test_id("staff-reply").fill("您好，我是顾问小陈，请问贵公司在哪个省？")
+            page.get_by_role("button", name="发送").click()
+            visitor.wait_for("我是顾问小陈")
+            page.get_by_role("button", name="结束接待，交还助手").click()
+            visitor.wait_for("人工服务已结束")
+            browser.close()
+    finally:
+        visitor.client.disconnect()
