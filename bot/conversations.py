@@ -52,6 +52,9 @@ class ConversationSummary(Base):
     min_confidence = Column(Float, nullable=True)
     preview = Column(Text, nullable=True)
     search_text = Column(Text, nullable=True)
+    last_user_text = Column(Text, nullable=True)
+    unanswered = Column(Text, nullable=True)  # messages the bot was unsure about, one per line
+    topics = Column(Text, nullable=False, default="")  # ",fact.key," answered in this conversation
     reviewed = Column(Boolean, nullable=False, default=False, index=True)
     tags = Column(Text, nullable=False, default="")  # ",tag1,tag2," for LIKE filters
     note = Column(Text, nullable=True)
@@ -167,7 +170,8 @@ def refresh(tracker_url: str, database_url: str) -> int:
                 summary = summaries.get(row.sender_id) or session.get(ConversationSummary, row.sender_id)
                 if summary is None:
                     summary = ConversationSummary(conversation_id=row.sender_id, user_messages=0, tags="",
-                                                  fell_back=False, low_confidence=False, reviewed=False)
+                                                  topics="", fell_back=False, low_confidence=False,
+                                                  reviewed=False)
                     session.add(summary)
                 summaries[row.sender_id] = summary
                 _fold(summary, row)
@@ -180,17 +184,27 @@ def _fold(summary: ConversationSummary, row) -> None:
     if when:
         summary.first_at = min(summary.first_at or when, when)
         summary.last_at = max(summary.last_at or when, when)
-    if row.type_name not in ("user", "bot"):
+    if row.type_name not in ("user", "bot", "slot"):
         return
     try:
         data = json.loads(row.data or "{}")
     except ValueError:
         data = {}
+    if row.type_name == "slot":
+        if data.get("name") == "fact_key" and data.get("value"):
+            key = f",{data['value']},"
+            if key not in (summary.topics or ""):
+                summary.topics = (summary.topics or ",") + data["value"] + ","
+        return
     if row.type_name == "bot":
         if (data.get("metadata") or {}).get("utter_action") in UNSURE_REPLIES:
             summary.fell_back = True
+            if summary.last_user_text:
+                summary.unanswered = ((summary.unanswered or "") + summary.last_user_text[:200] + "\n")[-SEARCH_LIMIT:]
+                summary.last_user_text = None
         return
     text = data.get("text") or ""
+    summary.last_user_text = text
     summary.user_messages += 1
     summary.channel = summary.channel or data.get("input_channel")
     summary.preview = summary.preview or text[:200]
@@ -305,3 +319,34 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
         elif row.type_name == "active_loop" and data.get("name"):
             items.append({"kind": "active_loop", "at": when, "name": data.get("name")})
     return items
+
+
+def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = None) -> dict:
+    """Figures for the console dashboard over the last ``days`` days."""
+    from collections import Counter
+
+    now = now or db.utcnow()
+    since = now - dt.timedelta(days=days)
+    s = ConversationSummary
+    day = sa.func.date(s.first_at)
+    per_day = session.execute(select(day, s.channel, sa.func.count()).where(s.first_at >= since)
+                              .group_by(day, s.channel).order_by(day)).all()
+    total, fell_back = session.execute(select(sa.func.count(), sa.func.sum(sa.cast(s.fell_back, Integer)))
+                                       .where(s.first_at >= since)).one()
+    unanswered, topics = Counter(), Counter()
+    for text, keys in session.execute(select(s.unanswered, s.topics).where(s.first_at >= since)):
+        unanswered.update(line for line in (text or "").splitlines() if line.strip())
+        topics.update(k for k in (keys or "").split(",") if k)
+    votes = dict(session.execute(select(Feedback.value, sa.func.count()).where(Feedback.created_at >= since)
+                                 .group_by(Feedback.value)).all())
+    funnel = dict(session.execute(select(leads.Lead.status, sa.func.count()).group_by(leads.Lead.status)).all())
+    return {
+        "days": days,
+        "per_day": [{"day": str(d), "channel": c or "unknown", "count": n} for d, c, n in per_day],
+        "conversations": total or 0,
+        "fallback_rate": (fell_back or 0) / total if total else 0.0,
+        "top_unanswered": [{"text": t, "count": n} for t, n in unanswered.most_common(10)],
+        "top_topics": [{"fact_key": k, "count": n} for k, n in topics.most_common(10)],
+        "feedback": {"up": votes.get(1, 0), "down": votes.get(-1, 0)},
+        "lead_funnel": {status: funnel.get(status, 0) for status in leads.STATUSES},
+    }

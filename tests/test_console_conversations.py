@@ -78,3 +78,17 @@ def test_filter_values_that_look_like_sql_are_just_text(client):
     body = client.get("/console/api/conversations", query_string={"q": "' OR 1=1 --", "tag": "%",
                                                                    "from": "not-a-date"}).get_json()
     assert body["conversations"] == [] and body["total"] == 0
+
+
+def test_dashboard_counts_real_conversations(stack, client):
+    sender = f"dash-{uuid.uuid4().hex}"
+    stack.say(sender, "年报什么时候截止")
+    stack.say(sender, "/ask_fees@0.2")  # the bot is unsure: an unanswered question
+    data = client.get("/console/api/dashboard").get_json()
+    assert data["conversations"] >= 1 and 0 < data["fallback_rate"] < 1
+    assert any(t["fact_key"] == "annual.report" for t in data["top_topics"])
+    assert any(u["text"] == "/ask_fees@0.2" for u in data["top_unanswered"])
+    assert set(data["lead_funnel"]) == {"new", "contacted", "qualified", "won", "lost"}
+    page = client.get("/console/dashboard")
+    assert page.status_code == 200 and "chart.umd.js" in page.get_data(as_text=True)
+    assert client.get("/console/vendor/chart.umd.js").status_code == 200

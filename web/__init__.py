@@ -37,8 +37,8 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     conversations.create_schema(config.database_url)
 
-    from web import (auth, console_api, console_conversations, console_facts, console_handoff, console_improve,
-                     console_leads, widget)
+    from web import (auth, console_api, console_conversations, console_dashboard, console_facts, console_handoff,
+                     console_improve, console_leads, widget)
     app.register_blueprint(widget.bp)
     app.register_blueprint(console_api.bp)
     app.register_blueprint(auth.bp)
@@ -47,6 +47,7 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.register_blueprint(console_facts.bp)
     app.register_blueprint(console_improve.bp)
     app.register_blueprint(console_handoff.bp)
+    app.register_blueprint(console_dashboard.bp)
 
     @app.get("/healthz")
     def healthz():
