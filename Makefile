@@ -10,7 +10,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install system-deps facts train validate run shell test eval clean
+.PHONY: help install system-deps facts train validate run shell test eval bench clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
@@ -20,6 +20,7 @@ help:
 	@echo "make facts     load data/facts/*.yml into the facts database"
 	@echo "make validate  rasa data validate"
 	@echo "make eval      NLU report: held-out set, cross-validation, stock-pipeline baseline"
+	@echo "make bench     benchmarks (console list on 100,000 generated conversations)"
 
 $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh
 	@scripts/bootstrap.sh $(VENV)
@@ -51,6 +52,9 @@ test: install system-deps validate train
 
 eval: install
 	$(PY) -m bot.evaluate
+
+bench: install
+	$(PY) -m bench.console_list
 
 clean:
 	rm -rf models results var/*.db

@@ -166,17 +166,28 @@ def refresh(tracker_url: str, database_url: str) -> int:
             if not rows:
                 return read
             summaries: dict[str, ConversationSummary] = {}
-            for row in rows:
-                summary = summaries.get(row.sender_id) or session.get(ConversationSummary, row.sender_id)
-                if summary is None:
-                    summary = ConversationSummary(conversation_id=row.sender_id, user_messages=0, tags="",
-                                                  topics="", fell_back=False, low_confidence=False,
-                                                  reviewed=False)
-                    session.add(summary)
-                summaries[row.sender_id] = summary
-                _fold(summary, row)
+            # one flush per batch, not one per new conversation
+            with session.no_autoflush:
+                _fold_rows(session, rows, summaries)
             mark.last_event_id = rows[-1].id
             read += len(rows)
+
+
+def _fold_rows(session: Session, rows, summaries: dict) -> None:
+    senders = list({row.sender_id for row in rows})
+    for start in range(0, len(senders), 500):  # one query per 500 conversations, not one each
+        chunk = senders[start:start + 500]
+        for summary in session.execute(select(ConversationSummary)
+                                       .where(ConversationSummary.conversation_id.in_(chunk))).scalars():
+            summaries[summary.conversation_id] = summary
+    for row in rows:
+        summary = summaries.get(row.sender_id)
+        if summary is None:
+            summary = ConversationSummary(conversation_id=row.sender_id, user_messages=0, tags="", topics="",
+                                          fell_back=False, low_confidence=False, reviewed=False)
+            session.add(summary)
+        summaries[row.sender_id] = summary
+        _fold(summary, row)
 
 
 def _fold(summary: ConversationSummary, row) -> None:
