@@ -83,11 +83,14 @@ def test_admin_edits_a_fact_with_an_audit_trail(app):
     token = csrf(client, "/console/facts/licence.validity")
     response = client.post("/console/facts/licence.validity", data={
         "csrf_token": token, "question": "有效期多久？", "answer": "有效期为5年（复核）。", "confidence": "H",
-        "confidence_note": "", "verified_date": "2026-11-29"})
+        "confidence_note": "", "verified_date": "2026-11-29",
+        "sources": "电信业务经营许可管理办法（工信部令第42号） | 第13条\n"})
     assert response.status_code == 302
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
         assert facts.get_fact("licence.validity", session=session).answer == "有效期为5年（复核）。"
+        assert facts.get_fact("licence.validity", session=session).source_text == \
+            "电信业务经营许可管理办法（工信部令第42号）第13条"
         [edit] = facts.edits("licence.validity", session=session)
         assert edit.editor == "admin1" and edit.after["answer"] == "有效期为5年（复核）。"
         assert edit.before["answer"].startswith("增值电信业务经营许可证")
@@ -100,8 +103,14 @@ def test_bad_fact_edit_is_refused_clearly(app):
     login(client, "admin1", "admin password 1")
     token = csrf(client, "/console/facts/licence.validity")
     response = client.post("/console/facts/licence.validity", data={
-        "csrf_token": token, "answer": "", "confidence": "H", "verified_date": "2026-11-29"})
+        "csrf_token": token, "answer": "", "confidence": "H", "verified_date": "2026-11-29",
+        "sources": "电信条例 | 第9条"})
     assert response.status_code == 400 and "answer" in response.get_data(as_text=True)
+    response = client.post("/console/facts/licence.validity", data={
+        "csrf_token": token, "answer": "有效期5年。", "confidence": "H", "verified_date": "2026-11-29",
+        "sources": "  "})
+    assert response.status_code == 400 and "source" in response.get_data(as_text=True)
+    assert client.get("/console/api/facts").get_json()["facts"][0]["sources"]
 
 
 def test_leads_list_masks_phones_detail_shows_them_and_status_changes(app):

@@ -67,7 +67,8 @@ def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, cl
     try:
         client.post("/console/facts/licence.cancellation", data={
             "csrf_token": token, "question": "怎么注销？", "answer": "停止经营须提前90日申请（控制台已更新）。",
-            "confidence": "H", "confidence_note": "", "verified_date": verified})
+            "confidence": "H", "confidence_note": "", "verified_date": verified,
+            "sources": "中华人民共和国电信条例 | 第15条"})
         assert "控制台已更新" in stack.text(sender, "呼叫中心许可证怎么注销")
     finally:
         with db.session_scope(stack.database_url) as session:

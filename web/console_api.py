@@ -164,3 +164,23 @@ def conversation_detail(conversation_id: str):
     from web.console_conversations import load
     summary, items, feedback = load(conversation_id)
     return jsonify(conversation=summary, transcript=items, feedback=feedback)
+
+
+@bp.get("/facts")
+@token_required
+def facts_list():
+    """JSON twin of /console/facts."""
+    from web.console_facts import fact_rows
+    return jsonify(facts=fact_rows())
+
+
+@bp.get("/improve/examples")
+@token_required
+def collected_examples():
+    """JSON twin of /console/improve: collected training examples, newest first."""
+    from bot.conversations import CollectedExample
+    with db.session_scope(_url()) as db_session:
+        rows = db_session.query(CollectedExample).order_by(CollectedExample.created_at.desc()).limit(1000).all()
+        return jsonify(examples=[{"text": e.text, "intent": e.intent, "conversation_id": e.conversation_id,
+                                  "collected_by": e.collected_by, "created_at": e.created_at.isoformat() + "Z"}
+                                 for e in rows])

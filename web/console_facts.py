@@ -16,15 +16,34 @@ def _url() -> str:
     return current_app.config["SETTINGS"].database_url
 
 
+def parse_sources(text: str) -> list[dict]:
+    """One source per line: ``document | article`` (the article is optional)."""
+    sources = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        document, _, article = line.partition("|")
+        if not document.strip():
+            raise ValueError("each source line needs a document")
+        sources.append({"document": document.strip(), "article": article.strip() or None})
+    if not sources:
+        raise ValueError("a fact needs at least one source")
+    return sources
+
+
+def fact_rows() -> list[dict]:
+    today = dt.date.today()
+    with db.session_scope(_url()) as s:
+        return [{"key": f.key, "topic": f.topic, "intent": f.intent, "question": f.question,
+                 "answer": f.answer, "sources": f.sources, "confidence": f.confidence,
+                 "verified": f.verified_date.isoformat(), "stale": today - f.verified_date > STALE_AFTER}
+                for f in facts.all_facts(session=s)]
+
+
 @bp.get("")
 @login_required("admin")
 def list_view():
-    today = dt.date.today()
-    with db.session_scope(_url()) as s:
-        rows = [{"key": f.key, "topic": f.topic, "question": f.question, "confidence": f.confidence,
-                 "verified": f.verified_date, "stale": today - f.verified_date > STALE_AFTER}
-                for f in facts.all_facts(session=s)]
-    return render_template("console/facts.html", rows=rows, stale_days=STALE_AFTER.days)
+    return render_template("console/facts.html", rows=fact_rows(), stale_days=STALE_AFTER.days)
 
 
 @bp.route("/<key>", methods=["GET", "POST"])
@@ -38,7 +57,9 @@ def edit(key: str):
         if request.method == "POST":
             try:
                 verified = dt.date.fromisoformat(request.form.get("verified_date") or "")
+                sources = parse_sources(request.form.get("sources") or "")
                 facts.edit_fact(key, {
+                    "sources": sources,
                     "question": (request.form.get("question") or "").strip() or None,
                     "answer": request.form.get("answer") or "",
                     "confidence": request.form.get("confidence"),
@@ -48,7 +69,7 @@ def edit(key: str):
                 return redirect(url_for("console_facts.edit", key=key))
             except ValueError as exc:
                 s.rollback()
-                error = str(exc) if "confidence" in str(exc) or "answer" in str(exc) else "日期格式应为 YYYY-MM-DD"
+                error = str(exc) if not str(exc).startswith("Invalid isoformat") else "日期格式应为 YYYY-MM-DD"
         history = [{"editor": e.editor, "at": e.edited_at, "before": e.before, "after": e.after}
                    for e in facts.edits(key, session=s)]
         return render_template("console/fact.html", fact=fact, history=history, error=error,
