@@ -39,9 +39,13 @@ def test_changing_an_answer_and_a_question_mid_form(stack):
     assert "3月31日" in answer and "内资、外资" in answer  # answered, then back to the form
     stack.text(sender, "个体户")
     stack.text(sender, "300万")
+    # the visitor changes an earlier answer: the form takes it and asks its question again
+    again = stack.text(sender, "其实我们要覆盖全国")
+    assert "失信名单" in again
     stack.text(sender, "不是")
     verdict = stack.text(sender, "有")
     assert "个体户需先设立公司" in verdict
+    assert "还不能申请全网" in verdict and "全网要求注册资本不少于1000万元" in verdict
 
 
 def test_stopping_the_pre_check(stack):
