@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from bot import facts_loader, settings, train
+from bot import db, facts_loader, settings, train
 
 ROOT = settings.PROJECT_ROOT
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -156,7 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # unreachable database: one line, not a traceback loop
-        print(f"error: facts database {config.database_url!r} unavailable: {exc}", file=sys.stderr)
+        print(f"error: facts database {config.database_url!r} unavailable: {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return 1
+    # Rasa's SQL tracker store retries an unreachable database forever: check it here, once
+    try:
+        with db.get_engine(config.tracker_store_url).connect():
+            pass
+    except Exception as exc:
+        print(f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     if train.is_stale():
         if args.no_train:
