@@ -10,7 +10,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install system-deps facts train validate run shell test eval bench clean
+.PHONY: help install system-deps facts train validate run shell test eval bench audit clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
@@ -20,7 +20,8 @@ help:
 	@echo "make facts     load data/facts/*.yml into the facts database"
 	@echo "make validate  rasa data validate"
 	@echo "make eval      NLU report: held-out set, cross-validation, stock-pipeline baseline"
-	@echo "make bench     benchmarks (console list on 100,000 generated conversations)"
+	@echo "make bench     benchmarks: load at 1/10/50 visitors vs the stock pipeline, console list"
+	@echo "make audit     pip-audit of the pinned dependencies (scripts/audit-exceptions.txt)"
 
 $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh
 	@scripts/bootstrap.sh $(VENV)
@@ -53,8 +54,12 @@ test: install system-deps validate train
 eval: install
 	$(PY) -m bot.evaluate
 
-bench: install
+bench: install system-deps train
+	$(PY) -m bench.load
 	$(PY) -m bench.console_list
+
+audit:
+	@scripts/audit.sh
 
 clean:
 	rm -rf models results var/*.db

@@ -31,6 +31,9 @@ _REPEATED_PUNCT = re.compile(r"([!?,.~。，！？、…~])\1+")
 _SPACE_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\ufeff]")
+# the guard on public channels turns an unoffered "/intent" into "／intent"; NFKC would turn it back
+# into a payload that Rasa's RegexMessageHandler (after the pipeline) reads as an intent: drop it
+_LEADING_WIDE_SLASHES = re.compile(r"^\s*／+")
 _EMOJI_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 EMOJI_TOKEN = "emoji"
 
@@ -70,6 +73,7 @@ class Normalizer:
         text = _EMOJI_JOINERS.sub("", text)
         text = _CONTROL.sub("", text)
         text = _emoji_to_token(text)
+        text = _LEADING_WIDE_SLASHES.sub("", text)
         text = unicodedata.normalize("NFKC", text)
         text = self._t2s.convert(text)
         if self._typo_pattern:

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot import db, facts_loader, settings, train
 
@@ -67,6 +68,7 @@ def service_env(config: settings.Settings, token: str) -> dict:
     env = dict(os.environ)
     env.update({
         "ACTION_PORT": str(config.action_port),
+        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL") or f"http://127.0.0.1:{config.action_port}/webhook",
         "RASA_PORT": str(config.rasa_port),
         "DATABASE_URL": config.database_url,
         "TRACKER_STORE_URL": config.tracker_store_url,
@@ -76,10 +78,12 @@ def service_env(config: settings.Settings, token: str) -> dict:
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
     })
+    if config.proxy_count:  # Sanic (Rasa) then reads the visitor's address from X-Forwarded-For
+        env["SANIC_PROXIES_COUNT"] = str(config.proxy_count)
     return env
 
 
-def services(config: settings.Settings, token: str) -> list[Service]:
+def services(config: settings.Settings, token: str, model: Path = train.MODEL_PATH) -> list[Service]:
     python = sys.executable
     actions = Service(
         "actions",
@@ -88,7 +92,7 @@ def services(config: settings.Settings, token: str) -> list[Service]:
     )
     rasa = Service(
         "rasa",
-        [python, "-m", "rasa", "run", "--model", str(train.MODEL_PATH),
+        [python, "-m", "rasa", "run", "--model", str(model),
          "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
          "--port", str(config.rasa_port), "--enable-api", "--auth-token", token,
          *sum((["--cors", origin] for origin in config.cors_origins), [])],
@@ -167,7 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
               f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
-    if train.is_stale():
+    model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else train.MODEL_PATH
+    if os.environ.get("RASA_MODEL"):  # a model built elsewhere (CI, the benchmark): use it as it is
+        if not model.is_file():
+            print(f"error: RASA_MODEL {str(model)!r} is not a file", file=sys.stderr)
+            return 1
+    elif train.is_stale():
         if args.no_train:
             print("error: the model is missing or stale; run make train", file=sys.stderr)
             return 1
@@ -181,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         token = secrets.token_urlsafe(24)
         print(f"RASA_AUTH_TOKEN was not set; generated one for this run: {token}", flush=True)
     env = service_env(config, token)
-    running = services(config, token)
+    running = services(config, token, model)
     if args.shell:
         running = running[:1]  # the shell runs Rasa itself
     for sig in STOP_SIGNALS:
@@ -191,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         for service in running:
             service.start(env)
         if args.shell:
-            shell = [sys.executable, "-m", "rasa", "shell", "--model", str(train.MODEL_PATH),
+            shell = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
                      "--endpoints", "bot/endpoints.yml"]
             code = subprocess.run(shell, cwd=ROOT, env=env).returncode
         else:

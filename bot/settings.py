@@ -43,6 +43,11 @@ class Settings:
     handoff_claim_timeout: int
     answer_min_confidence: float
     answer_min_margin: float
+    redis_url: str = ""
+    rate_limit_sender: int = 20
+    rate_limit_ip: int = 120
+    max_message_chars: int = 1000
+    proxy_count: int = 0
 
     @property
     def production(self) -> bool:
@@ -76,6 +81,17 @@ def _fraction(env: dict, name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
     if not 0 <= value <= 1:
         raise SettingsError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+def _count(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
     return value
 
 
@@ -119,5 +135,10 @@ def load(env: dict | None = None) -> Settings:
         handoff_claim_timeout=int(env.get("HANDOFF_CLAIM_TIMEOUT", "180")),
         answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.35),
         answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
+        redis_url=env.get("REDIS_URL", ""),
+        rate_limit_sender=_count(env, "RATE_LIMIT_PER_SENDER", 20),
+        rate_limit_ip=_count(env, "RATE_LIMIT_PER_IP", 120),
+        max_message_chars=_count(env, "MAX_MESSAGE_CHARS", 1000) or 1000,
+        proxy_count=_count(env, "PROXY_COUNT", 0),
         cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),
     )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need: chromium (browser tests through
-# Playwright; never a downloaded browser build) and CJK and emoji fonts for screenshots.
+# Playwright; never a downloaded browser build), CJK and emoji fonts for screenshots,
+# and PostgreSQL and Redis for the scale-out test (the tests start their own servers).
 set -euo pipefail
-packages=(chromium fonts-noto-cjk fonts-noto-color-emoji)
+packages=(chromium fonts-noto-cjk fonts-noto-color-emoji postgresql redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

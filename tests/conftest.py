@@ -55,8 +55,10 @@ class Stack:
     env: dict
     log: Path
 
-    def say(self, sender: str, message: str, timeout: float = 30) -> list[dict]:
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook",
+    def say(self, sender: str, message: str, timeout: float = 30, trusted: bool = False) -> list[dict]:
+        """Send as a visitor on the REST channel; ``trusted`` sends the Rasa token (payloads like /x@0.3 pass)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if trusted else {}
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", headers=headers,
                                  json={"sender": sender, "message": message}, timeout=timeout)
         response.raise_for_status()
         return response.json()
@@ -100,17 +102,16 @@ def fake_wechat():
         yield fake
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory, fake_wechat) -> Stack:
-    """Start `python -m bot.run` once for the whole test run, on free ports."""
-    work = tmp_path_factory.mktemp("stack")
+def launch(work: Path, fake_wechat_base: str, **extra: str) -> tuple[subprocess.Popen, Stack]:
+    """Start `python -m bot.run --no-train` on free ports with databases under ``work`` (or ``extra``'s)."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token = "test-token-" + os.urandom(8).hex()
+    token = extra.pop("RASA_AUTH_TOKEN", None) or "test-token-" + os.urandom(8).hex()
     env = dict(os.environ)
     env.update({
         "APP_ENV": "test",
         "RASA_PORT": str(rasa_port),
         "ACTION_PORT": str(action_port),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "WEB_PORT": str(web_port),
         "WEB_HOST": "127.0.0.1",
         "WIDGET_SECRET": "test-widget-secret",
@@ -121,26 +122,88 @@ def stack(tmp_path_factory, fake_wechat) -> Stack:
         "BUSINESS_HOURS": "0-24",
         "BUSINESS_DAYS": "1,2,3,4,5,6,7",
         "HANDOFF_CLAIM_TIMEOUT": "8",
+        # the whole suite comes from 127.0.0.1: a per-address limit for visitors would stop it
+        "RATE_LIMIT_PER_IP": "5000",
+        "RATE_LIMIT_PER_SENDER": "20",
         "NOTIFY_INTERVAL": "1",
-        "WECHAT_API_BASE": fake_wechat.base,
+        "WECHAT_API_BASE": fake_wechat_base,
         "RASA_AUTH_TOKEN": token,
         "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+        **extra,
     })
     log = work / "stack.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT,
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}", token,
+                          env["DATABASE_URL"], env["TRACKER_STORE_URL"], env, log)
+
+
+def wait_ready(process: subprocess.Popen, stack: Stack, timeout: float = 300) -> None:
+    _wait_ready(process, [f"{stack.rasa_url}/", f"http://127.0.0.1:{stack.env['ACTION_PORT']}/health",
+                          f"{stack.web_url}/healthz"], stack.log, timeout)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+class WebhookSink:
+    """A local JSON webhook receiving lead notifications; answers 503 while ``failing`` > 0."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        self.failing = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 200
+                if sink.failing > 0:
+                    sink.failing -= 1
+                    status = 503
+                else:
+                    sink.received.append({"body": json.loads(body or b"{}"),
+                                          "idempotency_key": self.headers.get("Idempotency-Key")})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/leads"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+
+@pytest.fixture(scope="session")
+def webhook_sink():
+    sink = WebhookSink()
+    yield sink
+    sink.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, fake_wechat, webhook_sink) -> Stack:
+    """Start `python -m bot.run` once for the whole test run, on free ports."""
+    process, running = launch(tmp_path_factory.mktemp("stack"), fake_wechat.base,
+                              NOTIFY_WEBHOOK_URL=webhook_sink.url)
     stack_process["process"] = process
     try:
-        _wait_ready(process, [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
-                              f"http://127.0.0.1:{web_port}/healthz"], log)
-        yield Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}", token, env["DATABASE_URL"],
-                    env["TRACKER_STORE_URL"], env, log)
+        wait_ready(process, running)
+        yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(process)

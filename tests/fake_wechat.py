@@ -12,6 +12,7 @@ class FakeWeChat:
         self.tokens_issued = 0
         self.sent: list[dict] = []
         self.fail_next_send_with: int | None = None
+        self.unavailable_sends = 0  # this many sends get HTTP 503 (WeChat's API failing)
         self.lock = threading.Lock()
         fake = self
 
@@ -43,6 +44,12 @@ class FakeWeChat:
                 token = parse_qs(url.query).get("access_token", [""])[0]
                 if url.path == "/cgi-bin/message/custom/send":
                     with fake.lock:
+                        if fake.unavailable_sends > 0:
+                            fake.unavailable_sends -= 1
+                            self.send_response(503)
+                            self.send_header("Content-Length", "0")
+                            self.end_headers()
+                            return None
                         if fake.fail_next_send_with is not None:
                             code, fake.fail_next_send_with = fake.fail_next_send_with, None
                             return self._json({"errcode": code, "errmsg": "invalid credential"})

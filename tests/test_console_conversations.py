@@ -28,7 +28,7 @@ def test_filters_transcript_and_review(stack, client):
     sender = f"console-{uuid.uuid4().hex}"
     stack.say(sender, "<script>alert(1)</script>")
     stack.say(sender, "註冊資本五百萬元能辦全網嗎")
-    stack.say(sender, "/ask_capital@0.3")  # unsure: the bot asks 您是想问
+    stack.say(sender, "/ask_capital@0.3", trusted=True)  # unsure: the bot asks 您是想问
     other = f"console-{uuid.uuid4().hex}"
     stack.say(other, "全网和地网有什么区别")
 
@@ -84,7 +84,8 @@ def test_filter_values_that_look_like_sql_are_just_text(client):
 def test_dashboard_counts_real_conversations(stack, client):
     sender = f"dash-{uuid.uuid4().hex}"
     stack.say(sender, "年报什么时候截止")
-    stack.say(sender, "/ask_fees@0.2")  # the bot is unsure: an unanswered question
+    for _ in range(4):  # the bot is unsure: an unanswered question, asked often enough to rank in the top 10
+        stack.say(sender, "/ask_fees@0.2", trusted=True)
     data = client.get("/console/api/dashboard").get_json()
     assert data["conversations"] >= 1 and 0 < data["fallback_rate"] < 1
     assert any(t["fact_key"] == "annual.report" for t in data["top_topics"])

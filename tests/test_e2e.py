@@ -129,10 +129,10 @@ def test_off_topic_gets_the_scope_answer_not_a_licence_fact(stack, message):
 def test_unsure_answer_offers_questions_that_lead_to_answers_then_a_consultant(stack):
     sender = visitor()
     # an intent payload with a low confidence stands for a message the model is unsure about
-    messages = stack.say(sender, "/ask_capital@0.3")
+    messages = stack.say(sender, "/ask_capital@0.3", trusted=True)
     assert messages[0]["text"] == "您是想问……"
     [button] = messages[0]["buttons"]
     assert button == {"title": "办呼叫中心许可证注册资本要多少？", "payload": "/ask_capital"}
     assert "1000万元" in stack.text(visitor(), button["payload"])
-    again = stack.text(sender, "/ask_capital@0.3")
+    again = "\n".join(m.get("text", "") for m in stack.say(sender, "/ask_capital@0.3", trusted=True))
     assert "顾问" in again and "没能理解" in again

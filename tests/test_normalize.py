@@ -90,3 +90,11 @@ def test_chinese_numerals(numeral, value):
                                            ("好的👌", "好的emoji"), ("👨‍👩‍👧你好", "emoji你好")])
 def test_emoji_runs_become_one_token(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
+
+
+def test_a_payload_the_guard_defused_stays_text(normalizer):
+    # bot.channels.guard turns "/restart" into "／restart"; NFKC alone would make it "/restart" again
+    assert normalizer.normalize("／restart") == "restart"
+    assert normalizer.normalize("／EXTERNAL_handoff_ended") == "EXTERNAL_handoff_ended"
+    assert normalizer.normalize("/ask_capital") == "/ask_capital"  # a button's payload passes untouched
+    assert normalizer.normalize("全网／地网") == "全网/地网"

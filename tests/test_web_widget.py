@@ -146,3 +146,16 @@ def test_demo_page_embeds_the_widget_with_one_script_tag(client):
     assert client.get("/widget.js").status_code == 200
     assert client.get("/widget.css").status_code == 200
     assert client.get("/vendor/socket.io.min.js").status_code == 200
+
+
+def test_one_address_calling_the_widget_api_too_often_is_told_to_wait(tmp_path):
+    config = settings.load({"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WIDGET_SECRET": "s3cret",
+                            "RATE_LIMIT_PER_IP": "5"})
+    client = create_app(config).test_client()
+    statuses = [client.post("/api/session").status_code for _ in range(6)]
+    assert statuses == [201] * 5 + [429] or statuses == [200] * 5 + [429]
+    refused = client.post("/api/session")
+    assert refused.status_code == 429 and "wait a minute" in refused.get_json()["error"]
+    other = client.post("/api/session", environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert other.status_code in (200, 201)  # per address
+    assert client.get("/").status_code == 200  # pages are not limited

@@ -11,6 +11,7 @@ from flask import Flask
 
 from bot import conversations
 from bot import settings as settings_module
+from bot.ratelimit import RateLimiter
 
 VAR = settings_module.PROJECT_ROOT / "var"
 
@@ -36,6 +37,11 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
                       PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     conversations.create_schema(config.database_url)
+    app.extensions["widget_rate_limit"] = RateLimiter(config.rate_limit_ip, 60, config.redis_url or None, "rl:web")
+    if config.proxy_count:  # behind a reverse proxy: the visitor's address is in X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
 
     from web import (auth, console_api, console_conversations, console_dashboard, console_facts, console_handoff,
                      console_improve, console_leads, widget)
@@ -48,6 +54,11 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.register_blueprint(console_improve.bp)
     app.register_blueprint(console_handoff.bp)
     app.register_blueprint(console_dashboard.bp)
+
+    @app.errorhandler(RecursionError)
+    def _nested_too_deeply(_):
+        # json.loads on "[[[[…" recurses until Python stops it: the body is bad, not the server
+        return {"error": "request body is nested too deeply"}, 400
 
     @app.get("/healthz")
     def healthz():

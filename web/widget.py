@@ -36,6 +36,16 @@ def _check_session(session_id: object, token: object) -> str:
     return session_id
 
 
+@bp.before_request
+def _limit_rate():
+    """Refuse an address that calls the widget API more than RATE_LIMIT_PER_IP times a minute."""
+    if not request.path.startswith("/api/") or request.method == "OPTIONS":
+        return None
+    if current_app.extensions["widget_rate_limit"].allow(request.remote_addr or "unknown"):
+        return None
+    return jsonify(error="too many requests: please wait a minute and try again"), 429
+
+
 @bp.after_request
 def _cors(response):
     """Allow the embedding sites listed in CORS_ORIGINS to call the widget API."""

@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 
 from bot import settings as settings_module
 from bot.channels import wechat_store
+from bot.channels.guard import Guard, screen
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +193,11 @@ class WeChatInput(InputChannel):
             number = NUMBER.match(text)
             if number:
                 payload = wechat_store.choice(self.database_url, message.source, int(number.group(1)))
-                if payload:
+                if payload:  # one of the options we offered: ours, so trusted
                     return payload
-            return text
+            return screen(text)
         if kind == "voice" and getattr(message, "recognition", None):
-            return message.recognition
+            return screen(message.recognition)
         if kind == "event":
             event = (message.event or "").lower()
             if event == "subscribe":
@@ -238,6 +239,8 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("wechat_webhook", __name__)
+        # payloads were screened in _text_for (numbered options are ours); size and rate per openid here
+        on_new_message = Guard().wrap(on_new_message, screen_payloads=False)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

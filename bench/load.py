@@ -1,0 +1,306 @@
+"""Load benchmark: realistic conversations through REST at 1, 10 and 50 concurrent visitors.
+
+Usage: ``python -m bench.load [--seconds 30] [--levels 1,10,50] [--no-baseline]``
+(``make bench`` runs it). Starts the whole stack (``python -m bot.run``) on
+free ports with fresh databases, replays the conversations below for a fixed
+time per level, then does the same with a model trained on Rasa's stock
+pipeline (tests/nlu/baseline_config.yml) on the same data, and writes
+bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
+peak RSS of each process, start-up (model load) time and training time.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from bot.settings import PROJECT_ROOT
+from bot import train
+
+REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
+REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
+STOCK_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"  # what `rasa init` writes
+
+# what visitors ask, turn by turn: FAQ, follow-ups, the eligibility form, small talk, out of scope
+CONVERSATIONS = [
+    ["你好", "全网和地网有什么区别", "那地网要多少注册资本", "谢谢"],
+    ["呼叫中心许可证要准备哪些材料", "审批要多久", "有效期几年"],
+    ["帮我看看我们公司能不能办", "我们业务覆盖全国", "内资", "2000万", "没有", "有的"],
+    ["外资公司能办吗", "95号码怎么申请", "年报什么时候报"],
+    ["没有许可证做外呼会怎么样", "罚款多少", "个体户可以办吗"],
+    ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
+]
+SERVICES = {"rasa": "-m rasa run", "actions": "-m rasa_sdk", "web": "-m waitress", "notify": "-m bot.notify",
+            "launcher": "-m bot.run"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen
+    rasa_url: str
+    token: str
+    started_in: float
+    log: Path
+
+
+def start_stack(model: Path, work: Path) -> Running:
+    """Start `python -m bot.run` with ``model`` and fresh SQLite databases; wait until it answers."""
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    token = secrets.token_hex(12)
+    env = {**os.environ, "APP_ENV": "development", "RASA_MODEL": str(model), "RASA_PORT": str(rasa_port),
+           "ACTION_PORT": str(action_port), "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1",
+           "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+           "RASA_AUTH_TOKEN": token, "WIDGET_SECRET": "bench", "CONSOLE_SECRET": "bench",
+           "DATABASE_URL": f"sqlite:///{work / 'facts.db'}", "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+           # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
+           "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0"}
+    log = work / "stack.log"
+    started = time.monotonic()
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    urls = [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
+            f"http://127.0.0.1:{web_port}/healthz"]
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"stack exited:\n{log.read_text()[-3000:]}")
+        try:
+            if all(requests.get(url, timeout=2).status_code == 200 for url in urls):
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() - started > 600:
+            raise RuntimeError("stack not ready after 600 s")
+        time.sleep(0.5)
+    return Running(process, f"http://127.0.0.1:{rasa_port}", token, time.monotonic() - started, log)
+
+
+def stop_stack(running: Running) -> None:
+    if running.process.poll() is None:
+        running.process.send_signal(signal.SIGTERM)
+        try:
+            running.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        queue += [int(c) for c in children]
+    return found
+
+
+def rss_by_service(launcher: int) -> dict[str, float]:
+    """Resident memory (MB) of the launcher and each service it started."""
+    sizes: dict[str, float] = {}
+    for pid in [launcher, *_descendants(launcher)]:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        for name, marker in SERVICES.items():
+            if marker in cmdline:
+                sizes[name] = sizes.get(name, 0) + kb / 1024
+                break
+    return sizes
+
+
+@dataclass
+class Level:
+    visitors: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    rss_peak: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1) if ordered else 0
+
+        turns = len(self.latencies) + self.errors
+        return {"visitors": self.visitors, "seconds": round(self.seconds, 1), "turns": turns,
+                "turns_per_second": round(len(self.latencies) / self.seconds, 2) if self.seconds else 0,
+                "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
+                "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0,
+                "errors": self.errors, "error_rate": round(self.errors / turns, 4) if turns else 0,
+                "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())}}
+
+
+def run_level(running: Running, visitors: int, seconds: float, tag: str) -> Level:
+    """Replay conversations with ``visitors`` concurrent visitors for ``seconds``."""
+    level = Level(visitors, seconds)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    done = threading.Event()
+
+    def sample_memory():
+        while not done.is_set():
+            for name, mb in rss_by_service(running.process.pid).items():
+                level.rss_peak[name] = max(level.rss_peak.get(name, 0), mb)
+            done.wait(1)
+
+    def visitor(number: int):
+        session = requests.Session()
+        conversation = number
+        while time.monotonic() < stop_at:
+            sender = f"bench-{tag}-{visitors}-{number}-{conversation}"
+            for text in CONVERSATIONS[conversation % len(CONVERSATIONS)]:
+                if time.monotonic() >= stop_at:
+                    break
+                started = time.perf_counter()
+                try:
+                    response = session.post(f"{running.rasa_url}/webhooks/rest/webhook", timeout=60,
+                                            json={"sender": sender, "message": text})
+                    ok = response.status_code == 200 and bool(response.json())
+                except (requests.RequestException, ValueError):
+                    ok = False
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if ok:
+                        level.latencies.append(elapsed)
+                    else:
+                        level.errors += 1
+            conversation += visitors
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    level.seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
+    return level
+
+
+def warm_up(running: Running) -> None:
+    for text in ("你好", "注册资本要多少"):
+        requests.post(f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text},
+                      timeout=60)
+
+
+def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
+        running = start_stack(model, Path(work))
+        try:
+            warm_up(running)
+            results = []
+            for visitors in levels:
+                level = run_level(running, visitors, seconds, tag).summary()
+                print(f"{tag}: {visitors} visitors: {level['turns_per_second']} turns/s, p50 {level['p50_ms']} ms, "
+                      f"p95 {level['p95_ms']} ms, p99 {level['p99_ms']} ms, errors {level['errors']}", flush=True)
+                results.append(level)
+            return {"model": str(model), "startup_seconds": round(running.started_in, 1), "levels": results}
+        finally:
+            stop_stack(running)
+
+
+def render(report: dict) -> str:
+    ours, stock = report["ours"], report.get("stock")
+    lines = [
+        "# Load benchmark", "",
+        f"{report['date']} · {report['machine']} · {report['seconds']} s per level · "
+        "conversations replayed through the REST channel (bench/load.py)", "",
+        "| pipeline | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, result in (("project (jieba, normaliser, lexicon)", ours), ("stock Rasa pipeline", stock)):
+        if result:
+            for level in result["levels"]:
+                lines.append(f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
+                             f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |")
+    if stock:
+        lines += ["", "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):", "",
+                  "| visitors | turns/s | p50 | p95 | p99 |", "|---:|---:|---:|---:|---:|"]
+        for a, b in zip(ours["levels"], stock["levels"]):
+            def ratio(key):
+                return f"{a[key] / b[key]:.2f}" if b[key] else "–"
+            lines.append(f"| {a['visitors']} | {ratio('turns_per_second')} | {ratio('p50_ms')} | {ratio('p95_ms')} "
+                         f"| {ratio('p99_ms')} |")
+    lines += ["", "Peak resident memory (MB) at the highest level:", "",
+              "| pipeline | " + " | ".join(SERVICES) + " |", "|---|" + "---:|" * len(SERVICES)]
+    for name, result in (("project", ours), ("stock", stock)):
+        if result:
+            peak = result["levels"][-1]["rss_peak_mb"]
+            lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
+    lines += ["", "| | project | stock |", "|---|---:|---:|",
+              f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
+              f"{stock['startup_seconds'] if stock else '–'} |",
+              f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
+              f"{report.get('training_seconds', {}).get('stock', '–')} |", ""]
+    return "\n".join(lines)
+
+
+def train_stock(out: Path) -> tuple[Path, float]:
+    """Train a whole model (NLU and dialogue) with Rasa's stock pipeline on the project's data."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "rasa", "train", "--config", str(STOCK_CONFIG), "--domain", str(train.DOMAIN),
+                    "--data", *map(str, train.TRAINING_DATA), "--out", str(out), "--fixed-model-name", "stock",
+                    "--force"], cwd=PROJECT_ROOT, check=True)
+    return out / "stock.tar.gz", time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 30)))
+    parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
+    args = parser.parse_args(argv)
+    levels = [int(n) for n in args.levels.split(",")]
+    if train.is_stale():
+        print("error: the model is missing or stale; run make train", file=sys.stderr)
+        return 1
+    report = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+              "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+              "seconds": args.seconds, "training_seconds": {}}
+    if train.TIMING_PATH.exists():
+        report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
+    report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")
+    if not args.no_baseline:
+        with tempfile.TemporaryDirectory(prefix="bench-stock-model-") as out:
+            model, seconds = train_stock(Path(out))
+            report["training_seconds"]["stock"] = round(seconds, 1)
+            report["stock"] = measure(model, levels, args.seconds, "stock")
+    REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    REPORT_MD.write_text(render(report))
+    print(render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

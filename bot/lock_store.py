@@ -1,0 +1,64 @@
+"""Rasa's lock store chosen by the environment: in memory for one instance, Redis when REDIS_URL is set.
+
+endpoints.yml names this class (``type: bot.lock_store.LockStore``) so the
+same file serves one machine and several Rasa instances. The Redis case is
+Rasa's own ``RedisLockStore`` with one fix: Rasa 3.6 changes a conversation's
+ticket lock with a plain GET then SET, so two instances issuing tickets at
+the same moment can both be "first" and process turns of one conversation
+at once, and the SQL tracker store then drops one turn's events
+(tests/test_scale_out.py caught it). Here each read-modify-write of the
+ticket lock runs under a short Redis mutex.
+"""
+from __future__ import annotations
+
+from typing import Any, Text
+from urllib.parse import unquote, urlparse
+
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, RedisLockStore
+
+from bot import settings as settings_module
+
+KEY_PREFIX = "callcentre"
+MUTEX_SECONDS = 10  # a ticket change takes milliseconds; the mutex expires if its holder dies
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """Rasa's Redis lock store whose ticket changes are atomic across instances."""
+
+    def _mutex(self, conversation_id: Text):
+        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
+                             blocking_timeout=MUTEX_SECONDS)
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        with self._mutex(conversation_id):
+            return super().issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: Text) -> None:
+        with self._mutex(conversation_id):
+            super().update_lock(conversation_id)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        with self._mutex(conversation_id):
+            super().cleanup(conversation_id, ticket_number)
+
+
+class LockStore:
+    """Build Rasa's in-memory or Redis lock store (Rasa calls ``LockStore(endpoint_config=…)``)."""
+
+    def __new__(cls, endpoint_config: Any = None, redis_url: str | None = None):  # noqa: ARG003
+        url = settings_module.load().redis_url if redis_url is None else redis_url
+        if not url:
+            return InMemoryLockStore()
+        parsed = urlparse(url)
+        if parsed.scheme not in ("redis", "rediss"):
+            raise settings_module.SettingsError(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
+        db = parsed.path.strip("/")
+        return AtomicRedisLockStore(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 6379,
+            db=int(db) if db else 1,
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            use_ssl=parsed.scheme == "rediss",
+            key_prefix=KEY_PREFIX,
+        )
