@@ -54,7 +54,7 @@ test: install system-deps validate train
 eval: install
 	$(PY) -m bot.evaluate
 
-bench: install system-deps train
+bench: install train
 	$(PY) -m bench.load
 	$(PY) -m bench.console_list
 

@@ -89,7 +89,7 @@ def test_simultaneous_turns_on_both_instances_do_not_interleave(pair, attempt):
     def ask(instance, text):
         answers[text] = instance.text(sender, text)
 
-    threads = [threading.Thread(target=ask, args=pair_) for pair_ in questions]
+    threads = [threading.Thread(target=ask, args=question) for question in questions]
     for thread in threads:
         thread.start()
     for thread in threads:

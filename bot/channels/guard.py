@@ -95,6 +95,9 @@ class Guard:
     """Wrap Rasa's ``on_new_message`` with the payload, size and rate checks."""
 
     def __init__(self, config: settings_module.Settings | None = None, domain_path: Path = DOMAIN) -> None:
+        from bot import rasa_patches
+
+        rasa_patches.install()  # every public channel builds a guard once, when the Rasa server starts
         config = config or settings_module.load()
         self.contact = config.consultant_contact
         self.max_chars = config.max_message_chars
