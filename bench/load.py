@@ -17,7 +17,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,8 +28,9 @@ from pathlib import Path
 
 import requests
 
-from bot.settings import PROJECT_ROOT
+from bench.servers import free_port, postgres, redis_server
 from bot import train
+from bot.settings import PROJECT_ROOT
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
@@ -49,23 +49,19 @@ SERVICES = {"rasa": "-m rasa run", "actions": "-m rasa_sdk", "web": "-m waitress
             "launcher": "-m bot.run"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Running:
     process: subprocess.Popen
     rasa_url: str
     token: str
-    started_in: float
     log: Path
+    urls: list
+    started: float
+    started_in: float = 0.0
 
 
-def start_stack(model: Path, work: Path) -> Running:
-    """Start `python -m bot.run` with ``model`` and fresh SQLite databases; wait until it answers."""
+def start_stack(model: Path, work: Path, wait: bool = True, **extra: str) -> Running:
+    """Start `python -m bot.run` with ``model`` and fresh SQLite databases (or ``extra``'s)."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(12)
     env = {**os.environ, "APP_ENV": "development", "RASA_MODEL": str(model), "RASA_PORT": str(rasa_port),
@@ -74,26 +70,33 @@ def start_stack(model: Path, work: Path) -> Running:
            "RASA_AUTH_TOKEN": token, "WIDGET_SECRET": "bench", "CONSOLE_SECRET": "bench",
            "DATABASE_URL": f"sqlite:///{work / 'facts.db'}", "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
            # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
-           "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0"}
+           "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0", **extra}
     log = work / "stack.log"
-    started = time.monotonic()
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    urls = [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
-            f"http://127.0.0.1:{web_port}/healthz"]
+    running = Running(process, f"http://127.0.0.1:{rasa_port}", token, log,
+                      [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
+                       f"http://127.0.0.1:{web_port}/healthz"], time.monotonic())
+    if wait:
+        wait_ready(running)
+    return running
+
+
+def wait_ready(running: Running) -> None:
+    """Wait until every service of ``running`` answers; record how long start-up took."""
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"stack exited:\n{log.read_text()[-3000:]}")
+        if running.process.poll() is not None:
+            raise RuntimeError(f"stack exited:\n{running.log.read_text()[-3000:]}")
         try:
-            if all(requests.get(url, timeout=2).status_code == 200 for url in urls):
+            if all(requests.get(url, timeout=2).status_code == 200 for url in running.urls):
                 break
         except requests.RequestException:
             pass
-        if time.monotonic() - started > 600:
+        if time.monotonic() - running.started > 600:
             raise RuntimeError("stack not ready after 600 s")
         time.sleep(0.5)
-    return Running(process, f"http://127.0.0.1:{rasa_port}", token, time.monotonic() - started, log)
+    running.started_in = time.monotonic() - running.started
 
 
 def stop_stack(running: Running) -> None:
@@ -158,8 +161,11 @@ class Level:
                 "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())}}
 
 
-def run_level(running: Running, visitors: int, seconds: float, tag: str) -> Level:
-    """Replay conversations with ``visitors`` concurrent visitors for ``seconds``."""
+def run_level(instances: list[Running], visitors: int, seconds: float, tag: str) -> Level:
+    """Replay conversations with ``visitors`` concurrent visitors for ``seconds``.
+
+    With several instances each visitor keeps to one of them, as behind a load balancer with sticky sessions.
+    """
     level = Level(visitors, seconds)
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -167,12 +173,17 @@ def run_level(running: Running, visitors: int, seconds: float, tag: str) -> Leve
 
     def sample_memory():
         while not done.is_set():
-            for name, mb in rss_by_service(running.process.pid).items():
+            totals: dict[str, float] = {}
+            for running in instances:
+                for name, mb in rss_by_service(running.process.pid).items():
+                    totals[name] = totals.get(name, 0) + mb
+            for name, mb in totals.items():
                 level.rss_peak[name] = max(level.rss_peak.get(name, 0), mb)
             done.wait(1)
 
     def visitor(number: int):
         session = requests.Session()
+        running = instances[number % len(instances)]
         conversation = number
         while time.monotonic() < stop_at:
             sender = f"bench-{tag}-{visitors}-{number}-{conversation}"
@@ -215,19 +226,54 @@ def warm_up(running: Running) -> None:
 
 
 def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
+    """One instance with the embedded SQLite stores."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
         running = start_stack(model, Path(work))
         try:
             warm_up(running)
-            results = []
-            for visitors in levels:
-                level = run_level(running, visitors, seconds, tag).summary()
-                print(f"{tag}: {visitors} visitors: {level['turns_per_second']} turns/s, p50 {level['p50_ms']} ms, "
-                      f"p95 {level['p95_ms']} ms, p99 {level['p99_ms']} ms, errors {level['errors']}", flush=True)
-                results.append(level)
-            return {"model": str(model), "startup_seconds": round(running.started_in, 1), "levels": results}
+            return {"model": str(model), "instances": 1, "stores": "SQLite",
+                    "startup_seconds": round(running.started_in, 1),
+                    "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels]}
         finally:
             stop_stack(running)
+
+
+def measure_shared(model: Path, levels: list[int], seconds: float, instances: int, tag: str) -> dict:
+    """``instances`` complete instances sharing PostgreSQL and Redis (the scale-out mode)."""
+    import sqlalchemy
+
+    with postgres() as database_url, redis_server() as redis_url, \
+            tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
+        shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url}
+        running: list[Running] = []
+        try:
+            for number in range(instances):
+                folder = Path(work) / str(number)
+                folder.mkdir()
+                running.append(start_stack(model, folder, wait=False, **shared))
+                if number == 0:  # the first instance creates the tables; the others must not race it
+                    engine = sqlalchemy.create_engine(database_url)
+                    while not {"events", "facts"} <= set(sqlalchemy.inspect(engine).get_table_names()):
+                        if running[0].process.poll() is not None:
+                            raise RuntimeError(running[0].log.read_text()[-3000:])
+                        time.sleep(1)
+                    engine.dispose()
+            for instance in running:
+                wait_ready(instance)
+                warm_up(instance)
+            return {"model": str(model), "instances": instances, "stores": "PostgreSQL + Redis",
+                    "startup_seconds": round(max(r.started_in for r in running), 1),
+                    "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels]}
+        finally:
+            for instance in running:
+                stop_stack(instance)
+
+
+def report_level(level: Level, tag: str) -> dict:
+    summary = level.summary()
+    print(f"{tag}: {summary['visitors']} visitors: {summary['turns_per_second']} turns/s, p50 {summary['p50_ms']} ms, "
+          f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}", flush=True)
+    return summary
 
 
 def render(report: dict) -> str:
@@ -252,9 +298,20 @@ def render(report: dict) -> str:
                 return f"{a[key] / b[key]:.2f}" if b[key] else "–"
             lines.append(f"| {a['visitors']} | {ratio('turns_per_second')} | {ratio('p50_ms')} | {ratio('p95_ms')} "
                          f"| {ratio('p99_ms')} |")
+    scaled = [r for r in (report.get("shared_1"), report.get("shared_2")) if r]
+    if scaled:
+        lines += ["", "Scale-out mode (project pipeline; each visitor sticks to one instance):", "",
+                  "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for result in scaled:
+            for level in result["levels"]:
+                lines.append(f"| {result['instances']}, {result['stores']} | {level['visitors']} "
+                             f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
+                             f"| {level['p99_ms']} | {level['errors']} |")
     lines += ["", "Peak resident memory (MB) at the highest level:", "",
               "| pipeline | " + " | ".join(SERVICES) + " |", "|---|" + "---:|" * len(SERVICES)]
-    for name, result in (("project", ours), ("stock", stock)):
+    for name, result in (("project", ours), ("stock", stock),
+                         ("project, 2 instances (sum)", report.get("shared_2"))):
         if result:
             peak = result["levels"][-1]["rss_peak_mb"]
             lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
@@ -280,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 30)))
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
+    parser.add_argument("--no-scale-out", action="store_true",
+                        help="skip 1 and 2 instances on PostgreSQL + Redis")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]
     if train.is_stale():
@@ -291,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if train.TIMING_PATH.exists():
         report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
     report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")
+    if not args.no_scale_out:
+        report["shared_1"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 1, "postgres-1")
+        report["shared_2"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 2, "postgres-2")
     if not args.no_baseline:
         with tempfile.TemporaryDirectory(prefix="bench-stock-model-") as out:
             model, seconds = train_stock(Path(out))

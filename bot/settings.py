@@ -116,6 +116,8 @@ def load(env: dict | None = None) -> Settings:
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
+    if _count(env, "SANIC_WORKERS", 1) > 1 and not env.get("REDIS_URL"):
+        raise SettingsError("SANIC_WORKERS above 1 needs REDIS_URL: Rasa's workers must share conversation locks")
     return Settings(
         app_env=app_env,
         database_url=env.get("DATABASE_URL") or _sqlite_url("facts.db"),

@@ -8,7 +8,7 @@ from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 
 from bot.lock_store import AtomicRedisLockStore, LockStore
 from bot.settings import SettingsError
-from tests.servers import redis_server
+from bench.servers import redis_server
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +62,15 @@ def test_rasas_own_redis_lock_store_hands_out_duplicate_tickets(redis_url):
         issued = _tickets(RedisLockStore, redis_url, f"plain-{attempt}")
         duplicates += len(issued) - len(set(issued))
     assert duplicates > 0
+
+
+def test_several_workers_without_redis_are_refused(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    with pytest.raises(SettingsError, match="REDIS_URL"):
+        LockStore(endpoint_config=None)
+
+
+def test_several_workers_with_redis_share_it(monkeypatch, redis_url):
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    assert isinstance(LockStore(redis_url=redis_url), AtomicRedisLockStore)

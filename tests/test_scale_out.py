@@ -18,7 +18,7 @@ import socketio
 import sqlalchemy
 
 from tests.conftest import launch, stop, wait_ready
-from tests.servers import postgres, redis_server
+from bench.servers import postgres, redis_server
 
 
 @pytest.fixture(scope="module")

@@ -26,3 +26,10 @@ def test_production_requires_secrets():
 def test_bad_values_are_refused_clearly(env, message):
     with pytest.raises(settings.SettingsError, match=message):
         settings.load(env)
+
+
+def test_several_rasa_workers_need_redis():
+    with pytest.raises(settings.SettingsError, match="REDIS_URL"):
+        settings.load({"SANIC_WORKERS": "3"})
+    assert settings.load({"SANIC_WORKERS": "3", "REDIS_URL": "redis://127.0.0.1:6379/0"}).redis_url
+    assert settings.load({"SANIC_WORKERS": "1"})

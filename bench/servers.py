@@ -1,4 +1,7 @@
-"""Throw-away PostgreSQL and Redis servers from Debian's packages (scripts/system-deps.sh installs them)."""
+"""Throw-away PostgreSQL and Redis servers from Debian's packages, for the scale-out test and benchmark.
+
+scripts/system-deps.sh installs the packages; nothing here touches a system service.
+"""
 from __future__ import annotations
 
 import glob
@@ -14,7 +17,14 @@ from typing import Iterator
 import redis
 import sqlalchemy
 
-from tests.conftest import free_port
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 
 def _postgres_bin(name: str) -> str:
