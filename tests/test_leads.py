@@ -199,3 +199,57 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
     only = client.get("/console/api/leads?status=contacted", headers={"Authorization": f"Bearer {token}"})
     assert [l["status"] for l in only.get_json()["leads"]] == ["contacted"]
     assert client.get("/console/api/leads?status=bogus", headers={"Authorization": f"Bearer {token}"}).status_code == 400
+
+
+class FakeWeComRobot:
+    """A local 企业微信 group robot: answers errcode 45009 (rate limited) first, then records text messages."""
+
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+        self.texts: list[str] = []
+        robot = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if robot.refusals > 0:
+                    robot.refusals -= 1
+                    answer = {"errcode": 45009, "errmsg": "api freq out of limit"}
+                else:
+                    assert body["msgtype"] == "text"
+                    robot.texts.append(body["text"]["content"])
+                    answer = {"errcode": 0, "errmsg": "ok"}
+                payload = json.dumps(answer).encode()
+                self.send_response(200)  # WeCom reports errors in the body, with HTTP 200
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/webhook/send?key=test"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
+    robot = FakeWeComRobot(refusals=1)
+    env = {"WECOM_WEBHOOK_URL": robot.url}
+    try:
+        assert notify.configured(env) == ["wecom"]
+        with db.session_scope(url) as session:
+            leads.save_lead({**LEAD, "phone": "13912345678"}, notify.configured(env), session=session)
+        monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
+        notify.deliver_due(url, env)
+        with db.session_scope(url) as session:
+            [row] = session.query(leads.Notification).all()
+            assert row.delivered_at is None and "45009" in row.last_error  # an errcode is a failure
+        notify.deliver_due(url, env)
+        [text] = robot.texts
+        assert "新线索" in text and "13912345678" in text
+        with db.session_scope(url) as session:
+            assert session.query(leads.Notification).one().delivered_at is not None
+    finally:
+        robot.server.shutdown()
