@@ -108,6 +108,14 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
             row.updated_at = utcnow()
 
 
+def forget(url: str, openids: List[str]) -> None:
+    """Drop what is kept for these followers (retention): options offered and stale dedupe rows."""
+    with db.session_scope(_ready(url)) as session:
+        session.execute(delete(OfferedChoices).where(OfferedChoices.openid.in_(openids)))
+        # dedupe rows live a day and a purged conversation has been silent longer: drop every old one
+        session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
+
+
 def choice(url: str, openid: str, number: int) -> Optional[str]:
     """The payload of option ``number`` last offered to ``openid``."""
     with db.session_scope(_ready(url)) as session:
