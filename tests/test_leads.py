@@ -313,3 +313,27 @@ def test_f16_notifications_have_an_hourly_ceiling(url):
                         now=now + dt.timedelta(minutes=61), hourly_limit=3)
         assert session.query(leads.Notification).count() == 4
         assert session.query(leads.Lead).count() == 6
+
+
+def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, tmp_path):
+    """N9: staff see the visitor's 补充 and a possible duplicate; saving staff notes never touches the visitor's."""
+    from tests.test_console import csrf, login
+
+    with db.session_scope(url) as session:
+        leads.create_user("admin1", "admin", "admin password 1", session=session)
+        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
+        repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"}, [],
+                                    session=session)
+    app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
+                                    "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))
+    client = app.test_client()
+    login(client, "admin1", "admin password 1")
+    page = client.get(f"/console/leads/{repeat.id}").get_data(as_text=True)
+    assert "&lt;b&gt;冒填&lt;/b&gt;" in page and f"/console/leads/{first.id}" in page and "可能重复" in page
+    token = csrf(client, f"/console/leads/{first.id}")
+    client.post(f"/console/leads/{first.id}", data={"csrf_token": token, "status": "contacted", "note": "员工备注"})
+    with db.session_scope(url) as session:
+        lead = session.get(leads.Lead, first.id)
+        assert (lead.note, lead.visitor_note) == ("员工备注", "下午方便")
+    export = client.get("/console/leads/export.csv").get_data(as_text=True)
+    assert "visitor_note" in export.splitlines()[0] and "下午方便" in export
