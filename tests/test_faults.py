@@ -10,6 +10,7 @@ import uuid
 import requests
 
 from bot import db, leads
+from tests.conftest import stack_process
 from tests.test_wechat import follower, signed, text_xml
 
 
@@ -18,7 +19,9 @@ def visitor() -> str:
 
 
 def pids(pattern: str) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    """Services of this test run's stack (children of its launcher: other worktrees may run stacks too)."""
+    parent = ["-P", str(stack_process["process"].pid)] if "process" in stack_process else []
+    out = subprocess.run(["pgrep", *parent, "-f", pattern], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
 
 

@@ -63,7 +63,10 @@ def test_n09_the_visitor_form_never_touches_staff_notes(stack):
     with db.session_scope(stack.database_url) as session:
         lead = session.query(leads.Lead).filter(leads.Lead.phone == phone).one()
         lead.note = "已电话，周五回访（员工备注）"
-    leave_lead(stack, sender, phone, note="改成上午")  # same conversation: the lead is updated
+    # the same visitor again: the form only asks what it does not know yet (the note, the consent)
+    assert "补充" in stack.text(sender, "帮我办一个呼叫中心许可证")
+    stack.text(sender, "改成上午")
+    assert "已记录" in stack.text(sender, "/affirm")
     leave_lead(stack, visitor("attacker"), phone, note="覆盖员工备注")
     first, duplicate = stored(stack, phone)
     assert first["note"] == "已电话，周五回访（员工备注）" and first["visitor_note"] == "改成上午"
