@@ -10,7 +10,8 @@ import uuid
 import requests
 
 from bot import db, leads
-from tests.test_wechat import follower, params, text_xml
+from tests.conftest import stack_process
+from tests.test_wechat import follower, signed, text_xml
 
 
 def visitor() -> str:
@@ -18,7 +19,9 @@ def visitor() -> str:
 
 
 def pids(pattern: str) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    """Services of this test run's stack (children of its launcher: other worktrees may run stacks too)."""
+    parent = ["-P", str(stack_process["process"].pid)] if "process" in stack_process else []
+    out = subprocess.run(["pgrep", *parent, "-f", pattern], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
 
 
@@ -100,8 +103,8 @@ def test_wechat_api_failing_is_retried_logged_and_delivered(stack, fake_wechat):
     [pid] = pids(f"rasa_sdk --actions actions --port {stack.env['ACTION_PORT']}")
     os.kill(pid, signal.SIGSTOP)  # a slow turn: the answer goes through the customer-service API
     try:
-        response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", params=params(),
-                                 data=text_xml(openid, "年报什么时候报").encode(), timeout=15)
+        response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
+                                 **signed(text_xml(openid, "年报什么时候报")), timeout=15)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert response.text == "success"
