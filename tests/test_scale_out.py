@@ -7,16 +7,20 @@ must not interleave (Rasa's Redis lock store serialises them).
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import secrets
 import threading
 import time
 import uuid
 
 import pytest
+import redis
 import requests
 import socketio
 import sqlalchemy
 
+from bot.channels import widget_session
 from tests.conftest import launch, stop, wait_ready
 from bench.servers import postgres, redis_server
 
@@ -113,7 +117,8 @@ def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pai
     client.on("session_confirm", lambda *_: confirmed.set())
     client.connect(a.rasa_url, transports=["websocket"], socketio_path="/socket.io")
     try:
-        client.emit("session_request", {"session_id": session_id})
+        client.emit("session_request", {"session_id": session_id,
+                                        "token": widget_session.token(a.env["WIDGET_SECRET"], session_id)})
         assert confirmed.wait(10)
         # what staff messages do: an event added through instance b's API, sent on the socket.io channel
         response = requests.post(f"{b.rasa_url}/conversations/{session_id}/tracker/events",
@@ -127,6 +132,29 @@ def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pai
         assert "顾问小王：您好" in received
     finally:
         client.disconnect()
+
+
+class _Exploit:
+    """A pickle that creates a directory when unpickled."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_cve_2025_61765_a_pickle_on_the_redis_channel_runs_nothing(pair, tmp_path):
+    """CVE-2025-61765: python-socketio 5.9's Redis manager unpickled what it read; the instances read JSON only."""
+    a, b, _ = pair
+    marker = tmp_path / "unpickled-by-rasa"
+    url = a.env["REDIS_URL"]
+    receivers = redis.Redis.from_url(url).publish("socketio", pickle.dumps(_Exploit(str(marker))))
+    assert receivers >= 2  # both instances listen on the channel
+    time.sleep(2)
+    assert not marker.exists()
+    # and the channel still carries messages between the instances
+    test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pair)
 
 
 def test_facts_and_leads_live_in_postgresql(pair):
