@@ -4,8 +4,10 @@ Steps, in order: emoji runs to one token, Unicode NFKC (full-width letters, digi
 half-width), traditional to simplified Chinese (OpenCC), the domain typo and
 homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and
 counts to digits (一千万 → 1000万, 五百万元 → 500万), and punctuation and
-whitespace folding. ``Normalizer`` is built once per component; ``normalize``
-is pure.
+whitespace folding. The result starts with "/" only if the text did: Rasa
+reads a leading "/" as an intent payload, and only texts that started with
+one were screened (bot/channels/guard.py). ``Normalizer`` is built once per
+component; ``normalize`` is pure.
 """
 from __future__ import annotations
 
@@ -34,7 +36,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\ufeff]")
 # the guard on public channels turns an unoffered "/intent" into "／intent"; NFKC would turn it back
 # into a payload that Rasa's RegexMessageHandler (after the pipeline) reads as an intent: drop it
 _LEADING_WIDE_SLASHES = re.compile(r"^\s*／+")
+# dropping "\u200b" or folding "／" can uncover a "/" the text did not start with: drop those too
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
 _EMOJI_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+# what may stand before a payload's "/" and vanish here: whitespace, slashes, characters deleted above
+PAYLOAD_LEAD = re.compile(rf"^(?:[\s/／]|{_CONTROL.pattern}|{_EMOJI_JOINERS.pattern})+")
 EMOJI_TOKEN = "emoji"
 
 
@@ -70,6 +76,11 @@ class Normalizer:
         )
 
     def normalize(self, text: str) -> str:
+        folded = self.fold(text)
+        return folded if text.lstrip().startswith("/") else _LEADING_SLASHES.sub("", folded)
+
+    def fold(self, text: str) -> str:
+        """Apply every step but the leading-slash rule (the guard screens what this returns)."""
         text = _EMOJI_JOINERS.sub("", text)
         text = _CONTROL.sub("", text)
         text = _emoji_to_token(text)

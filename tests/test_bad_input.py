@@ -11,6 +11,7 @@ import requests
 import socketio
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from bot.channels import widget_session
 from bot.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST
 from tests.test_wechat import reply_text, signed, text_xml
 
@@ -188,7 +189,8 @@ def test_socket_garbage_then_a_real_question(stack, witness):
     sock = RawSocket(stack.rasa_url)
     session_id = uuid.uuid4().hex
     try:
-        sock.client.emit("session_request", {"session_id": session_id})
+        sock.client.emit("session_request", {"session_id": session_id,
+                                             "token": widget_session.token(stack.env["WIDGET_SECRET"], session_id)})
         time.sleep(0.5)
         sock.client.emit("user_uttered", {"message": "", "session_id": session_id})
         sock.wait_for(EMPTY)

@@ -1,7 +1,6 @@
 """Human handoff on the real Rasa server: pause, staff messages live in the widget and WeChat, resume."""
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 import uuid
@@ -28,15 +27,16 @@ def staff(stack):
 class Visitor:
     """A widget visitor: Rasa's socket.io channel with session persistence."""
 
-    def __init__(self, url: str):
-        self.session_id = secrets.token_hex(16)
+    def __init__(self, url: str, web_url: str):
+        session = requests.post(f"{web_url}/api/session", timeout=10).json()  # as the widget gets it
+        self.session_id, token = session["session_id"], session["token"]
         self.received: list[str] = []
         confirmed = threading.Event()
         self.client = socketio.Client(reconnection=False)
         self.client.on("bot_uttered", lambda data: self.received.append(data.get("text") or ""))
         self.client.on("session_confirm", lambda *_: confirmed.set())
         self.client.connect(url, transports=["websocket"], socketio_path="/socket.io")
-        self.client.emit("session_request", {"session_id": self.session_id})
+        self.client.emit("session_request", {"session_id": self.session_id, "token": token})
         assert confirmed.wait(10), "no session_confirm"
 
     def say(self, text: str):
@@ -53,7 +53,7 @@ class Visitor:
 
 
 def test_widget_handoff_pauses_the_bot_and_staff_messages_arrive_live(stack, staff):
-    visitor = Visitor(stack.rasa_url)
+    visitor = Visitor(stack.rasa_url, stack.web_url)
     try:
         visitor.say("转人工")
         visitor.wait_for("正在为您转接人工顾问")
@@ -102,7 +102,7 @@ def test_rest_conversation_is_silent_while_paused(stack):
 
 
 def test_unclaimed_handoff_offers_the_lead_form(stack):
-    visitor = Visitor(stack.rasa_url)
+    visitor = Visitor(stack.rasa_url, stack.web_url)
     try:
         visitor.say("转人工")
         visitor.wait_for("正在为您转接人工顾问")

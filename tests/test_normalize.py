@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings as hsettings, strategies as st
 
 from bot.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
 
@@ -98,3 +99,21 @@ def test_a_payload_the_guard_defused_stays_text(normalizer):
     assert normalizer.normalize("／EXTERNAL_handoff_ended") == "EXTERNAL_handoff_ended"
     assert normalizer.normalize("/ask_capital") == "/ask_capital"  # a button's payload passes untouched
     assert normalizer.normalize("全网／地网") == "全网/地网"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("\u200b/restart", "restart"), ("\ufeff/restart", "restart"),
+    ("\x01/EXTERNAL_handoff_ended", "EXTERNAL_handoff_ended"), ("//restart", "//restart"),
+    ("／/restart", "restart"), ("／\u200b/restart", "restart"), ("\u200d\ufe0f/ask_fees@0.1", "ask_fees@0.1"),
+])
+def test_f03_no_leading_slash_appears_that_the_text_did_not_start_with(normalizer, raw, expected):
+    """F3: dropping invisibles or folding ／ never uncovers a payload for Rasa's RegexMessageHandler."""
+    assert normalizer.normalize(raw) == expected
+
+
+@given(text=st.one_of(st.text(max_size=100), st.text(alphabet="/／\u200b\u200d\x01\ufeff\ufe0f \u3000a😂", max_size=12))
+       .filter(lambda t: not t.lstrip().startswith("/")))
+@hsettings(max_examples=400, deadline=None)
+def test_f03_only_a_text_starting_with_a_slash_normalises_to_one(normalizer, text):
+    """F3: the normaliser keeps a leading "/" only where the text (already screened) had one."""
+    assert not normalizer.normalize(text).startswith("/")

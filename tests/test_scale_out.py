@@ -7,16 +7,20 @@ must not interleave (Rasa's Redis lock store serialises them).
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import secrets
 import threading
 import time
 import uuid
 
 import pytest
+import redis
 import requests
 import socketio
 import sqlalchemy
 
+from bot.channels import widget_session
 from tests.conftest import launch, stop, wait_ready
 from bench.servers import postgres, redis_server
 
@@ -104,29 +108,68 @@ def test_simultaneous_turns_on_both_instances_do_not_interleave(pair, attempt):
         assert "bot" in kinds[start:end] and kinds[end - 1] == "action"
 
 
-def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pair):
-    a, b, _ = pair
-    session_id = secrets.token_hex(16)
-    received, confirmed = [], threading.Event()
-    client = socketio.Client(reconnection=False)
-    client.on("bot_uttered", lambda data: received.append((data or {}).get("text")))
-    client.on("session_confirm", lambda *_: confirmed.set())
-    client.connect(a.rasa_url, transports=["websocket"], socketio_path="/socket.io")
-    try:
-        client.emit("session_request", {"session_id": session_id})
+class WidgetVisitor:
+    """A widget visitor connected to one instance, holding a signed session."""
+
+    def __init__(self, instance):
+        self.session_id = secrets.token_hex(16)
+        self.received, confirmed = [], threading.Event()
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("bot_uttered", lambda data: self.received.append((data or {}).get("text")))
+        self.client.on("session_confirm", lambda *_: confirmed.set())
+        self.client.connect(instance.rasa_url, transports=["websocket"], socketio_path="/socket.io")
+        self.client.emit("session_request", {
+            "session_id": self.session_id, "token": widget_session.token(instance.env["WIDGET_SECRET"], self.session_id)})
         assert confirmed.wait(10)
-        # what staff messages do: an event added through instance b's API, sent on the socket.io channel
-        response = requests.post(f"{b.rasa_url}/conversations/{session_id}/tracker/events",
-                                 params={"token": b.token, "output_channel": "socketio",
+
+    def receives_staff_message_through(self, instance, text: str) -> bool:
+        """What staff messages do: an event added through ``instance``'s API, sent on the socket.io channel."""
+        response = requests.post(f"{instance.rasa_url}/conversations/{self.session_id}/tracker/events",
+                                 params={"token": instance.token, "output_channel": "socketio",
                                          "execute_side_effects": "true"},
-                                 json=[{"event": "bot", "text": "顾问小王：您好"}], timeout=15)
+                                 json=[{"event": "bot", "text": text}], timeout=15)
         assert response.status_code == 200
         deadline = time.monotonic() + 15
-        while "顾问小王：您好" not in received and time.monotonic() < deadline:
+        while text not in self.received and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert "顾问小王：您好" in received
+        return text in self.received
+
+
+def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pair):
+    a, b, _ = pair
+    visitor = WidgetVisitor(a)
+    try:
+        assert visitor.receives_staff_message_through(b, "顾问小王：您好")
     finally:
-        client.disconnect()
+        visitor.client.disconnect()
+
+
+class _Exploit:
+    """A pickle that creates a directory when unpickled."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def test_cve_2025_61765_a_pickle_on_the_redis_channel_runs_nothing(pair, tmp_path):
+    """CVE-2025-61765: python-socketio 5.9's Redis manager unpickled what it read; the instances read JSON only."""
+    a, b, _ = pair
+    on_a, on_b = WidgetVisitor(a), WidgetVisitor(b)  # each instance now listens on the channel
+    try:
+        marker = tmp_path / "unpickled-by-rasa"
+        receivers = redis.Redis.from_url(a.env["REDIS_URL"]).publish("socketio", pickle.dumps(_Exploit(str(marker))))
+        assert receivers == 2
+        time.sleep(2)
+        assert not marker.exists()
+        # both listeners carry on: messages still cross in both directions
+        assert on_a.receives_staff_message_through(b, "顾问小李：您好")
+        assert on_b.receives_staff_message_through(a, "顾问小张：您好")
+    finally:
+        on_a.client.disconnect()
+        on_b.client.disconnect()
 
 
 def test_facts_and_leads_live_in_postgresql(pair):

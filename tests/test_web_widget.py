@@ -70,7 +70,7 @@ def test_history_returns_the_sessions_own_messages_with_button_titles(app, clien
     from web.widget import session_token
     with app.test_request_context():
         token = session_token("a" * 32)
-    body = client.get(f"/api/history?session_id={'a' * 32}&token={token}").get_json()
+    body = client.get(f"/api/history?session_id={'a' * 32}", headers={"X-Widget-Token": token}).get_json()
     assert [(m["sender"], m["text"]) for m in body["messages"]] == [
         ("bot", "您好！"), ("user", "申请条件"), ("bot", "①依法设立的公司…")]
     url, params = app.config["CALLS"][0]
@@ -80,18 +80,18 @@ def test_history_returns_the_sessions_own_messages_with_button_titles(app, clien
 def test_another_sessions_id_gets_nothing(app, client):
     mine = new_session(client)
     # my token does not open someone else's conversation
-    response = client.get(f"/api/history?session_id={'b' * 32}&token={mine['token']}")
+    response = client.get(f"/api/history?session_id={'b' * 32}", headers={"X-Widget-Token": mine["token"]})
     assert response.status_code == 403
     assert app.config["CALLS"] == []
     # a fresh session of my own has no messages, whatever others said
-    own = client.get(f"/api/history?session_id={mine['session_id']}&token={mine['token']}").get_json()
+    own = client.get(f"/api/history?session_id={mine['session_id']}",
+                     headers={"X-Widget-Token": mine["token"]}).get_json()
     assert own == {"messages": []}
 
 
-@pytest.mark.parametrize("query", ["", "session_id=xyz&token=t", f"session_id={'A' * 32}&token=t",
-                                   "session_id=../../status&token=t"])
+@pytest.mark.parametrize("query", ["", "session_id=xyz", f"session_id={'A' * 32}", "session_id=../../status"])
 def test_malformed_session_ids_are_refused(client, query):
-    response = client.get(f"/api/history?{query}")
+    response = client.get(f"/api/history?{query}", headers={"X-Widget-Token": "t"})
     assert response.status_code == 400
     assert "session_id" in response.get_json()["error"]
 
@@ -103,7 +103,7 @@ def test_history_when_rasa_is_down_is_a_clear_503(client, monkeypatch):
         raise requests.ConnectionError("refused")
 
     monkeypatch.setattr(requests, "request", down)
-    response = client.get(f"/api/history?session_id={session['session_id']}&token={session['token']}")
+    response = client.get(f"/api/history?session_id={session['session_id']}", headers={"X-Widget-Token": session["token"]})
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
 
 
@@ -137,12 +137,59 @@ def test_cors_only_for_listed_origins(client):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://customer.example"
     other = client.post("/api/session", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+    # the history's token travels in a header: a listed site's preflight may send it
+    preflight = client.options("/api/history", headers={"Origin": "https://customer.example",
+                                                        "Access-Control-Request-Headers": "x-widget-token"})
+    assert "x-widget-token" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_i_n11_the_history_token_is_refused_in_the_url(app, client):
+    """I-N11, F18: a token in the query string would end up in access logs: refused with a clear 400."""
+    session = new_session(client)
+    response = client.get(f"/api/history?session_id={session['session_id']}&token={session['token']}")
+    assert response.status_code == 400 and "X-Widget-Token" in response.get_json()["error"]
+    assert app.config["CALLS"] == []
+
+
+@pytest.mark.parametrize("token", ["é", "\u200b", "０" * 64, "ａ" * 64])
+def test_n08_a_non_ascii_token_is_refused_not_a_500(client, token):
+    """N8: hmac.compare_digest raised TypeError on non-ASCII str: now bytes are compared, 403."""
+    session = new_session(client)
+    history = client.get(f"/api/history?session_id={session['session_id']}",
+                         headers={"X-Widget-Token": token.encode().decode("latin-1")})
+    assert history.status_code == 403
+    feedback = client.post("/api/feedback", json={"session_id": session["session_id"], "token": token,
+                                                   "value": 1, "message_text": "x"})
+    assert feedback.status_code == 403 and "token" in feedback.get_json()["error"]
+
+
+def test_n07_the_demo_page_ignores_the_host_header(client):
+    """N7: the page's script address came from the Host header (cache poisoning): now it is the page's own."""
+    page = client.get("/", headers={"Host": "evil.example"}).get_data(as_text=True)
+    assert "evil.example" not in page
+    assert 'src="/widget.js"' in page and "data-server" not in page
+
+
+def test_the_rasa_channels_share_the_web_apps_development_secret(tmp_path, monkeypatch):
+    """Without WIDGET_SECRET both processes use var/widget.secret, whichever creates it first."""
+    import web
+    from bot.channels import widget_session
+
+    monkeypatch.setattr(web, "VAR", tmp_path)
+    monkeypatch.setattr(widget_session, "DEVELOPMENT_SECRET", tmp_path / "widget.secret")
+    config = settings.load({"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"})
+    first = widget_session.secret(config)  # Rasa first
+    assert len(first) == 64 and (tmp_path / "widget.secret").stat().st_mode & 0o077 == 0
+    assert create_app(config).config["WIDGET_SECRET"] == first
+    (tmp_path / "widget.secret").unlink()
+    app = create_app(config)  # the web app first
+    assert widget_session.secret(config) == app.config["WIDGET_SECRET"] != first
+    assert widget_session.secret(settings.load({"WIDGET_SECRET": "set"})) == "set"
 
 
 def test_demo_page_embeds_the_widget_with_one_script_tag(client):
     page = client.get("/").get_data(as_text=True)
     assert page.count("<script") == 1
-    assert 'src="http://localhost/widget.js"' in page and 'data-server="http://localhost"' in page
     assert client.get("/widget.js").status_code == 200
     assert client.get("/widget.css").status_code == 200
     assert client.get("/vendor/socket.io.min.js").status_code == 200

@@ -1,6 +1,7 @@
 """The website widget in a real browser: Debian's chromium, headless, driven by Playwright."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -85,6 +86,36 @@ def test_history_survives_a_reload(page):
     bots = page.get_by_test_id("chat-message-bot").all_inner_texts()
     assert any(t.startswith("呼叫中心许可证有效期多久") for t in users)
     assert any("5年" in t for t in bots)
+
+
+def test_the_session_token_never_travels_in_a_url(browser, stack):
+    """F5, F18, N11: the widget proves its session with the token, in a header and the socket, never a URL."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    urls, history_headers = [], []
+    page.on("request", lambda r: urls.append(r.url))
+    page.on("request", lambda r: history_headers.append(r.headers) if "/api/history" in r.url else None)
+    page.goto(stack.web_url + "/")
+    open_chat(page)
+    assert "1000万" in ask(page, "注册资本要多少").inner_text()
+    session = page.evaluate(f"JSON.parse(localStorage.getItem('cclw:{stack.web_url}:session'))")
+    assert session["token"] and not [u for u in urls if session["token"] in u]
+    assert history_headers and history_headers[0].get("x-widget-token") == session["token"]
+    context.close()
+
+
+def test_a_session_the_server_no_longer_signs_is_replaced(browser, stack):
+    """F5: a stored session whose token does not verify (a rotated WIDGET_SECRET) starts a fresh one."""
+    context = browser.new_context(locale="zh-CN")
+    stale = {"session_id": "0" * 32, "token": "0" * 64, "socket_url": stack.rasa_url, "socket_path": "/socket.io"}
+    context.add_init_script(f"localStorage.setItem('cclw:{stack.web_url}:session', '{json.dumps(stale)}')")
+    page = context.new_page()
+    page.goto(stack.web_url + "/")
+    open_chat(page)
+    assert "依据" in ask(page, "全网和地网有什么区别").inner_text()
+    session = page.evaluate(f"JSON.parse(localStorage.getItem('cclw:{stack.web_url}:session'))")
+    assert session["session_id"] != stale["session_id"]
+    context.close()
 
 
 def test_enter_that_confirms_an_ime_candidate_does_not_send(page):

@@ -1,20 +1,18 @@
 """The chat widget: demo page, widget files, visitor sessions, history and feedback."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 import secrets
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
 
 from bot import db, rasa_api
+from bot.channels import widget_session
+from bot.channels.widget_session import SESSION_ID
 from bot.conversations import Feedback
 
 bp = Blueprint("widget", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_FEEDBACK_TEXT = 4000
 
 
@@ -23,15 +21,14 @@ def _settings():
 
 
 def session_token(session_id: str) -> str:
-    """Sign a session id so that only its holder can read its history."""
-    key = current_app.config["WIDGET_SECRET"].encode()
-    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
+    """Sign a session id so that only its holder can use it (history here; socket.io and REST in Rasa)."""
+    return widget_session.token(current_app.config["WIDGET_SECRET"], session_id)
 
 
 def _check_session(session_id: object, token: object) -> str:
     if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
         abort(400, description="session_id must be 32 lowercase hex characters")
-    if not isinstance(token, str) or not hmac.compare_digest(token, session_token(session_id)):
+    if not widget_session.valid(current_app.config["WIDGET_SECRET"], session_id, token):
         abort(403, description="token does not match this session")
     return session_id
 
@@ -52,7 +49,7 @@ def _cors(response):
     origin = request.headers.get("Origin")
     if origin and origin in _settings().cors_origins and request.path.startswith("/api/"):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {widget_session.HEADER}"
         response.headers["Vary"] = "Origin"
     return response
 
@@ -66,7 +63,8 @@ def _json_error(error):
 
 @bp.get("/")
 def demo_page():
-    return render_template("index.html", server=request.host_url.rstrip("/"))
+    # the widget's address comes from where the browser loaded the page, never from the Host header
+    return render_template("index.html")
 
 
 @bp.get("/widget.js")
@@ -117,7 +115,9 @@ def history():
     """Return this session's own messages, from Rasa's tracker store."""
     if request.method == "OPTIONS":
         return "", 204
-    session_id = _check_session(request.args.get("session_id"), request.args.get("token"))
+    if "token" in request.args:  # URLs end up in access logs
+        abort(400, description=f"send the token in the {widget_session.HEADER} header, not in the URL")
+    session_id = _check_session(request.args.get("session_id"), request.headers.get(widget_session.HEADER))
     try:
         events = rasa_api.tracker(session_id, _settings()).get("events") or []
     except rasa_api.RasaUnavailable:

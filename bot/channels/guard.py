@@ -5,7 +5,10 @@ Three checks, the same on the widget (socket.io), REST and WeChat:
   a confidence (``/EXTERNAL_handoff_ended``, ``/inform{"lead_phone": …}``,
   ``/ask_fees@0.1``). A visitor may send only the payloads the assistant's
   own buttons offer; anything else is kept as the visitor's text with a
-  full-width slash (「／」), so it is understood as words, never as a command;
+  full-width slash (「／」), so it is understood as words, never as a command.
+  The check looks at the text as the NLU pipeline reads it (bot/normalize.py
+  drops zero-width and control characters and folds ／ into /), so
+  ``"\u200b/restart"`` is screened like ``"/restart"``;
 - size: empty messages and messages over ``MAX_MESSAGE_CHARS`` get a polite
   answer and are not stored;
 - rate: more than ``RATE_LIMIT_PER_SENDER`` messages a minute from one
@@ -25,6 +28,7 @@ import yaml
 from rasa.core.channels.channel import UserMessage
 
 from bot import settings as settings_module
+from bot.normalize import PAYLOAD_LEAD, Normalizer
 from bot.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -76,19 +80,32 @@ def canonical_payload(text: str) -> Optional[tuple[str, str, bool]]:
     return match.group("intent"), entities, bool(match.group("confidence"))
 
 
+@lru_cache(maxsize=1)
+def _normalizer() -> Normalizer:
+    return Normalizer()
+
+
+def offered(text: str, domain_path: Path = DOMAIN) -> bool:
+    """Whether ``text`` is exactly a payload the assistant's buttons send (no confidence)."""
+    bare, with_entities = allowed_payloads(domain_path)
+    parsed = canonical_payload(text)
+    if not parsed:
+        return False
+    intent, entities, has_confidence = parsed
+    return not has_confidence and ((not entities and intent in bare) or (intent, entities) in with_entities)
+
+
 def screen(text: str, domain_path: Path = DOMAIN) -> str:
     """Return ``text`` if it is plain text or a payload our buttons offer; otherwise defuse it."""
     stripped = text.strip()
-    if not stripped.startswith("/"):
+    # the pipeline reads the normalised text; a lone surrogate (JSON allows it) is no character to it
+    folded = _normalizer().fold(stripped.encode("utf-8", "replace").decode("utf-8"))
+    if not stripped.startswith("/") and not folded.startswith("/"):
         return text
-    bare, with_entities = allowed_payloads(domain_path)
-    parsed = canonical_payload(stripped)
-    if parsed:
-        intent, entities, has_confidence = parsed
-        if not has_confidence and ((not entities and intent in bare) or (intent, entities) in with_entities):
-            return stripped
+    if stripped.startswith("/") and offered(stripped, domain_path) and offered(folded, domain_path):
+        return stripped
     logger.info("payload from a public channel treated as text: %.60r", stripped)
-    return "／" + stripped[1:]
+    return "／" + PAYLOAD_LEAD.sub("", stripped)
 
 
 class Guard:
@@ -108,6 +125,10 @@ class Guard:
     def refusal(self, text: Any, sender_id: str, trusted: bool = False, check_rate: bool = True) -> Optional[str]:
         """Return the polite answer for a message that must not reach Rasa, or None."""
         if not isinstance(text, str):
+            return BAD_REQUEST
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: valid JSON, but no text
             return BAD_REQUEST
         if not text.strip():
             return EMPTY

@@ -10,29 +10,58 @@ channels (credentials.yml names these classes instead); what they add:
 - a REST caller holding the Rasa token (``Authorization: Bearer`` or
   ``?token=``) is trusted: its payloads pass and it is not rate-limited
   (integrations, benchmarks, tests);
+- REST takes JSON only (``Content-Type: application/json``: a text/plain
+  body is a CORS "simple request" any web page can send blind), needs a
+  ``sender``, and records the channel as ``rest`` whatever the body says;
+- a widget conversation opens only with its signed token
+  (bot/channels/widget_session.py): socket.io ``session_request`` carries it,
+  ``user_uttered`` is accepted only for the session its socket holds (one
+  per socket), and a REST sender shaped like a widget id needs it in the
+  ``X-Widget-Token`` header (or the Rasa token);
+- socket.io accepts browsers only from CORS_ORIGINS (and Rasa's own public
+  address), messages of a few KB, and ``session_request`` within the per-IP
+  limit;
 - with ``REDIS_URL`` the socket.io server shares rooms through Redis, so a
-  message for a visitor reaches them whichever Rasa instance produced it.
+  message for a visitor reaches them whichever Rasa instance produced it;
+  messages go through Redis as JSON (python-socketio 5.9 would unpickle
+  them: CVE-2025-61765).
 """
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
 import logging
 import os
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import urlsplit
 
 from rasa.core.channels import rest, socketio
 from rasa.core.channels.channel import UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
+from socketio import AsyncRedisManager
 
 from bot import settings as settings_module
+from bot.channels import widget_session
 from bot.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 MAX_SENDER = 128
+MAX_FRAME = 8 * 1024  # bytes in one socket.io message; 8 per allowed character when MAX_MESSAGE_CHARS is larger
+SESSION_REFUSED = "抱歉，无法确认这个对话属于您，请刷新页面后重新开始。"
+WIDGET_TOKEN_NEEDED = (f"this sender is a website visitor's conversation: send its token in the "
+                       f"{widget_session.HEADER} header")
+
+
+@lru_cache(maxsize=1)
+def _widget_secret() -> str:
+    # read when the first widget session is checked: by then the web app has issued it
+    return widget_session.secret(settings_module.load())
 
 
 def client_ip(request: Request) -> str:
@@ -52,24 +81,26 @@ def holds_token(request: Request) -> bool:
     return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
 
 
-def _body_problem(request: Request) -> Optional[str]:
-    """Say what is wrong with a REST webhook body, or None when it is usable."""
+def _body_problem(request: Request) -> Optional[tuple[int, str]]:
+    """Say what is wrong with a REST webhook request (status, message), or None when it is usable."""
     if len(request.body or b"") > MAX_BODY:
-        return f"request body over {MAX_BODY // 1024} KB"
+        return 413, f"request body over {MAX_BODY // 1024} KB"
+    if (request.headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
+        return 415, "Content-Type must be application/json"
     try:
         body = json.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return "body must be JSON encoded in UTF-8: {\"sender\": \"…\", \"message\": \"…\"}"
+        return 400, "body must be JSON encoded in UTF-8: {\"sender\": \"…\", \"message\": \"…\"}"
     if not isinstance(body, dict):
-        return "body must be a JSON object: {\"sender\": \"…\", \"message\": \"…\"}"
+        return 400, "body must be a JSON object: {\"sender\": \"…\", \"message\": \"…\"}"
     sender = body.get("sender")
-    if sender is not None and (isinstance(sender, bool) or not isinstance(sender, (str, int))
-                               or not 0 < len(str(sender)) <= MAX_SENDER):
-        return f"sender must be a string of 1 to {MAX_SENDER} characters"
+    if (isinstance(sender, bool) or not isinstance(sender, (str, int))
+            or not 0 < len(str(sender)) <= MAX_SENDER):
+        return 400, f"sender is required: a string of 1 to {MAX_SENDER} characters naming the conversation"
     if not isinstance(body.get("message"), str):
-        return "message must be a string"
+        return 400, "message must be a string"
     if "metadata" in body and not isinstance(body["metadata"], (dict, type(None))):
-        return "metadata must be an object"
+        return 400, "metadata must be an object"
     return None
 
 
@@ -78,6 +109,9 @@ class RestInput(rest.RestInput):
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         return {TRUSTED: TRUST} if holds_token(request) else None
+
+    def _extract_input_channel(self, request: Request) -> Text:
+        return self.name()  # the channel is where the message came in, not what the body claims
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         guard = Guard()
@@ -89,7 +123,12 @@ class RestInput(rest.RestInput):
                 return None
             problem = _body_problem(request)
             if problem:
-                return response.json({"error": problem}, status=413 if "KB" in problem else 400)
+                return response.json({"error": problem[1]}, status=problem[0])
+            sender = str(request.json["sender"])
+            if (widget_session.SESSION_ID.match(sender) and not holds_token(request) and not widget_session.valid(
+                    _widget_secret(), sender, request.headers.get(widget_session.HEADER))):
+                logger.warning("REST message for widget conversation %s… without its token", sender[:6])
+                return response.json({"error": WIDGET_TOKEN_NEEDED}, status=403)
             if not holds_token(request) and not guard.per_ip.allow(client_ip(request)):
                 logger.warning("rate limit: REST caller %s over %d requests a minute",
                                client_ip(request), guard.per_ip.limit)
@@ -100,30 +139,109 @@ class RestInput(rest.RestInput):
         return hook
 
 
+class JsonRedisManager(AsyncRedisManager):
+    """socket.io's Redis manager, speaking JSON on the channel instead of pickle.
+
+    python-socketio 5.9 unpickles whatever it reads from Redis (CVE-2025-61765,
+    fixed in 5.14 by the same change). Rasa 3.6's channel is written against
+    5.9 (``enter_room`` without ``await``), so the pin stays and the channel
+    speaks JSON here; anything else published there is dropped.
+    """
+
+    name = "jsonredis"
+
+    async def _publish(self, data: Any) -> Any:
+        message = json.dumps(data)
+        for attempt in (1, 2):  # as the parent: one reconnect, then give up
+            try:
+                if attempt == 2:
+                    self._redis_connect()
+                return await self.redis.publish(self.channel, message)
+            except RedisError as exc:
+                logger.error("could not publish to Redis (%s)%s", type(exc).__name__,
+                             "; retrying" if attempt == 1 else "; giving up")
+        return None
+
+    async def _listen(self):
+        async for message in super()._listen():
+            try:
+                data = json.loads(message)
+            except (ValueError, TypeError, RecursionError):  # UnicodeDecodeError is a ValueError
+                logger.warning("dropped a message on the socket.io Redis channel: not JSON")
+                continue
+            if isinstance(data, dict):
+                yield data
+
+
+async def _done(result: Any) -> None:
+    """Await ``result`` if it is awaitable: python-socketio 5.10+ made room calls coroutines."""
+    if inspect.isawaitable(result):
+        await result
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class SocketIOInput(socketio.SocketIOInput):
     """Rasa's socket.io channel (the widget) behind the guard."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        guard = Guard()
+        config = settings_module.load()
+        guard = Guard(config)
         hook = super().blueprint(guard.wrap(on_new_message))
         sio = self.sio
-        redis_url = settings_module.load().redis_url
-        if redis_url:
-            from socketio import AsyncRedisManager
-
-            sio.manager = AsyncRedisManager(redis_url)
+        # browsers from other sites are refused at the handshake (Rasa's own setting [] turns the check off)
+        sio.eio.cors_allowed_origins = sorted({*config.cors_origins, _origin(config.rasa_public_url)})
+        sio.eio.max_http_buffer_size = max(MAX_FRAME, 8 * config.max_message_chars)
+        if config.redis_url:
+            sio.manager = JsonRedisManager(config.redis_url)
             sio.manager.set_server(sio)
         namespace = self.namespace or "/"
         handle_message = sio.handlers[namespace][self.user_message_evt]
 
-        async def checked(sid: Text, data: Any = None, *_: Any) -> None:
-            async def tell(text: str) -> None:
-                await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
+        async def tell(sid: Text, text: str) -> None:
+            await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
 
+        def within_rate(sid: Text) -> bool:
+            request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
+            if request is not None and not guard.per_ip.allow(client_ip(request)):
+                logger.warning("rate limit: socket.io client %s over %d events a minute",
+                               client_ip(request), guard.per_ip.limit)
+                return False
+            return True
+
+        def held(sid: Text) -> Optional[str]:
+            """The session this socket holds: its one room besides its own."""
+            return next((room for room in sio.rooms(sid, namespace) if room != sid), None)
+
+        async def session_request(sid: Text, data: Any = None, *_: Any) -> None:
+            if not within_rate(sid):
+                await tell(sid, TOO_FAST)
+                return
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            token = data.get("token") if isinstance(data, dict) else None
+            if not widget_session.valid(_widget_secret(), session_id, token):
+                logger.warning("socket.io session refused: no valid token for %.6s…", str(session_id))
+                await tell(sid, SESSION_REFUSED)
+                return
+            previous = held(sid)
+            if previous != session_id:
+                if previous is not None:  # one session per socket: rooms live until the socket leaves
+                    await _done(sio.leave_room(sid, previous, namespace=namespace))
+                await _done(sio.enter_room(sid, session_id, namespace=namespace))
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        async def checked(sid: Text, data: Any = None, *_: Any) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if (not isinstance(data, dict) or not isinstance(session_id, (str, type(None)))
                     or len(session_id or "") > MAX_SENDER or (self.session_persistence and not session_id)):
-                await tell(BAD_REQUEST)
+                await tell(sid, BAD_REQUEST)
+                return
+            if self.session_persistence and session_id != held(sid):
+                logger.warning("socket.io message for a session its socket does not hold: %.6s…", session_id)
+                await tell(sid, SESSION_REFUSED)
                 return
             metadata = data.get(self.metadata_key)
             if isinstance(metadata, str):
@@ -132,13 +250,11 @@ class SocketIOInput(socketio.SocketIOInput):
                 except ValueError:
                     metadata = None
             data = {**data, self.metadata_key: metadata if isinstance(metadata, dict) else {}}
-            request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
-            if request is not None and not guard.per_ip.allow(client_ip(request)):
-                logger.warning("rate limit: socket.io client %s over %d messages a minute",
-                               client_ip(request), guard.per_ip.limit)
-                await tell(TOO_FAST)
+            if not within_rate(sid):
+                await tell(sid, TOO_FAST)
                 return
             await handle_message(sid, data)
 
+        sio.handlers[namespace]["session_request"] = session_request
         sio.handlers[namespace][self.user_message_evt] = checked
         return hook

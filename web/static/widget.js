@@ -257,7 +257,8 @@
         path: s.socket_path, transports: ["websocket"],
         reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000, randomizationFactor: 0.5
       });
-      socket.on("connect", function () { socket.emit("session_request", { session_id: s.session_id }); });
+      // the signed token proves this browser holds the session: an id alone opens nothing
+      socket.on("connect", function () { socket.emit("session_request", { session_id: s.session_id, token: s.token }); });
       socket.on("session_confirm", function () { confirmed = true; setOnline(true); flush(); });
       socket.on("disconnect", function () { confirmed = false; setOnline(false); });
       socket.on("connect_error", function () { confirmed = false; setOnline(false); });
@@ -271,14 +272,24 @@
     });
   }
 
+  var renewed = false;
   function start() {
     if (started) return;
     started = true;
     withSession(function (s) {
-      fetch(server + "/api/history?session_id=" + s.session_id + "&token=" + s.token)
-        .then(function (r) { return r.ok ? r.json() : { messages: [] }; })
+      // the token goes in a header: URLs end up in access logs
+      fetch(server + "/api/history?session_id=" + encodeURIComponent(s.session_id),
+            { headers: { "X-Widget-Token": s.token } })
+        .then(function (r) {
+          if (r.status === 403 && !renewed) return null;  // signed with a secret since replaced
+          return r.ok ? r.json() : { messages: [] };
+        })
         .catch(function () { return { messages: [] }; })
         .then(function (h) {
+          if (h === null) {
+            renewed = true; started = false; session = null; save("session", null);
+            return start();
+          }
           var messages = h.messages || [];
           if (!messages.length) addMessage("bot", WELCOME.text, { buttons: WELCOME.buttons, feedback: false });
           messages.forEach(function (m, i) {
