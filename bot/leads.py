@@ -209,7 +209,8 @@ def list_leads(*, session: Session, status: Optional[str] = None, limit: int = 5
 
 
 # ---------- staff users and API tokens
-STAFF_NAME = re.compile(r"^[\w.@-]{1,100}$")  # no ":" (API tokens act as "token:NAME"), no spaces
+STAFF_NAME = re.compile(r"[\w.@-]{1,100}")  # no ":" (API tokens act as "token:NAME"), no spaces
+TOKEN_NAME = re.compile(r"[\w.@-]{1,90}")  # "token:NAME" fits handoffs.agent (100)
 
 
 def hash_password(password: str, *, salt: Optional[bytes] = None) -> str:
@@ -248,7 +249,7 @@ def _user(name: str, session: Session) -> StaffUser:
 
 def create_user(name: str, role: str, password: str, *, session: Session) -> StaffUser:
     _check_role(role)
-    if not STAFF_NAME.match(name):
+    if not STAFF_NAME.fullmatch(name):
         raise ValueError("a user name has 1-100 letters, digits or . _ @ - (no spaces or colons)")
     _check_password_rules(password)
     if session.execute(select(StaffUser).where(StaffUser.name == name)).scalar_one_or_none():
@@ -295,8 +296,8 @@ def _token_digest(token: str) -> str:
 def create_token(name: str, *, session: Session, role: str = "agent") -> str:
     """Create an API token; only its hash is stored, so it is shown once. One live token per name."""
     _check_role(role)
-    if not STAFF_NAME.match(name):
-        raise ValueError("a token name has 1-100 letters, digits or . _ @ - (no spaces or colons)")
+    if not TOKEN_NAME.fullmatch(name):
+        raise ValueError("a token name has 1-90 letters, digits or . _ @ - (no spaces or colons)")
     if session.execute(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first():
         raise ValueError(f"a live token named {name!r} exists: revoke it first (revoke-token {name})")
     token = secrets.token_urlsafe(32)

@@ -431,6 +431,9 @@ def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     assert console.main(["revoke-token", "crm"]) == 0
     assert client.get("/console/api/facts", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert console.main(["revoke-token", "crm"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert console.main(["create-user", "token:crm", "--role", "admin"]) == 1  # the tokens' namespace
+    assert console.main(["create-token", "a b"]) == 1
     with db.session_scope(url) as session:
         assert leads.check_password("admin password 1",
                                     session.query(leads.StaffUser).filter_by(name="admin1").one().password_hash)

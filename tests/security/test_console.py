@@ -1,4 +1,7 @@
-"""Attack tests on the staff console, its JSON API and the calls it makes to Rasa, against the running stack."""
+"""Attack tests on the staff console, its JSON API and the calls it makes to Rasa, against the running stack.
+
+Staff users and tokens are created with bot.leads on the stack's database; every test uses its own.
+"""
 from __future__ import annotations
 
 import csv
@@ -9,6 +12,7 @@ import re
 import statistics
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -376,3 +380,77 @@ def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
     assert answer.status_code == 302 and "\n" not in answer.headers["Location"]
     assert urlsplit(answer.headers["Location"]).path.rstrip("/") == "/console"
     assert "x" not in browser.cookies
+
+
+# ---------- N6, I1 in a real browser: the policies break nothing a user does
+def _browser(playwright, *extra: str):
+    from tests.test_widget_browser import ARGS, CHROMIUM
+
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + list(extra), headless=True)
+
+
+def _chromium_missing() -> bool:
+    from tests.test_widget_browser import CHROMIUM
+
+    return not Path(CHROMIUM).exists()
+
+
+VIOLATIONS = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__violations.push(e.violatedDirective + " " + e.blockedURI);
+});"""
+
+
+@pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
+def test_i01_the_console_works_under_its_content_security_policy(stack):
+    """I1, N6: styles, dashboard charts and the handoff desk run with no CSP violation."""
+    from playwright.sync_api import sync_playwright
+
+    name = make_user(stack, "admin")
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_page(locale="zh-CN")
+        page.set_default_timeout(20000)
+        page.add_init_script(VIOLATIONS)
+        page.goto(stack.web_url + "/console/login")
+        assert page.evaluate("window.__violations") == []
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(stack.web_url + "/console/dashboard")
+        page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('funnel'))")
+        assert page.eval_on_selector("nav", "e => getComputedStyle(e).backgroundColor") == "rgb(15, 76, 129)"
+        assert page.evaluate("window.__violations") == []
+        for path in ("/console/handoff", "/console/leads", "/console/conversations", "/console/facts"):
+            page.goto(stack.web_url + path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("window.__violations") == [], path
+        page.goto(stack.web_url + "/console/handoff")
+        page.wait_for_function("() => document.getElementById('queue').textContent.length > 0")
+        browser.close()
+
+
+@pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
+def test_n06_the_widget_embeds_in_a_customer_site_even_under_coep(stack):
+    """N6: a customer page on another origin (here with COEP require-corp) loads the widget and gets answers."""
+    from playwright.sync_api import sync_playwright
+
+    web = urlsplit(stack.web_url)
+    customer = f"http://localhost:{web.port}/customer-site"  # another origin, listed in CORS_ORIGINS
+    html = (f'<!doctype html><html><head><meta charset="utf-8"></head><body><h1>客户网站</h1>'
+            f'<script src="{stack.web_url}/widget.js" data-server="{stack.web_url}" async></script></body></html>')
+    with sync_playwright() as playwright:
+        # the customer page is served by Playwright, which chromium counts as a public address: allow it to
+        # reach the loopback servers of the test stack as a real customer site reaches the public web app
+        browser = _browser(playwright, "--disable-features=LocalNetworkAccessChecks")
+        page = browser.new_page(locale="zh-CN")
+        page.set_default_timeout(30000)
+        page.route(customer, lambda route: route.fulfill(status=200, body=html, headers={
+            "Content-Type": "text/html; charset=utf-8", "Cross-Origin-Embedder-Policy": "require-corp"}))
+        page.goto(customer)
+        page.get_by_test_id("chat-launcher").click()
+        page.get_by_test_id("chat-input").fill("全网和地网有什么区别")
+        page.get_by_test_id("chat-input").press("Enter")
+        page.wait_for_function("""() => Array.from(document.querySelector('[data-cclw]').shadowRoot
+            .querySelectorAll('[data-testid=chat-message-bot]')).some(m => m.innerText.includes('工业和信息化部'))""")
+        browser.close()
