@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask
+from flask import Flask, Response, current_app, request
 
 from bot import conversations
 from bot import settings as settings_module
@@ -24,6 +24,50 @@ def _development_secret(name: str) -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+# the console: own scripts and styles only, never framed (N6, I1)
+CONSOLE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                  "frame-ancestors 'none'")
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"  # the widget's JSON API: loads nothing, never framed
+WIDGET_FILES = ("/widget.js", "/widget.css", "/vendor/socket.io.min.js")
+
+
+def _demo_policy(config: settings_module.Settings) -> str:
+    """The demo page: the widget's own files, its socket.io server (http and ws), the page's inline styles."""
+    rasa = config.rasa_public_url.rstrip("/")
+    socket = "ws" + rasa[len("http"):] if rasa.startswith("http") else rasa
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            f"connect-src 'self' {rasa} {socket}; object-src 'none'; base-uri 'none'; form-action 'self'")
+
+
+def security_headers(response: Response) -> Response:
+    """Headers that keep the console out of frames and caches and stop content sniffing everywhere.
+
+    The widget's files are loaded by <script> and <link> tags on customers' sites, so they are
+    marked cross-origin loadable instead.
+    """
+    headers, path = response.headers, request.path
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if path.startswith("/console"):
+        headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if response.cache_control.max_age is None:  # pages, exports, API; not the scripts and styles
+            headers["Cache-Control"] = "no-store"
+    elif path.startswith("/api/"):
+        headers.setdefault("Content-Security-Policy", JSON_POLICY)
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers["Cache-Control"] = "no-store"
+    elif path in WIDGET_FILES:
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+    elif path == "/":
+        headers.setdefault("Content-Security-Policy", _demo_policy(current_app.config["SETTINGS"]))
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
 
 
 def create_app(config: settings_module.Settings | None = None) -> Flask:
@@ -54,6 +98,8 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.register_blueprint(console_improve.bp)
     app.register_blueprint(console_handoff.bp)
     app.register_blueprint(console_dashboard.bp)
+
+    app.after_request(security_headers)
 
     @app.errorhandler(RecursionError)
     def _nested_too_deeply(_):

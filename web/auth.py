@@ -1,27 +1,112 @@
-"""Console login: staff users, session cookies, CSRF, roles and a failed-login limit."""
+"""Console login: staff users, session cookies checked against the database, CSRF, roles, login limits.
+
+The signed cookie only says who logged in, with which ``session_version`` and
+when. Every request looks the user up: a deleted user, a bumped version (logout,
+new password) or a session older than SESSION_MAX_AGE is logged out, and the
+role always comes from the database.
+"""
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
-from functools import wraps
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from functools import lru_cache, wraps
+from pathlib import Path
+from typing import Optional
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, g, has_request_context, redirect, render_template, request,
+                   send_from_directory, session, url_for)
 
 from bot import db, leads
+from bot.ratelimit import RateLimiter
 
 bp = Blueprint("auth", __name__, url_prefix="/console")
+STATIC = Path(__file__).resolve().parent / "static"
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
-_failures: dict = defaultdict(deque)
-_failures_lock = threading.Lock()
+SESSION_MAX_AGE = 12 * 3600  # from login, however busy the session is
+LOGIN_PER_MINUTE = 60  # login attempts per address, whatever the user names
+MAX_NAME = 100  # staff_users.name
+# where a login may send the browser next: the console, with no control characters or backslashes
+SAFE_NEXT = re.compile(r"/console(?:[/?#][^\x00-\x1f\x7f\\]*)?")
+
+_now = time.time  # wall clock: the login time in the cookie outlives restarts
+
+
+class FailedLogins:
+    """Recent failed logins per (address, name) for at most ``max_keys`` pairs; the stalest are forgotten."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._attempts: OrderedDict[str, deque] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(address: Optional[str], name: str) -> str:
+        """A fixed-size key, however long the name typed."""
+        return hashlib.sha256(f"{address}\n{name}".encode("utf-8", "replace")).hexdigest()
+
+    def locked(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            attempts = self._attempts.get(key)
+            if attempts is None:
+                return False
+            while attempts and now - attempts[0] > FAILURE_WINDOW:
+                attempts.popleft()
+            if not attempts:
+                del self._attempts[key]
+                return False
+            return len(attempts) >= MAX_FAILURES
+
+    def record(self, key: str) -> None:
+        with self._lock:
+            attempts = self._attempts.pop(key, None) or deque(maxlen=MAX_FAILURES)
+            attempts.append(time.monotonic())
+            self._attempts[key] = attempts  # most recent last
+            while len(self._attempts) > self.max_keys:
+                self._attempts.popitem(last=False)
+
+    def keys(self):
+        return list(self._attempts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._attempts.clear()
+
+    def __len__(self) -> int:
+        return len(self._attempts)
+
+
+_failures = FailedLogins()
+
+
+@dataclass(frozen=True)
+class Staff:
+    name: str
+    role: str
+
+
+@bp.record_once
+def _setup(state) -> None:
+    config = state.app.config["SETTINGS"]
+    state.app.extensions["login_rate_limit"] = RateLimiter(LOGIN_PER_MINUTE, 60, config.redis_url or None,
+                                                           "rl:login")
 
 
 def _url() -> str:
     return current_app.config["SETTINGS"].database_url
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows: unknown users cost one scrypt, like known ones."""
+    return leads.hash_password(secrets.token_hex(16))
 
 
 def csrf_token() -> str:
@@ -30,9 +115,34 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
+def csrf_matches(sent: Optional[str]) -> bool:
+    """Compare as bytes: ``compare_digest`` refuses non-ASCII text with a TypeError."""
+    expected = session.get("csrf") or ""
+    return bool(sent and expected) and secrets.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
+
+
+def current_staff() -> Optional[Staff]:
+    """The staff user of this request's session, checked against the database; None when logged out."""
+    if "console_staff" in g:
+        return g.console_staff
+    staff = None
+    name, version, since = session.get("user"), session.get("version"), session.get("since")
+    if isinstance(name, str) and isinstance(version, int) and isinstance(since, int) \
+            and -300 <= _now() - since <= SESSION_MAX_AGE:
+        with db.session_scope(_url()) as s:
+            user = s.query(leads.StaffUser).filter_by(name=name).one_or_none()
+            if user is not None and (user.session_version or 0) == version:
+                staff = Staff(user.name, user.role)
+    if staff is None and "user" in session:
+        session.clear()  # revoked, expired or from an older cookie format: log out
+    g.console_staff = staff
+    return staff
+
+
 @bp.app_context_processor
 def _template_helpers():
-    return {"csrf_token": csrf_token, "staff": session.get("user"), "role": session.get("role")}
+    staff = current_staff() if has_request_context() else None
+    return {"csrf_token": csrf_token, "staff": staff.name if staff else None, "role": staff.role if staff else None}
 
 
 @bp.before_app_request
@@ -40,8 +150,7 @@ def _check_csrf():
     """Every form POST to the console carries the session's CSRF token (the bearer API does not use cookies)."""
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.path.startswith("/console") \
             and not request.path.startswith("/console/api/"):
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
-        if not sent or not secrets.compare_digest(sent, session.get("csrf", "")):
+        if not csrf_matches(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")):
             abort(403, description="CSRF token missing or wrong: reload the page and try again")
 
 
@@ -50,34 +159,31 @@ def login_required(role: str | None = None):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if "user" not in session:
+            staff = current_staff()
+            if staff is None:
                 return redirect(url_for("auth.login", next=request.path))
-            if role and session.get("role") != role and session.get("role") != "admin":
+            if role and staff.role != role and staff.role != "admin":
                 abort(403, description="your role cannot do this")
-            g.staff = session["user"]
+            g.staff, g.role = staff.name, staff.role
             return view(*args, **kwargs)
         return wrapped
     return decorator
 
 
-def _too_many_failures(key: str) -> bool:
-    now = time.monotonic()
-    with _failures_lock:
-        attempts = _failures[key]
-        while attempts and now - attempts[0] > FAILURE_WINDOW:
-            attempts.popleft()
-        return len(attempts) >= MAX_FAILURES
+def _next_page() -> str:
+    target = request.args.get("next") or ""
+    return target if SAFE_NEXT.fullmatch(target) else url_for("auth.index")
 
 
-def _record_failure(key: str) -> None:
-    with _failures_lock:
-        _failures[key].append(time.monotonic())
+@bp.get("/console.css")
+def stylesheet():
+    return send_from_directory(STATIC, "console.css", max_age=3600)
 
 
 @bp.route("", methods=["GET"])
 @bp.route("/", methods=["GET"])
 def index():
-    if "user" not in session:
+    if current_staff() is None:
         return login()
     return redirect(url_for("console_conversations.list_view"))
 
@@ -86,27 +192,37 @@ def index():
 def login():
     error = None
     if request.method == "POST":
+        if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "unknown"):
+            return render_template("console/login.html", error="登录尝试过于频繁，请稍后再试。"), 429
         name = (request.form.get("username") or "").strip()
-        key = f"{request.remote_addr}:{name}"
-        if _too_many_failures(key):
+        key = _failures.key(request.remote_addr, name)
+        if _failures.locked(key):
             return render_template("console/login.html", error="登录失败次数过多，请15分钟后再试。"), 429
-        with db.session_scope(_url()) as s:
-            user = s.query(leads.StaffUser).filter_by(name=name).one_or_none()
-            ok = user is not None and leads.check_password(request.form.get("password") or "", user.password_hash)
-            role = user.role if user else None
-        if ok:
+        user = None
+        if len(name) <= MAX_NAME:
+            with db.session_scope(_url()) as s:
+                row = s.query(leads.StaffUser).filter_by(name=name).one_or_none()
+                if row is not None:
+                    user = (row.password_hash, row.session_version or 0)
+        # the same scrypt runs whether or not the user exists
+        ok = leads.check_password(request.form.get("password") or "", user[0] if user else _dummy_hash())
+        if ok and user is not None:
             session.clear()
             session.permanent = True
-            session["user"], session["role"] = name, role
-            target = request.args.get("next") or ""
-            return redirect(target if target.startswith("/console") else url_for("auth.index"))
-        _record_failure(key)
+            session["user"], session["version"], session["since"] = name, user[1], int(_now())
+            return redirect(_next_page())
+        _failures.record(key)
         error = "用户名或密码错误。"
     return render_template("console/login.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout():
+    """Log out everywhere: every copy of this user's session cookie is refused from now on."""
+    staff = current_staff()
+    if staff is not None:
+        with db.session_scope(_url()) as s:
+            leads.end_sessions(staff.name, session=s)
     session.clear()
     flash("已退出。")
     return redirect(url_for("auth.login"))

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from bot import conversations, db
 from bot.settings import PROJECT_ROOT
 from web.auth import login_required
+from web.console_privacy import mask_deep, sees_full_phones
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
 PAGE = 50
@@ -58,7 +59,10 @@ def search(args):
     with db.session_scope(config.database_url) as session:
         rows, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
                                            offset=(page - 1) * PAGE)
-        return [row.as_dict() for row in rows], total, page
+        rows = [row.as_dict() for row in rows]
+    if not sees_full_phones():
+        rows = [{**row, "preview": mask_deep(row["preview"])} for row in rows]
+    return rows, total, page
 
 
 @bp.get("")
@@ -70,6 +74,7 @@ def list_view():
 
 
 def load(conversation_id: str):
+    """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
     config = _settings()
     conversations.refresh(config.tracker_store_url, config.database_url)
     with db.session_scope(config.database_url) as session:
@@ -77,8 +82,13 @@ def load(conversation_id: str):
         if summary is None:
             abort(404, description="no such conversation")
         feedback = session.query(conversations.Feedback).filter_by(conversation_id=conversation_id).all()
-        return (summary.as_dict(), conversations.transcript(conversation_id, config.tracker_store_url),
-                [{"text": f.message_text, "value": f.value} for f in feedback])
+        summary, items, feedback = (summary.as_dict(), conversations.transcript(conversation_id,
+                                                                                 config.tracker_store_url),
+                                    [{"text": f.message_text, "value": f.value} for f in feedback])
+    if not sees_full_phones():
+        summary = {**summary, "preview": mask_deep(summary["preview"])}
+        items, feedback = mask_deep(items), mask_deep(feedback)
+    return summary, items, feedback
 
 
 @lru_cache(maxsize=1)

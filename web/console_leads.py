@@ -4,17 +4,25 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 from bot import db, leads
 from web.auth import login_required
 
 bp = Blueprint("console_leads", __name__, url_prefix="/console/leads")
 PAGE = 50
+# what spreadsheets read as the start of a formula (full-width forms too: Excel folds them)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def _url() -> str:
     return current_app.config["SETTINGS"].database_url
+
+
+def as_text_cell(value) -> str:
+    """Keep a cell from being run as a formula by Excel or LibreOffice: prefix the trigger characters with '."""
+    text = str(value)
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 @bp.get("")
@@ -30,7 +38,7 @@ def list_view():
 @login_required()
 def export():
     """CSV that opens in Excel (UTF-8 with BOM); phones masked for agents."""
-    mask = session.get("role") != "admin"
+    mask = g.role != "admin"
     with db.session_scope(_url()) as s:
         rows = [lead.as_dict(mask=mask) for lead in leads.list_leads(session=s, limit=100000)]
     out = io.StringIO()
@@ -40,7 +48,7 @@ def export():
                "topics", "eligibility", "assignee", "note", "visitor_note", "duplicate_of", "conversation_id"]
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([("、".join(row[c]) if c == "topics" else row[c]) or "" for c in columns])
+        writer.writerow([as_text_cell(("、".join(row[c]) if c == "topics" else row[c]) or "") for c in columns])
     return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=leads.csv"})
 
@@ -52,7 +60,8 @@ def detail(lead_id: int):
         lead = s.get(leads.Lead, lead_id)
         if lead is None:
             abort(404, description="no such lead")
-        return render_template("console/lead.html", lead=lead.as_dict(mask=False), statuses=leads.STATUSES)
+        return render_template("console/lead.html", lead=lead.as_dict(mask=g.role != "admin"),
+                               statuses=leads.STATUSES)
 
 
 @bp.post("/<int:lead_id>")

@@ -8,12 +8,21 @@
   var form = document.getElementById("chat-form");
   var current = null;
 
+  // what staff are told when a call fails: fixed text by status, never the server's words
+  var FAILURES = {
+    400: "该对话无法通过助手接口处理。", 401: "登录已失效，请刷新页面重新登录。", 403: "没有权限执行此操作。",
+    404: "该对话已不在队列中。", 409: "该对话已由其他同事接入。", 502: "助手服务暂时不可用，请稍后重试。"
+  };
+
   function api(method, path, body) {
     return fetch("/console/api" + path, {
       method: method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: body ? JSON.stringify(body) : undefined
-    }).then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.status); return j; }); });
+    }).then(function (r) {
+      if (!r.ok) throw new Error(FAILURES[r.status] || "操作失败，请稍后重试。");
+      return r.json();
+    }, function () { throw new Error("网络连接失败，请稍后重试。"); });
   }
 
   function button(text, onClick) {
@@ -50,7 +59,7 @@
         log.appendChild(p);
       });
       log.scrollTop = log.scrollHeight;
-    });
+    }).catch(function () { /* keep the messages shown; the next poll tries again */ });
   }
 
   function open(id) {
@@ -68,9 +77,10 @@
   });
   document.getElementById("end").addEventListener("click", function () {
     if (!current) return;
-    api("POST", "/handoffs/" + encodeURIComponent(current) + "/end").then(function () {
+    api("POST", "/handoffs/" + encodeURIComponent(current) + "/end").then(function (result) {
+      if (result.resumed === false) alert("已结束接待，但助手无法恢复该对话（对话标识含不支持的字符）。");
       current = null; chat.hidden = true; refreshQueue();
-    });
+    }).catch(function (err) { alert(err.message); });
   });
   refreshQueue();
   setInterval(refreshQueue, 5000);
