@@ -80,9 +80,17 @@ PRIVATE = {
     "WECHAT_APP_SECRET": ("rasa",),
     "WECHAT_AES_KEY": ("rasa",),
     "SMTP_PASSWORD": ("notifier",),
-    "WECOM_WEBHOOK_URL": ("notifier",),  # the robot's key is in the URL
-    "NOTIFY_WEBHOOK_URL": ("notifier",),
+    # the robot's key is in the URL; the action server queues a notification for each notifier set
+    "WECOM_WEBHOOK_URL": ("actions", "notifier"),
+    "NOTIFY_WEBHOOK_URL": ("actions", "notifier"),
 }
+
+
+def reachable(host: str) -> str:
+    """The address at which this machine reaches a server listening on ``host``."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict:
@@ -90,7 +98,8 @@ def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict
     env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
     env.update({
         "ACTION_PORT": str(config.action_port),
-        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL") or f"http://127.0.0.1:{config.action_port}/webhook",
+        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL")
+        or f"http://{reachable(config.action_host)}:{config.action_port}/webhook",
         "RASA_PORT": str(config.rasa_port),
         "DATABASE_URL": config.database_url,
         "TRACKER_STORE_URL": config.tracker_store_url,
@@ -123,9 +132,10 @@ def service_secrets(config: settings.Settings) -> dict:
 def services(config: settings.Settings, secrets_: dict, model: Path = train.MODEL_PATH) -> list[Service]:
     serve = [sys.executable, "-m", "bot.serve"]
     running = [
-        Service("actions", [*serve, "actions"], f"http://127.0.0.1:{config.action_port}/health"),
+        Service("actions", [*serve, "actions"],
+                f"http://{reachable(config.action_host)}:{config.action_port}/health"),
         Service("rasa", [*serve, "rasa", "--model", str(model)], f"http://127.0.0.1:{config.rasa_port}/"),
-        Service("web", [*serve, "web"], f"http://127.0.0.1:{config.web_port}/healthz"),
+        Service("web", [*serve, "web"], f"http://{reachable(config.web_host)}:{config.web_port}/healthz"),
         Service("notifier", [*serve, "notifier"], None),
     ]
     for service in running:

@@ -64,7 +64,7 @@ class Settings:
     action_host: str = "127.0.0.1"
     action_server_token: str = ""
     action_max_body: int = 1024 * 1024
-    rasa_max_body: int = 300_000
+    rasa_max_body: int = 300 * 1024
 
     @property
     def production(self) -> bool:
@@ -176,5 +176,5 @@ def load(env: dict | None = None) -> Settings:
         action_host=env.get("ACTION_HOST") or "127.0.0.1",
         action_server_token=env.get("ACTION_SERVER_TOKEN", ""),
         action_max_body=_size(env, "ACTION_MAX_BODY", 1024 * 1024),
-        rasa_max_body=_size(env, "SANIC_REQUEST_MAX_SIZE", 300_000),
+        rasa_max_body=_size(env, "SANIC_REQUEST_MAX_SIZE", 300 * 1024),
     )

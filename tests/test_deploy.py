@@ -13,7 +13,8 @@ SECRETS = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "RASA_AUTH_TOKEN", "ACTION_SER
 # the secrets each service may hold (F15: least privilege); the database URL goes to every one
 OWN_SECRETS = {"rasa": {"REDIS_URL", "RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_TOKEN",
                         "WECHAT_APP_SECRET", "WECHAT_AES_KEY"},
-               "actions": {"ACTION_SERVER_TOKEN"},
+               # the action server queues a notification for each notifier that is set
+               "actions": {"ACTION_SERVER_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL"},
                "web": {"REDIS_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
                "notify": {"RASA_AUTH_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_PASSWORD"},
                "facts": set()}
@@ -50,6 +51,9 @@ def test_compose_keeps_secrets_off_command_lines_and_gives_each_service_only_its
     assert services["actions"]["environment"]["ACTION_SERVER_TOKEN"].startswith("${ACTION_SERVER_TOKEN:?")
     assert services["rasa"]["environment"]["ACTION_SERVER_TOKEN"].startswith("${ACTION_SERVER_TOKEN:?")
     assert "ports" not in services["actions"]  # reachable from the compose network only
+    notifiers = ("WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_HOST", "NOTIFY_EMAIL_TO")
+    for name in ("actions", "notify"):  # the same notifiers are queued (actions) and delivered (notify)
+        assert {services[name]["environment"][n] for n in notifiers} == {f"${{{n}:-}}" for n in notifiers}
     for command in (services["redis"]["command"], services["redis"]["healthcheck"]["test"]):
         assert "REDIS_PASSWORD" not in " ".join(command)  # read from the environment, not passed as an argument
 
@@ -114,4 +118,7 @@ def test_helm_starts_services_through_bot_serve_with_the_action_token_and_no_tok
     env = {e["name"]: e for e in actions["extraEnv"]}
     assert env["ASSISTANT_SERVICE"]["value"] == "actions" and env["ACTION_HOST"]["value"] == "0.0.0.0"
     secrets = {name for name, e in env.items() if "valueFrom" in e}
-    assert secrets == {"DATABASE_URL", "ACTION_SERVER_TOKEN"}
+    assert secrets == {"DATABASE_URL", "ACTION_SERVER_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL",
+                       "SMTP_HOST", "NOTIFY_EMAIL_TO"}
+    assert all(env[name]["valueFrom"]["secretKeyRef"].get("optional") for name in secrets - {
+        "DATABASE_URL", "ACTION_SERVER_TOKEN"})

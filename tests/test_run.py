@@ -45,10 +45,21 @@ def test_each_service_gets_only_its_own_secrets(monkeypatch):
             for service in run.services(config, SECRETS)}
     assert held == {
         "rasa": {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_APP_SECRET"},
-        "actions": {"ACTION_SERVER_TOKEN"},
+        "actions": {"ACTION_SERVER_TOKEN", "WECOM_WEBHOOK_URL"},  # it queues one notification per notifier set
         "web": {"RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
         "notifier": {"RASA_AUTH_TOKEN", "SMTP_PASSWORD", "WECOM_WEBHOOK_URL"},
     }
+
+
+def test_rasa_reaches_the_action_server_where_it_listens(monkeypatch):
+    """ACTION_HOST moves the action server; Rasa's ACTION_ENDPOINT_URL and the readiness check follow it."""
+    from bot import run
+
+    monkeypatch.delenv("ACTION_ENDPOINT_URL", raising=False)
+    for host, address in (("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("10.1.2.3", "10.1.2.3")):
+        actions = run.services(_config(ACTION_HOST=host, ACTION_PORT="5099"), SECRETS)[0]
+        assert actions.env["ACTION_ENDPOINT_URL"] == f"http://{address}:5099/webhook"
+        assert actions.ready_url == f"http://{address}:5099/health"
 
 
 def test_no_secret_on_a_service_command_line():

@@ -29,7 +29,7 @@ def test_action_server_listens_on_loopback_unless_told_otherwise():
 def test_body_limits_have_safe_defaults_and_refuse_nonsense():
     """F11: Rasa refuses bodies over 300 KB, the action server over 1 MiB, unless configured."""
     config = settings.load({})
-    assert (config.rasa_max_body, config.action_max_body) == (300_000, 1024 * 1024)
+    assert (config.rasa_max_body, config.action_max_body) == (300 * 1024, 1024 * 1024)
     assert settings.load({"ACTION_MAX_BODY": "2097152"}).action_max_body == 2 * 1024 * 1024
     with pytest.raises(settings.SettingsError, match="ACTION_MAX_BODY is a size in bytes"):
         settings.load({"ACTION_MAX_BODY": "10"})
