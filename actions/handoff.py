@@ -1,18 +1,47 @@
-"""「转人工」: pause the bot and queue the conversation for staff, or offer the lead form."""
+"""「转人工」: pause the bot and queue the conversation for staff, or offer the lead form.
+
+Anyone can ask for a human, so the queue is bounded (environment):
+HANDOFF_MAX_QUEUED (20) visitors waiting at once and HANDOFF_MAX_PER_MINUTE
+(10) new handoffs a minute for everyone together; a conversation has at most
+one open handoff. Past a limit the visitor hears that staff are busy and gets
+the lead form, as when nobody claims a handoff in time.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot import db, leads, settings
 
 logger = logging.getLogger(__name__)
+
+
+def _limit(name: str, default: int) -> int:
+    try:
+        return max(int(os.environ.get(name) or default), 0)
+    except ValueError:
+        return default
+
+
+def queue_is_full(conversation_id: str, session: Session) -> bool:
+    """Whether a new handoff would go past HANDOFF_MAX_QUEUED waiting or HANDOFF_MAX_PER_MINUTE new ones."""
+    if leads.open_handoff(conversation_id, session=session) is not None:
+        return False  # already queued: asking again adds nothing
+    queued = session.execute(select(func.count()).select_from(leads.Handoff)
+                             .where(leads.Handoff.status == "queued")).scalar_one()
+    recent = session.execute(select(func.count()).select_from(leads.Handoff).where(
+        leads.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))).scalar_one()
+    max_queued, per_minute = _limit("HANDOFF_MAX_QUEUED", 20), _limit("HANDOFF_MAX_PER_MINUTE", 10)
+    return bool((max_queued and queued >= max_queued) or (per_minute and recent >= per_minute))
 
 
 class ActionRequestHandoff(Action):
@@ -31,12 +60,18 @@ class ActionRequestHandoff(Action):
         try:
             with db.session_scope(config.database_url) as session:
                 leads.create_schema(session.get_bind())
-                leads.queue_handoff(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
-                                    session=session)
+                full = queue_is_full(tracker.sender_id, session)
+                if not full:
+                    leads.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],
+                                        session=session)
         except SQLAlchemyError:
             logger.exception("could not queue the handoff")
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return []
+        if full:
+            logger.warning("handoff queue full: %s… offered the lead form", str(tracker.sender_id)[:6])
+            dispatcher.utter_message(response="utter_handoff_timeout")
+            return [FollowupAction("lead_form")]
         dispatcher.utter_message(response="utter_handoff_queued")
         # from here Rasa records the visitor's messages without answering until staff resume it
         return [ConversationPaused()]

@@ -128,6 +128,43 @@ def asked_topics(tracker: Tracker) -> List[str]:
     return seen
 
 
+# what a lead may hold: the form caps answers at 200 characters, the columns are narrower
+LIMITS = {"lead_name": 100, "lead_company": 200, "lead_region": 100, "lead_note": 500}
+LICENCES = ("全网", "地网", "不确定")
+MAX_CONVERSATION_ID = 100
+ALREADY_MANY = "您在这次对话中已经留过多次联系方式，顾问会尽快与您联系，无需重复提交。也可以继续问我许可证的问题。"
+LEADS_PER_CONVERSATION = 5  # in DEDUPE_WINDOW; more is a script, not a visitor correcting a typo
+
+
+def _text(value: Any, limit: int) -> Optional[str]:
+    """A slot as stored text: a string trimmed to ``limit`` characters, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:limit]
+
+
+def checked_lead(tracker: Tracker) -> Optional[Dict[Text, Any]]:
+    """The lead the slots describe, re-checked as the form would check it; None when they are not valid.
+
+    The action server cannot tell a tracker Rasa sent from one somebody made
+    up, so the phone, the consent and every length are checked again here.
+    """
+    phone = tracker.get_slot("lead_phone")
+    phone = leads.normalize_phone(phone) if isinstance(phone, str) else None
+    name = _text(tracker.get_slot("lead_name"), LIMITS["lead_name"])
+    company = tracker.get_slot("lead_company")
+    if phone is None or name is None or not isinstance(company, (str, type(None))):
+        return None
+    note = _text(tracker.get_slot("lead_note"), LIMITS["lead_note"])
+    licence = tracker.get_slot("lead_licence")
+    eligibility = tracker.get_slot("eligibility_summary")
+    return {"name": name, "phone": phone, "company": _text(company, LIMITS["lead_company"]),
+            "region": _text(tracker.get_slot("lead_region"), LIMITS["lead_region"]),
+            "licence": licence if licence in LICENCES else None,
+            "visitor_note": None if note == "无" else note,
+            "eligibility": eligibility if isinstance(eligibility, str) else None}
+
+
 class ActionSubmitLead(Action):
     """Store the lead and queue staff notifications in one transaction."""
 
@@ -139,28 +176,39 @@ class ActionSubmitLead(Action):
         config = settings.load()
         # name, phone and company stay known; consent is asked again for the next request
         reset = [SlotSet("lead_consent", None), SlotSet("lead_note", None)]
-        if not tracker.get_slot("lead_consent"):
+        if tracker.get_slot("lead_consent") is not True:  # the bool slot the form fills; nothing else
             dispatcher.utter_message(response="utter_lead_no_consent")
+            return reset
+        details = checked_lead(tracker)
+        if details is None:
+            logger.warning("lead form for %s… with invalid slots refused", str(tracker.sender_id)[:6])
+            dispatcher.utter_message(response="utter_invalid_phone")
+            return reset
+        if len(tracker.sender_id) > MAX_CONVERSATION_ID:
+            logger.warning("lead refused: conversation id longer than %s characters", MAX_CONVERSATION_ID)
+            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return reset
         try:
             with db.session_scope(config.database_url) as session:
                 leads.create_schema(session.get_bind())
+                if leads.recent_leads(tracker.sender_id, session=session) >= LEADS_PER_CONVERSATION:
+                    logger.warning("conversation %s… over %s leads a day: not stored", str(tracker.sender_id)[:6],
+                                   LEADS_PER_CONVERSATION)
+                    dispatcher.utter_message(text=ALREADY_MANY)
+                    return reset
                 topics = []
                 for intent in asked_topics(tracker):
                     fact = facts.fact_for_intent(intent, session=session)
                     topics.append(fact.topic if fact else intent)
-                note = tracker.get_slot("lead_note")
+                channel = (tracker.get_latest_input_channel() or "rest")[:30]
                 lead, created = leads.save_lead({
-                    "conversation_id": tracker.sender_id,
-                    "channel": tracker.get_latest_input_channel() or "rest",
-                    "name": tracker.get_slot("lead_name"), "phone": tracker.get_slot("lead_phone"),
-                    "company": tracker.get_slot("lead_company"), "region": tracker.get_slot("lead_region"),
-                    "licence": tracker.get_slot("lead_licence"), "note": None if note == "无" else note,
-                    "consent": True, "topics": topics, "eligibility": tracker.get_slot("eligibility_summary"),
-                }, notify.configured(), session=session)
+                    **details, "conversation_id": tracker.sender_id, "channel": channel, "consent": True,
+                    "topics": topics,
+                }, notify.configured(), session=session, hourly_limit=notify.hourly_limit())
                 name = lead.name
-                logger.info("lead %s %s (%s)", lead.id, "created" if created else "updated",
-                            leads.mask_phone(lead.phone))
+                logger.info("lead %s %s (%s)%s", lead.id, "created" if created else "updated",
+                            leads.mask_phone(lead.phone),
+                            f", possible duplicate of lead {lead.duplicate_of}" if lead.duplicate_of else "")
         except SQLAlchemyError:
             logger.exception("could not store the lead")
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)

@@ -9,21 +9,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
 from typing import Iterable, Optional
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, select
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Session, declarative_base, relationship
 
 from bot.db import utcnow
 
 Base = declarative_base()
+logger = logging.getLogger(__name__)
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
 ROLES = ("admin", "agent")
 DEDUPE_WINDOW = dt.timedelta(hours=24)
+# staff notifications: a phone number pings staff at most NOTIFY_PER_PHONE times an hour, and all leads
+# together at most ``hourly_limit`` times (NOTIFY_MAX_PER_HOUR); past that leads are stored and listed only
+NOTIFY_WINDOW = dt.timedelta(hours=1)
+NOTIFY_PER_PHONE = 3
+NOTIFY_PER_HOUR = 60
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 
@@ -59,7 +66,10 @@ class Lead(Base):
     company = Column(String(200), nullable=True)
     region = Column(String(100), nullable=True)
     licence = Column(String(10), nullable=True)  # 全网/地网/不确定
-    note = Column(Text, nullable=True)
+    note = Column(Text, nullable=True)  # staff's notes (console); the visitor never writes here
+    visitor_note = Column(Text, nullable=True)  # what the visitor added in the form (「补充」)
+    # a lead with a phone seen before from another conversation: the first lead with that phone
+    duplicate_of = Column(Integer, ForeignKey("leads.id"), nullable=True, index=True)
     consent = Column(Boolean, nullable=False, default=False)
     topics = Column(JSON, nullable=True)  # what the visitor asked about
     eligibility = Column(Text, nullable=True)
@@ -72,7 +82,8 @@ class Lead(Base):
         return {
             "id": self.id, "conversation_id": self.conversation_id, "channel": self.channel, "name": self.name,
             "phone": mask_phone(self.phone) if mask else self.phone, "company": self.company,
-            "region": self.region, "licence": self.licence, "note": self.note, "consent": self.consent,
+            "region": self.region, "licence": self.licence, "note": self.note, "visitor_note": self.visitor_note,
+            "duplicate_of": self.duplicate_of, "consent": self.consent,
             "topics": self.topics or [], "eligibility": self.eligibility, "status": self.status,
             "assignee": self.assignee, "created_at": self.created_at.isoformat() + "Z",
             "updated_at": self.updated_at.isoformat() + "Z",
@@ -168,21 +179,29 @@ def create_schema(engine) -> None:
 
 
 # ---------- leads
-def save_lead(data: dict, notifiers: Iterable[str], *, session: Session, now: Optional[dt.datetime] = None) -> tuple[Lead, bool]:
-    """Insert a lead, or update the one with the same phone from the last 24 h.
+VISITOR_FIELDS = ("channel", "name", "company", "region", "licence", "visitor_note", "consent", "eligibility")
 
-    Queues one outbox row per notifier in the same transaction. Returns
-    (lead, created).
+
+def save_lead(data: dict, notifiers: Iterable[str], *, session: Session, now: Optional[dt.datetime] = None,
+              hourly_limit: int = NOTIFY_PER_HOUR) -> tuple[Lead, bool]:
+    """Insert a lead, or update this conversation's lead with the same phone from the last 24 h.
+
+    A phone already known from another conversation never changes that lead:
+    a new lead is stored with ``duplicate_of`` pointing at the first one.
+    Staff notes (``note``) are never written here. Queues one outbox row per
+    notifier in the same transaction, within the per-phone and hourly limits.
+    Returns (lead, created).
     """
     now = now or utcnow()
     existing = session.execute(
-        select(Lead).where(Lead.phone == data["phone"], Lead.created_at >= now - DEDUPE_WINDOW)
-        .order_by(Lead.created_at.desc())
+        select(Lead).where(Lead.phone == data["phone"], Lead.conversation_id == data["conversation_id"],
+                           Lead.created_at >= now - DEDUPE_WINDOW)
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
     ).scalars().first()
     created = existing is None
-    lead = existing or Lead(created_at=now, status="new")
-    for field in ("conversation_id", "channel", "name", "phone", "company", "region", "licence", "note",
-                  "consent", "eligibility"):
+    lead = existing or Lead(created_at=now, status="new", conversation_id=data["conversation_id"],
+                            phone=data["phone"], duplicate_of=_first_with_phone(data["phone"], session))
+    for field in VISITOR_FIELDS:
         value = data.get(field)
         if value not in (None, "") or created:
             setattr(lead, field, value)
@@ -191,10 +210,44 @@ def save_lead(data: dict, notifiers: Iterable[str], *, session: Session, now: Op
     if created:
         session.add(lead)
     session.flush()
+    notifiers = list(notifiers)
+    if notifiers and not _may_notify(lead.phone, now, hourly_limit, session):
+        logger.info("lead %s (%s) stored without staff notification: notification limit reached",
+                    lead.id, mask_phone(lead.phone))
+        notifiers = []
     for notifier in notifiers:
-        session.add(Notification(lead_id=lead.id, notifier=notifier,
+        session.add(Notification(lead_id=lead.id, notifier=notifier, created_at=now,
                                  event="lead_created" if created else "lead_updated", next_attempt_at=now))
     return lead, created
+
+
+def recent_leads(conversation_id: str, *, session: Session, now: Optional[dt.datetime] = None) -> int:
+    """How many leads this conversation created in the last 24 h."""
+    now = now or utcnow()
+    return session.execute(select(func.count()).select_from(Lead).where(
+        Lead.conversation_id == conversation_id, Lead.created_at >= now - DEDUPE_WINDOW)).scalar_one()
+
+
+def _first_with_phone(phone: str, session: Session) -> Optional[int]:
+    """The id of the first lead with ``phone`` (what a repeat links to), or None."""
+    earlier = session.execute(select(Lead.id, Lead.duplicate_of).where(Lead.phone == phone)
+                              .order_by(Lead.created_at.desc(), Lead.id.desc())).first()
+    if earlier is None:
+        return None
+    return earlier.duplicate_of or earlier.id
+
+
+def _may_notify(phone: str, now: dt.datetime, hourly_limit: int, session: Session) -> bool:
+    """Whether one more notification round fits this phone's and everyone's hourly allowance."""
+    since = now - NOTIFY_WINDOW
+    rounds = select(Notification.lead_id, Notification.event, Notification.created_at).distinct() \
+        .where(Notification.created_at >= since, Notification.created_at <= now)
+    everyone = session.execute(select(func.count()).select_from(rounds.subquery())).scalar_one()
+    if hourly_limit and everyone >= hourly_limit:
+        return False
+    mine = session.execute(select(func.count()).select_from(
+        rounds.join(Lead, Lead.id == Notification.lead_id).where(Lead.phone == phone).subquery())).scalar_one()
+    return mine < NOTIFY_PER_PHONE
 
 
 def list_leads(*, session: Session, status: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[Lead]:

@@ -3,8 +3,11 @@
 Usage: ``python -m bot.retention --days 180 [--dry-run]``.
 
 A conversation is purged when its newest event is older than the cut-off:
-its events, its console summary and its answer feedback go; leads (with their
-conversation id) and handoff records stay, as the business needs them.
+its events, its console summary, its answer feedback, the messages staff
+collected from it for training, and its WeChat state (the numbered options
+last offered; de-duplication rows, which are all older than a day by then)
+go. Leads (with their conversation id) and handoff records stay, as the
+business needs them.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import time
 import sqlalchemy as sa
 
 from bot import conversations, db, settings
+from bot.channels import wechat_store
 
 
 def stale_conversations(tracker_url: str, days: int, now: float | None = None) -> list[str]:
@@ -41,9 +45,10 @@ def purge(tracker_url: str, database_url: str, days: int, dry_run: bool = False)
         with db.get_engine(tracker_url).begin() as connection:
             connection.execute(events.delete().where(events.c.sender_id.in_(chunk)))
         with db.session_scope(database_url) as session:
-            for model in (conversations.ConversationSummary, conversations.Feedback):
+            for model in (conversations.ConversationSummary, conversations.Feedback, conversations.CollectedExample):
                 column = model.conversation_id
                 session.execute(sa.delete(model).where(column.in_(chunk)))
+        wechat_store.forget(database_url, chunk)
     return len(stale)
 
 

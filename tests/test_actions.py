@@ -213,3 +213,95 @@ async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url)
               {"event": "user", "text": "xyz"}]
     messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify"
+
+
+FORM = {"lead_name": "张先生", "lead_phone": "13812345678", "lead_company": "某某科技", "lead_region": "广东深圳",
+        "lead_licence": "全网", "lead_note": "下午方便", "lead_consent": True}
+
+
+def stored_leads(url) -> list:
+    from bot import leads
+    with db.session_scope(url) as session:
+        leads.create_schema(session.get_bind())
+        return [lead.as_dict(mask=False) for lead in leads.list_leads(session=session)]
+
+
+async def test_f02_submit_lead_stores_a_valid_form(database_url):
+    from actions.leads import ActionSubmitLead
+    messages, _ = await run(ActionSubmitLead(), "affirm", slots=FORM)
+    assert messages[0]["response"] == "utter_lead_saved"
+    [lead] = stored_leads(database_url)
+    assert (lead["name"], lead["phone"], lead["visitor_note"], lead["note"]) == ("张先生", "13812345678", "下午方便", None)
+
+
+@pytest.mark.parametrize("forged", [{"lead_phone": "not-a-phone"}, {"lead_phone": None}, {"lead_phone": 13812345678},
+                                    {"lead_consent": "true"}, {"lead_consent": 1}, {"lead_name": ""},
+                                    {"lead_name": None}, {"lead_name": ["张"]}, {"lead_company": {"a": 1}}])
+async def test_f02_submit_lead_refuses_slots_the_form_would_never_send(database_url, forged):
+    """F2: the action server trusts no slot: a forged tracker with a bad phone, consent or type stores nothing."""
+    from actions.leads import ActionSubmitLead
+    messages, events = await run(ActionSubmitLead(), "affirm", slots={**FORM, **forged})
+    assert stored_leads(database_url) == []
+    assert messages and messages[0]["response"] != "utter_lead_saved"
+    assert {"event": "slot", "timestamp": None, "name": "lead_consent", "value": None} in events
+
+
+async def test_f02_over_long_answers_are_cut_to_what_staff_screens_hold(database_url):
+    """F2: lengths are checked in the action too (the form caps answers at 200 characters; columns are narrower)."""
+    from actions.leads import ActionSubmitLead
+    await run(ActionSubmitLead(), "affirm", slots={**FORM, "lead_name": "名" * 5000, "lead_region": "省" * 300,
+                                                   "lead_company": "司" * 300, "lead_note": "注" * 5000,
+                                                   "lead_licence": "<b>全网</b>"})
+    [lead] = stored_leads(database_url)
+    assert len(lead["name"]) == 100 and len(lead["region"]) == 100 and len(lead["company"]) == 200
+    assert len(lead["visitor_note"]) == 500 and lead["licence"] is None
+
+
+async def ask_for_a_human(sender: str):
+    from actions.handoff import ActionRequestHandoff
+    tracker = tracker_for("request_human")
+    tracker.sender_id = sender
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHandoff().run(dispatcher, tracker, {})
+    return [m.get("response") or m.get("text") for m in dispatcher.messages], events
+
+
+@pytest.fixture
+def on_duty(monkeypatch):
+    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
+    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
+
+
+async def test_f16_handoff_queue_has_a_ceiling(database_url, on_duty, monkeypatch):
+    """F16: past HANDOFF_MAX_QUEUED waiting visitors, the next one is offered the lead form politely."""
+    from bot import leads
+    monkeypatch.setenv("HANDOFF_MAX_QUEUED", "3")
+    for i in range(3):
+        assert (await ask_for_a_human(f"flood-{i}"))[0] == ["utter_handoff_queued"]
+    messages, events = await ask_for_a_human("flood-3")
+    assert messages == ["utter_handoff_timeout"]
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+    with db.session_scope(database_url) as session:
+        assert session.query(leads.Handoff).count() == 3 and leads.open_handoff("flood-3", session=session) is None
+        leads.open_handoff("flood-0", session=session).status = "claimed"  # staff take one: room for another
+    assert (await ask_for_a_human("flood-4"))[0] == ["utter_handoff_queued"]
+
+
+async def test_f16_new_handoffs_per_minute_are_capped(database_url, on_duty, monkeypatch):
+    """F16: a burst of new handoffs is cut at HANDOFF_MAX_PER_MINUTE, even when staff claim them at once."""
+    from bot import leads
+    monkeypatch.setenv("HANDOFF_MAX_PER_MINUTE", "2")
+    for i in range(2):
+        assert (await ask_for_a_human(f"burst-{i}"))[0] == ["utter_handoff_queued"]
+        with db.session_scope(database_url) as session:
+            leads.open_handoff(f"burst-{i}", session=session).status = "claimed"
+    assert (await ask_for_a_human("burst-2"))[0] == ["utter_handoff_timeout"]
+
+
+async def test_f16_one_open_handoff_per_conversation(database_url, on_duty):
+    """F16: asking again in the same conversation does not add to the queue."""
+    from bot import leads
+    await ask_for_a_human("same")
+    await ask_for_a_human("same")
+    with db.session_scope(database_url) as session:
+        assert session.query(leads.Handoff).filter_by(conversation_id="same").count() == 1

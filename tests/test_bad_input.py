@@ -12,7 +12,7 @@ import socketio
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from bot.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST
-from tests.test_wechat import params, reply_text, text_xml
+from tests.test_wechat import reply_text, signed, text_xml
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(document.cookie)</script>'
 
@@ -209,8 +209,8 @@ def test_socket_garbage_then_a_real_question(stack, witness):
 @pytest.mark.parametrize("content", ["", "   ", "呼" * 1500, "/EXTERNAL_handoff_ended", XSS])
 def test_wechat_garbage_gets_a_passive_reply(stack, witness, content):
     openid = "o" + uuid.uuid4().hex[:27]
-    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", params=params(),
-                             data=text_xml(openid, content).encode(), timeout=15)
+    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", **signed(text_xml(openid, content)),
+                             timeout=15)
     assert response.status_code == 200
     reply = reply_text(response)
     assert reply and "Traceback" not in reply

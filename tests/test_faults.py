@@ -10,7 +10,7 @@ import requests
 
 from bot import db, leads
 from tests.conftest import service_pid
-from tests.test_wechat import follower, params, text_xml
+from tests.test_wechat import follower, signed, text_xml
 
 
 def visitor() -> str:
@@ -95,8 +95,8 @@ def test_wechat_api_failing_is_retried_logged_and_delivered(stack, fake_wechat):
     pid = service_pid(stack, "actions")
     os.kill(pid, signal.SIGSTOP)  # a slow turn: the answer goes through the customer-service API
     try:
-        response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", params=params(),
-                                 data=text_xml(openid, "年报什么时候报").encode(), timeout=15)
+        response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
+                                 **signed(text_xml(openid, "年报什么时候报")), timeout=15)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert response.text == "success"

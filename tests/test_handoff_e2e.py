@@ -11,7 +11,7 @@ import requests
 import socketio
 
 from bot import db, leads
-from tests.test_wechat import follower, params, reply_text, text_xml
+from tests.test_wechat import follower, reply_text, signed, text_xml
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,10 @@ def test_widget_handoff_pauses_the_bot_and_staff_messages_arrive_live(stack, sta
 def test_wechat_handoff_staff_message_goes_through_the_customer_service_api(stack, staff, fake_wechat):
     openid = follower()
     url = f"{stack.rasa_url}/webhooks/wechat/webhook"
-    queued = reply_text(requests.post(url, params=params(), data=text_xml(openid, "转人工").encode(), timeout=30))
+    queued = reply_text(requests.post(url, **signed(text_xml(openid, "转人工")), timeout=30))
     assert "正在为您转接人工顾问" in queued
     assert staff("POST", f"/handoffs/{openid}/claim").status_code == 200
-    silent = requests.post(url, params=params(), data=text_xml(openid, "你好？").encode(), timeout=30)
+    silent = requests.post(url, **signed(text_xml(openid, "你好？")), timeout=30)
     assert silent.text == "success"
     assert staff("POST", f"/handoffs/{openid}/messages", json={"text": "顾问小李为您服务"}).status_code == 201
     deadline = time.monotonic() + 30

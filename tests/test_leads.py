@@ -115,8 +115,9 @@ class FakeSmtp:
 def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
     receiver = Receiver(failures=2)
     smtp = FakeSmtp(failures=1)
+    # a local relay without a login: cleartext must be asked for (TLS is the default, see test_notify.py)
     env = {"NOTIFY_WEBHOOK_URL": receiver.url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-           "NOTIFY_EMAIL_TO": "sales@example.com"}
+           "NOTIFY_EMAIL_TO": "sales@example.com", "SMTP_STARTTLS": "0"}
     try:
         with db.session_scope(url) as session:
             for i in range(3):
@@ -253,3 +254,86 @@ def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
             assert session.query(leads.Notification).one().delivered_at is not None
     finally:
         robot.server.shutdown()
+
+
+def test_f14_same_phone_from_another_conversation_never_overwrites(url):
+    """F14: a second form with a known phone from another conversation leaves the lead alone; a new lead links to it."""
+    with db.session_scope(url) as session:
+        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, ["webhook"], session=session)
+    with db.session_scope(url) as session:
+        forged, created = leads.save_lead({**LEAD, "conversation_id": "attacker", "name": "冒名者",
+                                           "company": "攻击者写入的公司", "visitor_note": "改掉"}, ["webhook"],
+                                          session=session)
+        assert created and forged.id != first.id and forged.duplicate_of == first.id
+    with db.session_scope(url) as session:
+        original = session.get(leads.Lead, first.id)
+        assert (original.name, original.company, original.conversation_id, original.visitor_note) == (
+            "张先生", "某某科技", "c1", "下午方便")
+        third, created = leads.save_lead({**LEAD, "conversation_id": "third"}, [], session=session)
+        assert created and third.duplicate_of == first.id  # every repeat points at the first lead
+
+
+def test_n09_the_visitors_note_never_replaces_the_staff_note(url):
+    """N9: staff notes live in their own column; a repeated form in the same conversation keeps them."""
+    with db.session_scope(url) as session:
+        lead, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
+        lead.note = "已电话，客户周五回复"  # what staff wrote in the console
+    with db.session_scope(url) as session:
+        again, created = leads.save_lead({**LEAD, "visitor_note": "改成上午", "note": "访客写的"}, [],
+                                         session=session)
+        assert not created and again.id == lead.id
+        assert again.note == "已电话，客户周五回复" and again.visitor_note == "改成上午"
+        assert again.as_dict()["visitor_note"] == "改成上午"
+
+
+def test_f16_notifications_are_limited_per_phone(url):
+    """F16: one phone number cannot make staff notifications pile up; the leads are still all stored."""
+    with db.session_scope(url) as session:
+        for i in range(6):
+            leads.save_lead({**LEAD, "conversation_id": f"flood-{i}"}, ["webhook", "email"], session=session)
+    with db.session_scope(url) as session:
+        assert session.query(leads.Lead).count() == 6
+        rows = session.query(leads.Notification).all()
+        assert len({r.lead_id for r in rows}) == leads.NOTIFY_PER_PHONE
+        assert len(rows) == 2 * leads.NOTIFY_PER_PHONE
+        # another phone is not affected
+        leads.save_lead({**LEAD, "phone": "13900000001", "conversation_id": "other"}, ["webhook"], session=session)
+        assert session.query(leads.Notification).count() == 2 * leads.NOTIFY_PER_PHONE + 1
+
+
+def test_f16_notifications_have_an_hourly_ceiling(url):
+    """F16: many phones in one hour: past the ceiling leads are stored and listed, but not pushed to staff."""
+    now = dt.datetime(2026, 11, 29, 10, 0)
+    with db.session_scope(url) as session:
+        for i in range(5):
+            leads.save_lead({**LEAD, "conversation_id": f"c{i}", "phone": f"1390000000{i}"}, ["webhook"],
+                            session=session, now=now, hourly_limit=3)
+        assert session.query(leads.Notification).count() == 3
+        leads.save_lead({**LEAD, "conversation_id": "later", "phone": "13900000009"}, ["webhook"], session=session,
+                        now=now + dt.timedelta(minutes=61), hourly_limit=3)
+        assert session.query(leads.Notification).count() == 4
+        assert session.query(leads.Lead).count() == 6
+
+
+def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, tmp_path):
+    """N9: staff see the visitor's 补充 and a possible duplicate; saving staff notes never touches the visitor's."""
+    from tests.test_console import csrf, login
+
+    with db.session_scope(url) as session:
+        leads.create_user("admin1", "admin", "admin password 1", session=session)
+        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
+        repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"}, [],
+                                    session=session)
+    app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
+                                    "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))
+    client = app.test_client()
+    login(client, "admin1", "admin password 1")
+    page = client.get(f"/console/leads/{repeat.id}").get_data(as_text=True)
+    assert "&lt;b&gt;冒填&lt;/b&gt;" in page and f"/console/leads/{first.id}" in page and "可能重复" in page
+    token = csrf(client, f"/console/leads/{first.id}")
+    client.post(f"/console/leads/{first.id}", data={"csrf_token": token, "status": "contacted", "note": "员工备注"})
+    with db.session_scope(url) as session:
+        lead = session.get(leads.Lead, first.id)
+        assert (lead.note, lead.visitor_note) == ("员工备注", "下午方便")
+    export = client.get("/console/leads/export.csv").get_data(as_text=True)
+    assert "visitor_note" in export.splitlines()[0] and "下午方便" in export

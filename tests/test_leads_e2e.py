@@ -79,7 +79,7 @@ def test_licence_question_mid_form_then_back_and_a_correction(stack):
     stack.text(sender, "/affirm")
     assert stored(stack, phone) == []
     [lead] = stored(stack, corrected)
-    assert lead["licence"] == "不确定" and lead["note"] == "下周三下午方便"
+    assert lead["licence"] == "不确定" and lead["visitor_note"] == "下周三下午方便"
 
 
 def test_known_details_are_not_asked_again(stack):

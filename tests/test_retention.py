@@ -35,3 +35,39 @@ def test_old_conversations_go_and_leads_stay(tmp_path):
 def test_days_must_be_positive(capsys):
     assert retention.main(["--days", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_path):
+    """I7: visitor text kept for training and the WeChat options/dedupe rows are purged with their conversation."""
+    import datetime as dt
+
+    from bot.channels import wechat_store
+
+    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
+    generate(tracker, 1)
+    events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
+    old = time.time() - 400 * 86400
+    with db.get_engine(tracker).begin() as connection:
+        connection.execute(events.insert(), [{"sender_id": sender, "type_name": "user", "timestamp": old,
+                                              "data": json.dumps({"event": "user", "text": "我的电话13800001111"})}
+                                             for sender in ("oOldFollower1", "old-widget")])
+    conversations.create_schema(app)
+    with db.session_scope(app) as session:
+        for sender in ("oOldFollower1", "old-widget", "recent"):
+            session.add(conversations.CollectedExample(text="我的电话13800001111", intent="inform",
+                                                       conversation_id=sender, collected_by="admin"))
+        leads.save_lead({"conversation_id": "oOldFollower1", "channel": "wechat", "name": "老客户",
+                         "phone": "13800001111", "consent": True}, [], session=session)
+    wechat_store.remember_choices(app, "oOldFollower1", ["/ask_fees"])
+    wechat_store.remember_choices(app, "recent", ["/ask_fees"])
+    assert wechat_store.claim(app, "msg:oOldFollower1:1")
+    with db.session_scope(app) as session:
+        session.get(wechat_store.ProcessedMessage, "msg:oOldFollower1:1").created_at -= dt.timedelta(days=400)
+    assert retention.purge(tracker, app, days=365) == 2
+    with db.session_scope(app) as session:
+        kept = {e.conversation_id for e in session.query(conversations.CollectedExample)}
+        assert kept == {"recent"}
+        assert session.query(wechat_store.ProcessedMessage).count() == 0
+        assert session.query(leads.Lead).count() == 1  # leads stay
+    assert wechat_store.choice(app, "oOldFollower1", 1) is None
+    assert wechat_store.choice(app, "recent", 1) == "/ask_fees"

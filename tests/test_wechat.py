@@ -15,15 +15,24 @@ from wechatpy.crypto import WeChatCrypto
 from tests.conftest import WECHAT, service_pid
 
 TOKEN = WECHAT["WECHAT_TOKEN"]
+CRYPTO = WeChatCrypto(TOKEN, WECHAT["WECHAT_AES_KEY"], WECHAT["WECHAT_APP_ID"])
 
 
 def sign(timestamp: str, nonce: str) -> str:
     return hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
 
 
-def params(**extra):
-    timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+def params(timestamp: int | None = None, **extra):
+    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), uuid.uuid4().hex[:10]
     return {"timestamp": timestamp, "nonce": nonce, "signature": sign(timestamp, nonce), **extra}
+
+
+def signed(body: str, timestamp: int | None = None, **extra) -> dict:
+    """``requests.post`` arguments for ``body`` as WeChat sends it in safe mode: encrypted and signed."""
+    query = params(timestamp, encrypt_type="aes", **extra)
+    envelope = CRYPTO.encrypt_message(body, query["nonce"], query["timestamp"])
+    query["msg_signature"] = parse_message_signature(envelope)["signature"]
+    return {"params": query, "data": envelope.encode()}
 
 
 def xml(openid: str, msg_type: str, body: str, msg_id: int | None = None, create_time: int | None = None) -> str:
@@ -52,15 +61,20 @@ def post(stack):
     url = f"{stack.rasa_url}/webhooks/wechat/webhook"
 
     def send(body: str, **extra):
-        return requests.post(url, params=params(**extra), data=body.encode(), timeout=30)
+        return requests.post(url, **signed(body, **extra), timeout=30)
     return send
 
 
 def reply_text(response) -> str:
+    """The text of a passive reply (decrypted in safe mode); "" for ``success``."""
     assert response.status_code == 200, response.text
     if response.text == "success":
         return ""
-    return parse_message(response.text.encode()).content
+    body = response.text
+    if "<Encrypt>" in body:
+        envelope = parse_message_signature(body)
+        body = CRYPTO.decrypt_message(body, envelope["signature"], envelope["timestamp"], envelope["nonce"])
+    return parse_message(body.encode() if isinstance(body, str) else body).content
 
 
 def test_server_verification_echoes_echostr(stack):
@@ -77,16 +91,11 @@ def test_text_message_gets_a_passive_sourced_answer(post):
 
 
 def test_encrypted_message_gets_an_encrypted_answer(stack):
-    crypto = WeChatCrypto(TOKEN, WECHAT["WECHAT_AES_KEY"], WECHAT["WECHAT_APP_ID"])
-    p = params(encrypt_type="aes")
-    encrypted = crypto.encrypt_message(text_xml(follower(), "注册资本要多少"), p["nonce"], p["timestamp"])
-    envelope = parse_message_signature(encrypted)
-    p["msg_signature"] = envelope["signature"]
-    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", params=p, data=encrypted.encode(),
-                             timeout=30)
+    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
+                             **signed(text_xml(follower(), "注册资本要多少")), timeout=30)
     assert response.status_code == 200 and "<Encrypt>" in response.text
     reply = parse_message_signature(response.text)
-    plain = crypto.decrypt_message(response.text, reply["signature"], reply["timestamp"], reply["nonce"])
+    plain = CRYPTO.decrypt_message(response.text, reply["signature"], reply["timestamp"], reply["nonce"])
     assert "100万元" in parse_message(plain).content
 
 
@@ -98,9 +107,9 @@ def parse_message_signature(text: str) -> dict:
 
 
 def test_bad_signature_is_refused(stack):
+    request = signed(text_xml(follower(), "你好"))
     response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
-                             params={**params(), "signature": "f" * 40}, data=text_xml(follower(), "你好").encode(),
-                             timeout=10)
+                             params={**request["params"], "signature": "f" * 40}, data=request["data"], timeout=10)
     assert response.status_code == 403
 
 

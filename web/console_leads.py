@@ -37,7 +37,7 @@ def export():
     out.write("\ufeff")
     writer = csv.writer(out)
     columns = ["id", "created_at", "status", "name", "phone", "company", "region", "licence", "channel",
-               "topics", "eligibility", "assignee", "note", "conversation_id"]
+               "topics", "eligibility", "assignee", "note", "visitor_note", "duplicate_of", "conversation_id"]
     writer.writerow(columns)
     for row in rows:
         writer.writerow([("、".join(row[c]) if c == "topics" else row[c]) or "" for c in columns])

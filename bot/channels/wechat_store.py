@@ -1,7 +1,9 @@
 """What the WeChat channel shares between processes, in the database.
 
-- message de-duplication (MsgId, or sender + CreateTime for events) and the
-  reply given, so retries get the same answer;
+- the signed requests seen in the last minutes (timestamp + nonce, with a
+  digest of the body), so a captured URL cannot carry another body;
+- message de-duplication (sender + MsgId, or sender + CreateTime for events)
+  and the reply given, so retries get the same answer;
 - the numbered options last offered to each follower;
 - the access token, as a wechatpy session storage (one token for all
   processes, refreshed before it expires).
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import json
 import threading
 import time
@@ -25,6 +28,8 @@ from bot.db import utcnow
 
 Base = declarative_base()
 KEEP = dt.timedelta(days=1)
+# a timestamp is accepted for 5 minutes either side of now: remember its nonce for longer than that
+SEEN_KEEP = dt.timedelta(minutes=15)
 REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
 UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
 
@@ -37,6 +42,14 @@ class ProcessedMessage(Base):
     status = Column(String(20), nullable=False)  # processing | replied | later
     reply = Column(Text, nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class SeenRequest(Base):
+    __tablename__ = "wechat_requests"
+
+    key = Column(String(100), primary_key=True)  # "<timestamp>:<nonce>"
+    body_digest = Column(String(64), nullable=False)
+    seen_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 class OfferedChoices(Base):
@@ -59,6 +72,25 @@ class SharedValue(Base):
 def _ready(url: str) -> str:
     Base.metadata.create_all(db.get_engine(url))
     return url
+
+
+def admit(url: str, timestamp: str, nonce: str, body_digest: str) -> bool:
+    """Record a signed request; False when its timestamp and nonce already came with another body.
+
+    The same request again (WeChat retrying) is admitted: de-duplication
+    answers it with the first reply.
+    """
+    _ready(url)
+    key = f"{timestamp}:{nonce}"
+    try:
+        with db.session_scope(url) as session:
+            session.execute(delete(SeenRequest).where(SeenRequest.seen_at < utcnow() - SEEN_KEEP))
+            session.add(SeenRequest(key=key, body_digest=body_digest))
+        return True
+    except IntegrityError:
+        with db.session_scope(url) as session:
+            row = session.get(SeenRequest, key)
+            return row is not None and hmac.compare_digest(row.body_digest, body_digest)
 
 
 def claim(url: str, key: str) -> bool:
@@ -106,6 +138,15 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
         else:
             row.payloads = json.dumps(payloads, ensure_ascii=False)
             row.updated_at = utcnow()
+
+
+def forget(url: str, openids: List[str]) -> None:
+    """Drop what is kept for these followers (retention): options offered and stale dedupe rows."""
+    with db.session_scope(_ready(url)) as session:
+        session.execute(delete(OfferedChoices).where(OfferedChoices.openid.in_(openids)))
+        # dedupe rows live a day and a purged conversation has been silent longer: drop every old one
+        session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
+        session.execute(delete(SeenRequest).where(SeenRequest.seen_at < utcnow() - SEEN_KEEP))
 
 
 def choice(url: str, openid: str, number: int) -> Optional[str]:
@@ -174,6 +215,6 @@ def send_text(api, openid: str, text: str) -> None:
     try:
         api.message.send_text(openid, text)
     except WeChatClientException as exc:
-        if exc.errcode in UNDELIVERABLE:
-            raise Undeliverable(f"{exc.errcode} {exc.errmsg}") from None
+        if exc.errcode in UNDELIVERABLE:  # errmsg is WeChat's text: keep the code only
+            raise Undeliverable(f"errcode {exc.errcode}") from None
         raise  # wechatpy already refreshed the token once on 40001/42001; the caller retries
