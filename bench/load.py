@@ -45,8 +45,8 @@ CONVERSATIONS = [
     ["没有许可证做外呼会怎么样", "罚款多少", "个体户可以办吗"],
     ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
 ]
-SERVICES = {"rasa": "-m rasa run", "actions": "-m rasa_sdk", "web": "-m waitress", "notify": "-m bot.notify",
-            "launcher": "-m bot.run"}
+SERVICES = {"rasa": "-m bot.serve rasa", "actions": "-m bot.serve actions", "web": "-m bot.serve web",
+            "notify": "-m bot.serve notifier", "launcher": "-m bot.run"}
 
 
 @dataclass

@@ -5,8 +5,11 @@ Usage: ``python -m bot.run`` (what ``make run`` calls), or
 
 Loads/updates the facts database, trains the model if it is missing or
 stale, then runs the action server, Rasa (REST and socket.io channels, HTTP
-API behind a token) and the web app (widget demo page) until Ctrl-C or
-SIGTERM, which stops all of them.
+API behind a token), the web app (widget demo page) and the notifier, each
+through ``python -m bot.serve``, until Ctrl-C or SIGTERM, which stops all of
+them. Files it creates (var/, SQLite databases, secrets) are private to the
+user (umask 077); each service gets only the secrets it uses; one that keeps
+crashing is restarted with back-off while the others go on serving.
 """
 from __future__ import annotations
 
@@ -33,12 +36,15 @@ class Service:
     name: str
     command: list[str]
     ready_url: str | None
+    env: dict = field(default_factory=dict, repr=False)
     process: subprocess.Popen | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
+    restart_at: float | None = field(default=None, repr=False)
 
-    def start(self, env: dict) -> None:
+    def start(self) -> None:
         # own session: the launcher decides when children stop, not the terminal
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, start_new_session=True)
+        self.restart_at = None
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -63,16 +69,40 @@ class Service:
             self.process.wait()
 
 
-def service_env(config: settings.Settings, token: str) -> dict:
-    """Return the environment the services read (endpoints.yml uses these)."""
-    env = dict(os.environ)
+# Secrets (and settings holding one) that only some services may see: least privilege, and a
+# service that is broken into leaks only its own. Everything else in the environment passes through.
+PRIVATE = {
+    "RASA_AUTH_TOKEN": ("rasa", "web", "notifier"),
+    "ACTION_SERVER_TOKEN": ("rasa", "actions"),
+    "WIDGET_SECRET": ("rasa", "web"),
+    "CONSOLE_SECRET": ("web",),
+    "WECHAT_TOKEN": ("rasa",),
+    "WECHAT_APP_SECRET": ("rasa",),
+    "WECHAT_AES_KEY": ("rasa",),
+    "SMTP_PASSWORD": ("notifier",),
+    # the robot's key is in the URL; the action server queues a notification for each notifier set
+    "WECOM_WEBHOOK_URL": ("actions", "notifier"),
+    "NOTIFY_WEBHOOK_URL": ("actions", "notifier"),
+}
+
+
+def reachable(host: str) -> str:
+    """The address at which this machine reaches a server listening on ``host``."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict:
+    """Return the environment ``service`` runs with: the settings, and of ``secrets_`` only its own."""
+    env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
     env.update({
         "ACTION_PORT": str(config.action_port),
-        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL") or f"http://127.0.0.1:{config.action_port}/webhook",
+        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL")
+        or f"http://{reachable(config.action_host)}:{config.action_port}/webhook",
         "RASA_PORT": str(config.rasa_port),
         "DATABASE_URL": config.database_url,
         "TRACKER_STORE_URL": config.tracker_store_url,
-        "RASA_AUTH_TOKEN": token,
         "WEB_PORT": str(config.web_port),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -80,32 +110,51 @@ def service_env(config: settings.Settings, token: str) -> dict:
     })
     if config.proxy_count:  # Sanic (Rasa) then reads the visitor's address from X-Forwarded-For
         env["SANIC_PROXIES_COUNT"] = str(config.proxy_count)
+    env.update({name: value for name, value in secrets_.items() if value and service in PRIVATE.get(name, ())})
     return env
 
 
-def services(config: settings.Settings, token: str, model: Path = train.MODEL_PATH) -> list[Service]:
-    python = sys.executable
-    actions = Service(
-        "actions",
-        [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.action_port)],
-        f"http://127.0.0.1:{config.action_port}/health",
-    )
-    rasa = Service(
-        "rasa",
-        [python, "-m", "rasa", "run", "--model", str(model),
-         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
-         "--port", str(config.rasa_port), "--enable-api", "--auth-token", token,
-         *sum((["--cors", origin] for origin in config.cors_origins), [])],
-        f"http://127.0.0.1:{config.rasa_port}/",
-    )
-    web = Service(
-        "web",
-        [python, "-m", "waitress", "--listen", f"{config.web_host}:{config.web_port}", "--threads", "8",
-         "--call", "web:create_app"],
-        f"http://127.0.0.1:{config.web_port}/healthz",
-    )
-    notifier = Service("notify", [python, "-m", "bot.notify"], None)
-    return [actions, rasa, web, notifier]
+def service_secrets(config: settings.Settings) -> dict:
+    """The secrets of this run: the environment's, the rest generated (tokens) or kept in var/ (web secrets)."""
+    from web import _development_secret
+
+    found = {name: os.environ.get(name, "") for name in PRIVATE}
+    found.update({
+        "RASA_AUTH_TOKEN": config.rasa_auth_token or secrets.token_urlsafe(24),
+        "ACTION_SERVER_TOKEN": config.action_server_token or secrets.token_urlsafe(32),
+        # the web app and Rasa (the widget's session tokens) must share the same widget secret
+        "WIDGET_SECRET": config.widget_secret or _development_secret("widget"),
+        "CONSOLE_SECRET": config.console_secret or _development_secret("console"),
+    })
+    return found
+
+
+def services(config: settings.Settings, secrets_: dict, model: Path = train.MODEL_PATH) -> list[Service]:
+    serve = [sys.executable, "-m", "bot.serve"]
+    running = [
+        Service("actions", [*serve, "actions"],
+                f"http://{reachable(config.action_host)}:{config.action_port}/health"),
+        Service("rasa", [*serve, "rasa", "--model", str(model)], f"http://127.0.0.1:{config.rasa_port}/"),
+        Service("web", [*serve, "web"], f"http://{reachable(config.web_host)}:{config.web_port}/healthz"),
+        Service("notifier", [*serve, "notifier"], None),
+    ]
+    for service in running:
+        service.env = service_env(config, secrets_, service.name)
+    return running
+
+
+def private_files() -> None:
+    """Make what the launcher creates private to this user; tighten var/ left readable by older versions."""
+    os.umask(0o077)
+    var = ROOT / "var"
+    try:
+        if var.is_dir():
+            var.chmod(0o700)
+            for path in var.iterdir():
+                if path.is_file():
+                    path.chmod(0o600)
+    except OSError as exc:  # e.g. made by another user: say so, the services still start
+        print(f"warning: could not make var/ private: {exc.strerror}: {exc.filename}", file=sys.stderr)
 
 
 class _Stop(Exception):
@@ -116,26 +165,48 @@ def _raise_stop(signum, frame):  # noqa: ARG001 - signal handler signature
     raise _Stop()
 
 
-MAX_RESTARTS = 3  # within RESTART_WINDOW seconds; more means it cannot start: give up
+MAX_RESTARTS = 3  # within RESTART_WINDOW seconds, before the stack was ever ready: it cannot start, give up
 RESTART_WINDOW = 120
+MAX_BACKOFF = 60  # once the stack has served, a service that keeps crashing is retried at most this far apart
 
 
-def supervise(running: list[Service], started: float, env: dict) -> int:
-    """Wait until all services are ready; restart one that dies, unless it keeps dying."""
+def backoff(crashes: int) -> float:
+    """Seconds to wait before restarting a service that crashed ``crashes`` times within RESTART_WINDOW."""
+    if crashes <= MAX_RESTARTS:
+        return 0
+    return min(MAX_BACKOFF, 2.0 ** (crashes - MAX_RESTARTS))
+
+
+def tend(service: Service, now: float, served: bool) -> int | None:
+    """Restart ``service`` if it died (after its back-off); return an exit code to stop the stack with."""
+    if service.alive():
+        return None
+    if service.restart_at is None:
+        code = service.process.returncode
+        service.restarts = [t for t in service.restarts if now - t < RESTART_WINDOW] + [now]
+        crashes = len(service.restarts)
+        if crashes > MAX_RESTARTS and not served:
+            print(f"{service.name} exited with code {code} {MAX_RESTARTS} times; stopping", file=sys.stderr,
+                  flush=True)
+            return code or 1
+        delay = backoff(crashes)
+        service.restart_at = now + delay
+        print(f"{service.name} exited with code {code}; restarting" + (
+            f" in {delay:.0f} s ({crashes} exits in {RESTART_WINDOW} s; the other services keep running)"
+            if delay else ""), file=sys.stderr, flush=True)
+    if now >= service.restart_at:
+        service.start()
+    return None
+
+
+def supervise(running: list[Service], started: float) -> int:
+    """Wait until all services are ready; restart one that dies, backing off if it keeps dying."""
     announced = False
     while True:
         for service in running:
-            if not service.alive():
-                code = service.process.returncode
-                now = time.monotonic()
-                service.restarts = [t for t in service.restarts if now - t < RESTART_WINDOW]
-                if len(service.restarts) >= MAX_RESTARTS:
-                    print(f"{service.name} exited with code {code} {MAX_RESTARTS} times; stopping",
-                          file=sys.stderr)
-                    return code or 1
-                service.restarts.append(now)
-                print(f"{service.name} exited with code {code}; restarting", file=sys.stderr, flush=True)
-                service.start(env)
+            code = tend(service, time.monotonic(), announced)
+            if code is not None:
+                return code
         if not announced and all(s.ready() for s in running):
             announced = True
             print(f"ready in {time.monotonic() - started:.1f} s: " + ", ".join(
@@ -149,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-train", action="store_true", help="fail instead of training a stale model")
     args = parser.parse_args(argv)
     started = time.monotonic()
+    private_files()
     try:
         config = settings.load()
     except settings.SettingsError as exc:
@@ -185,12 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.CalledProcessError as exc:
             print(f"error: training failed (exit code {exc.returncode})", file=sys.stderr)
             return 1
-    token = config.rasa_auth_token
-    if not token:
-        token = secrets.token_urlsafe(24)
-        print(f"RASA_AUTH_TOKEN was not set; generated one for this run: {token}", flush=True)
-    env = service_env(config, token)
-    running = services(config, token, model)
+    found = service_secrets(config)
+    if not config.rasa_auth_token:
+        print(f"RASA_AUTH_TOKEN was not set; generated one for this run: {found['RASA_AUTH_TOKEN']}", flush=True)
+    running = services(config, found, model)
     if args.shell:
         running = running[:1]  # the shell runs Rasa itself
     for sig in STOP_SIGNALS:
@@ -198,13 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         for service in running:
-            service.start(env)
+            service.start()
         if args.shell:
             shell = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
                      "--endpoints", "bot/endpoints.yml"]
-            code = subprocess.run(shell, cwd=ROOT, env=env).returncode
+            code = subprocess.run(shell, cwd=ROOT, env=service_env(config, found, "rasa")).returncode
         else:
-            code = supervise(running, started, env)
+            code = supervise(running, started)
     except (_Stop, KeyboardInterrupt):
         print("stopping…", flush=True)
     finally:

@@ -14,6 +14,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTACT = "请在对话中留下称呼和手机号，或在工作日 9:00–18:00 联系寅森企服在线客服，顾问会尽快与您联系"
 
 
+# Which secrets each service needs: in production exactly these must be set, and the launcher hands
+# each service only its own. ASSISTANT_SERVICE names the service (``python -m bot.serve`` sets it);
+# a process that is no service (the launcher, the console CLI) needs all of them.
+SERVICE_SECRETS = {
+    "rasa": ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET"),
+    "actions": ("ACTION_SERVER_TOKEN",),
+    "web": ("RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"),
+    "notifier": ("RASA_AUTH_TOKEN",),
+    "facts": (),
+}
+SECRETS = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET")
+
+
 class SettingsError(RuntimeError):
     """A required setting is missing or invalid."""
 
@@ -48,6 +61,10 @@ class Settings:
     rate_limit_ip: int = 120
     max_message_chars: int = 1000
     proxy_count: int = 0
+    action_host: str = "127.0.0.1"
+    action_server_token: str = ""
+    action_max_body: int = 1024 * 1024
+    rasa_max_body: int = 300 * 1024
 
     @property
     def production(self) -> bool:
@@ -95,6 +112,13 @@ def _count(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _size(env: dict, name: str, default: int) -> int:
+    value = _count(env, name, default)
+    if value < 1024:
+        raise SettingsError(f"{name} is a size in bytes and must be at least 1024, got {value}")
+    return value
+
+
 def _hours(raw: str) -> tuple[int, int]:
     try:
         start, end = (int(part) for part in raw.split("-"))
@@ -112,10 +136,14 @@ def load(env: dict | None = None) -> Settings:
     if app_env not in ("development", "production", "test"):
         raise SettingsError(f"APP_ENV must be development, test or production, got {app_env!r}")
     production = app_env == "production"
-    required = ["DATABASE_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"] if production else []
+    service = env.get("ASSISTANT_SERVICE", "")
+    if service and service not in SERVICE_SECRETS:
+        raise SettingsError(f"ASSISTANT_SERVICE must be one of {', '.join(SERVICE_SECRETS)}, got {service!r}")
+    required = ["DATABASE_URL", *(SERVICE_SECRETS[service] if service else SECRETS)] if production else []
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
+    web_port = _port(env, "WEB_PORT", 8000)
     if _count(env, "SANIC_WORKERS", 1) > 1 and not env.get("REDIS_URL"):
         raise SettingsError("SANIC_WORKERS above 1 needs REDIS_URL: Rasa's workers must share conversation locks")
     return Settings(
@@ -126,7 +154,7 @@ def load(env: dict | None = None) -> Settings:
         action_port=_port(env, "ACTION_PORT", 5055),
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
-        web_port=_port(env, "WEB_PORT", 8000),
+        web_port=web_port,
         web_host=env.get("WEB_HOST", "0.0.0.0"),
         widget_secret=env.get("WIDGET_SECRET") or "",
         console_secret=env.get("CONSOLE_SECRET") or "",
@@ -142,5 +170,11 @@ def load(env: dict | None = None) -> Settings:
         rate_limit_ip=_count(env, "RATE_LIMIT_PER_IP", 120),
         max_message_chars=_count(env, "MAX_MESSAGE_CHARS", 1000) or 1000,
         proxy_count=_count(env, "PROXY_COUNT", 0),
-        cors_origins=tuple(o for o in env.get("CORS_ORIGINS", "http://localhost:8000").split(",") if o.strip()),
+        # only the web app's own demo page by default; embedding sites are listed explicitly
+        cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port}").split(",")
+                           if o.strip()),
+        action_host=env.get("ACTION_HOST") or "127.0.0.1",
+        action_server_token=env.get("ACTION_SERVER_TOKEN", ""),
+        action_max_body=_size(env, "ACTION_MAX_BODY", 1024 * 1024),
+        rasa_max_body=_size(env, "SANIC_REQUEST_MAX_SIZE", 300 * 1024),
     )

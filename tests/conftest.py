@@ -54,6 +54,7 @@ class Stack:
     tracker_store_url: str
     env: dict
     log: Path
+    process: subprocess.Popen | None = None
 
     def say(self, sender: str, message: str, timeout: float = 30, trusted: bool = False) -> list[dict]:
         """Send as a visitor on the REST channel; ``trusted`` sends the Rasa token (payloads like /x@0.3 pass)."""
@@ -128,6 +129,7 @@ def launch(work: Path, fake_wechat_base: str, **extra: str) -> tuple[subprocess.
         "NOTIFY_INTERVAL": "1",
         "WECHAT_API_BASE": fake_wechat_base,
         "RASA_AUTH_TOKEN": token,
+        "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", None) or "test-action-token-" + os.urandom(8).hex(),
         "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
         **extra,
@@ -137,10 +139,52 @@ def launch(work: Path, fake_wechat_base: str, **extra: str) -> tuple[subprocess.
         process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT,
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return process, Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}", token,
-                          env["DATABASE_URL"], env["TRACKER_STORE_URL"], env, log)
+                          env["DATABASE_URL"], env["TRACKER_STORE_URL"], env, log, process)
 
 
-def wait_ready(process: subprocess.Popen, stack: Stack, timeout: float = 300) -> None:
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from /proc (each service runs in its own session, so not by group)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def stack_pids(stack: Stack) -> list[int]:
+    """The launcher of ``stack`` and every process below it."""
+    pids, todo = [], [stack.process.pid]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(_children(pid))
+    return pids
+
+
+def service_pid(stack: Stack, service: str, timeout: float = 30) -> int | None:
+    """The pid of ``service`` (rasa, actions, web, notifier) of this stack; waits while it is being restarted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for pid in _children(stack.process.pid):
+            try:
+                argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[1:4] == [b"-m", b"bot.serve", service.encode()]:
+                return pid
+        if time.monotonic() >= deadline:
+            if timeout:
+                raise AssertionError(f"no {service} process under the launcher {stack.process.pid}")
+            return None
+        time.sleep(0.2)
+
+
+def wait_ready(process: subprocess.Popen, stack: Stack, timeout: float = 600) -> None:
     _wait_ready(process, [f"{stack.rasa_url}/", f"http://127.0.0.1:{stack.env['ACTION_PORT']}/health",
                           f"{stack.web_url}/healthz"], stack.log, timeout)
 

@@ -3,26 +3,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import uuid
 
 import requests
 
 from bot import db, leads
-from tests.conftest import stack_process
+from tests.conftest import service_pid
 from tests.test_wechat import follower, signed, text_xml
 
 
 def visitor() -> str:
     return f"fault-{uuid.uuid4().hex}"
-
-
-def pids(pattern: str) -> list[int]:
-    """Services of this test run's stack (children of its launcher: other worktrees may run stacks too)."""
-    parent = ["-P", str(stack_process["process"].pid)] if "process" in stack_process else []
-    out = subprocess.run(["pgrep", *parent, "-f", pattern], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
 
 
 def wait_until(check, timeout: float, step: float = 0.5):
@@ -61,17 +53,17 @@ def outbox(stack, phone: str) -> list[leads.Notification]:
 
 
 def test_action_server_down_apologises_with_the_contact_then_recovers(stack):
-    [pid] = pids(f"rasa_sdk --actions actions --port {stack.env['ACTION_PORT']}")
+    pid = service_pid(stack, "actions")
     os.kill(pid, signal.SIGKILL)  # the launcher notices and starts a new one within seconds
     reply = stack.text(visitor(), "注册资本要多少")
     assert "系统暂时出了点问题" in reply and "顾问" in reply
     answer = wait_until(lambda: "1000万" in stack.text(visitor(), "注册资本要多少"), 90)
     assert answer
-    assert pids(f"rasa_sdk --actions actions --port {stack.env['ACTION_PORT']}") != [pid]
+    assert service_pid(stack, "actions") != pid
 
 
 def test_notifier_down_leaves_leads_in_the_outbox_until_it_is_back(stack, webhook_sink):
-    [pid] = pids("python -m bot[.]notify")
+    pid = service_pid(stack, "notifier")
     phone = unique_phone()
     os.kill(pid, signal.SIGSTOP)  # the worker hangs: nothing is delivered meanwhile
     try:
@@ -100,7 +92,7 @@ def test_staff_webhook_failing_is_retried_and_the_error_kept_until_delivered(sta
 def test_wechat_api_failing_is_retried_logged_and_delivered(stack, fake_wechat):
     openid = follower()
     fake_wechat.unavailable_sends = 2
-    [pid] = pids(f"rasa_sdk --actions actions --port {stack.env['ACTION_PORT']}")
+    pid = service_pid(stack, "actions")
     os.kill(pid, signal.SIGSTOP)  # a slow turn: the answer goes through the customer-service API
     try:
         response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
@@ -117,7 +109,7 @@ def test_wechat_api_failing_is_retried_logged_and_delivered(stack, fake_wechat):
 def test_rasa_restarted_mid_conversation_continues_from_the_tracker_store(stack):
     sender = visitor()
     assert "覆盖几个省" in stack.text(sender, "帮我看看我们公司能不能办")
-    [pid] = pids(f"rasa run .*--port {stack.rasa_url.rsplit(':', 1)[1]}")
+    pid = service_pid(stack, "rasa")
     os.kill(pid, signal.SIGKILL)
     time.sleep(1)
     wait_until(lambda: requests.get(f"{stack.rasa_url}/", timeout=2).status_code == 200, 240, step=1)

@@ -12,10 +12,37 @@ def test_development_defaults_use_sqlite_under_var():
 
 
 def test_production_requires_secrets():
-    with pytest.raises(settings.SettingsError, match="DATABASE_URL, RASA_AUTH_TOKEN, WIDGET_SECRET, CONSOLE_SECRET"):
+    with pytest.raises(settings.SettingsError,
+                       match="DATABASE_URL, RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, WIDGET_SECRET, CONSOLE_SECRET"):
         settings.load({"APP_ENV": "production"})
-    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t", "WIDGET_SECRET": "s", "CONSOLE_SECRET": "c"})
-    assert config.production
+    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t",
+                            "ACTION_SERVER_TOKEN": "a", "WIDGET_SECRET": "s", "CONSOLE_SECRET": "c"})
+    assert config.production and config.action_server_token == "a"
+
+
+def test_action_server_listens_on_loopback_unless_told_otherwise():
+    """F2: ACTION_HOST defaults to 127.0.0.1; compose and Helm set 0.0.0.0 for their private networks."""
+    assert settings.load({}).action_host == "127.0.0.1"
+    assert settings.load({"ACTION_HOST": "0.0.0.0"}).action_host == "0.0.0.0"
+
+
+def test_body_limits_have_safe_defaults_and_refuse_nonsense():
+    """F11: Rasa refuses bodies over 300 KB, the action server over 1 MiB, unless configured."""
+    config = settings.load({})
+    assert (config.rasa_max_body, config.action_max_body) == (300 * 1024, 1024 * 1024)
+    assert settings.load({"ACTION_MAX_BODY": "2097152"}).action_max_body == 2 * 1024 * 1024
+    with pytest.raises(settings.SettingsError, match="ACTION_MAX_BODY is a size in bytes"):
+        settings.load({"ACTION_MAX_BODY": "10"})
+    with pytest.raises(settings.SettingsError, match="SANIC_REQUEST_MAX_SIZE must be a whole number"):
+        settings.load({"SANIC_REQUEST_MAX_SIZE": "300KB"})
+
+
+def test_cors_default_is_the_web_apps_own_origin_only():
+    """N11: no stray origin (such as http://127.0.0.1:8090) is trusted by default."""
+    assert settings.load({}).cors_origins == ("http://localhost:8000",)
+    assert settings.load({"WEB_PORT": "9000"}).cors_origins == ("http://localhost:9000",)
+    assert settings.load({"CORS_ORIGINS": " https://a.example , https://b.example,"}).cors_origins == (
+        "https://a.example", "https://b.example")
 
 
 @pytest.mark.parametrize("env, message", [

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -13,7 +12,7 @@ import requests
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 
-from tests.conftest import WECHAT
+from tests.conftest import WECHAT, service_pid
 
 TOKEN = WECHAT["WECHAT_TOKEN"]
 CRYPTO = WeChatCrypto(TOKEN, WECHAT["WECHAT_AES_KEY"], WECHAT["WECHAT_APP_ID"])
@@ -173,10 +172,7 @@ def test_retried_msg_id_is_processed_once_and_answered_identically(stack, post):
 
 
 def _action_server_pids(stack) -> list[int]:
-    port = stack.env["ACTION_PORT"]
-    out = subprocess.run(["pgrep", "-f", f"rasa_sdk --actions actions --port {port}"],
-                         capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return [service_pid(stack, "actions")]
 
 
 def test_slow_turn_answers_success_then_delivers_through_the_api(stack, post, fake_wechat):

@@ -5,13 +5,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.settings import PROJECT_ROOT
+from tests.conftest import service_pid
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -161,9 +161,7 @@ def test_mobile_layout_is_full_screen(browser, stack):
 
 
 def _rasa_pids(stack) -> list[int]:
-    port = stack.rasa_url.rsplit(":", 1)[1]
-    out = subprocess.run(["pgrep", "-f", f"rasa run .*--port {port}"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return [service_pid(stack, "rasa")]
 
 
 def test_offline_state_and_queued_message_answered_after_rasa_restarts(page, stack):

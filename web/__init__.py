@@ -5,6 +5,7 @@ tests pass their own settings.
 """
 from __future__ import annotations
 
+import os
 import secrets
 
 from flask import Flask, Response, current_app, request
@@ -19,10 +20,20 @@ VAR = settings_module.PROJECT_ROOT / "var"
 def _development_secret(name: str) -> str:
     """Keep one random secret per checkout so sessions survive restarts in development."""
     path = VAR / f"{name}.secret"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # written private (0600 from the first byte) under a temporary name, then linked into place:
+        # no moment at which another user could read it, nor one at which it is there but empty
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process starting at the same moment made it first: use theirs
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
