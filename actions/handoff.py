@@ -30,7 +30,6 @@ class ActionRequestHandoff(Action):
             return [FollowupAction("lead_form")]
         try:
             with db.session_scope(config.database_url) as session:
-                leads.create_schema(session.get_bind())
                 leads.queue_handoff(tracker.sender_id, tracker.get_latest_input_channel() or "rest",
                                     session=session)
         except SQLAlchemyError:

@@ -144,7 +144,6 @@ class ActionSubmitLead(Action):
             return reset
         try:
             with db.session_scope(config.database_url) as session:
-                leads.create_schema(session.get_bind())
                 topics = []
                 for intent in asked_topics(tracker):
                     fact = facts.fact_for_intent(intent, session=session)

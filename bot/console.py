@@ -9,7 +9,7 @@ import argparse
 import getpass
 import sys
 
-from bot import db, leads, settings
+from bot import db, leads, migrate, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("name")
     args = parser.parse_args(argv)
     url = settings.load().database_url
-    leads.create_schema(db.get_engine(url))
+    migrate.upgrade(url)
     if args.command == "create-user":
         password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
         try:

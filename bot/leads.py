@@ -15,11 +15,10 @@ import secrets
 from typing import Iterable, Optional
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Session, declarative_base, relationship
+from sqlalchemy.orm import Session, relationship
 
-from bot.db import utcnow
+from bot.db import Base, utcnow
 
-Base = declarative_base()
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
 ROLES = ("admin", "agent")
@@ -161,10 +160,6 @@ class ApiToken(Base):
     name = Column(String(100), nullable=False)
     token_hash = Column(String(64), unique=True, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
-
-
-def create_schema(engine) -> None:
-    Base.metadata.create_all(engine)
 
 
 # ---------- leads

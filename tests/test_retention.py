@@ -6,12 +6,13 @@ import time
 
 import sqlalchemy as sa
 
-from bot import conversations, db, leads, retention
+from bot import conversations, db, leads, migrate, retention
 from bench.console_list import generate
 
 
 def test_old_conversations_go_and_leads_stay(tmp_path):
     tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
+    migrate.upgrade(app)
     generate(tracker, 3)  # three conversations within the last 30 days
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
     old = time.time() - 400 * 86400

@@ -13,17 +13,14 @@ import datetime as dt
 import json
 import threading
 import time
-from functools import lru_cache
 from typing import List, Optional
 
 from sqlalchemy import Column, DateTime, Float, String, Text, delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import declarative_base
 
 from bot import db
-from bot.db import utcnow
+from bot.db import Base, utcnow
 
-Base = declarative_base()
 KEEP = dt.timedelta(days=1)
 REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
 UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
@@ -55,15 +52,8 @@ class SharedValue(Base):
     expires_at = Column(Float, nullable=True)
 
 
-@lru_cache(maxsize=8)
-def _ready(url: str) -> str:
-    Base.metadata.create_all(db.get_engine(url))
-    return url
-
-
 def claim(url: str, key: str) -> bool:
     """Record that ``key`` is being processed; False when it already was (a retry)."""
-    _ready(url)
     try:
         with db.session_scope(url) as session:
             session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
@@ -75,7 +65,7 @@ def claim(url: str, key: str) -> bool:
 
 def finish(url: str, key: str, reply: Optional[str]) -> None:
     """Store the passive reply (text), or that the answer goes out later (None)."""
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(ProcessedMessage, key)
         if row is not None:
             row.status = "later" if reply is None else "replied"
@@ -86,7 +76,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
     """Wait for the first delivery's outcome; its reply text, or None for ``success``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with db.session_scope(_ready(url)) as session:
+        with db.session_scope(url) as session:
             row = session.get(ProcessedMessage, key)
             if row is not None and row.status != "processing":
                 return row.reply or None
@@ -95,7 +85,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
 
 
 def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(OfferedChoices, openid)
         if not payloads:
             if row is not None:
@@ -110,7 +100,7 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
 
 def choice(url: str, openid: str, number: int) -> Optional[str]:
     """The payload of option ``number`` last offered to ``openid``."""
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(OfferedChoices, openid)
         payloads = json.loads(row.payloads) if row is not None else []
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
@@ -120,7 +110,7 @@ class SqlSessionStorage:
     """wechatpy session storage backed by the shared database."""
 
     def __init__(self, url: str) -> None:
-        self.url = _ready(url)
+        self.url = url
 
     def get(self, key, default=None):
         with db.session_scope(self.url) as session:
