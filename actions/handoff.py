@@ -59,7 +59,6 @@ class ActionRequestHandoff(Action):
             return [FollowupAction("lead_form")]
         try:
             with db.session_scope(config.database_url) as session:
-                leads.create_schema(session.get_bind())
                 full = queue_is_full(tracker.sender_id, session)
                 if not full:
                     leads.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],

@@ -190,7 +190,6 @@ class ActionSubmitLead(Action):
             return reset
         try:
             with db.session_scope(config.database_url) as session:
-                leads.create_schema(session.get_bind())
                 if leads.recent_leads(tracker.sender_id, session=session) >= LEADS_PER_CONVERSATION:
                     logger.warning("conversation %s… over %s leads a day: not stored", str(tracker.sender_id)[:6],
                                    LEADS_PER_CONVERSATION)

@@ -15,7 +15,7 @@ import argparse
 import getpass
 import sys
 
-from bot import db, leads, settings
+from bot import db, leads, migrate, settings
 
 
 def _password() -> str:
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, session) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     url = settings.load().database_url
-    leads.create_schema(db.get_engine(url))
+    migrate.upgrade(url)
     try:
         with db.session_scope(url) as session:
             output = _run(args, session)

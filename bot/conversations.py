@@ -15,11 +15,11 @@ from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Text, select
-from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.orm import Session
 
 from bot import db, leads
+from bot.db import Base
 
-Base = declarative_base()
 BATCH = 5000
 LOW_CONFIDENCE = 0.6
 SEARCH_LIMIT = 4000
@@ -135,12 +135,6 @@ def _iso(value: Optional[dt.datetime]) -> Optional[str]:
     return value.isoformat() + "Z" if value else None
 
 
-def create_schema(url: str) -> None:
-    engine = db.get_engine(url)
-    Base.metadata.create_all(engine)
-    leads.create_schema(engine)
-
-
 def _events_table(tracker_url: str) -> sa.Table:
     table = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
     return table
@@ -148,7 +142,6 @@ def _events_table(tracker_url: str) -> sa.Table:
 
 def refresh(tracker_url: str, database_url: str) -> int:
     """Fold events newer than the watermark into summaries; return how many were read."""
-    create_schema(database_url)
     try:
         events = _events_table(tracker_url)
     except sa.exc.NoSuchTableError:

@@ -13,7 +13,11 @@ from typing import Iterator
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+# The one metadata of every table the project owns (Rasa's own tables are not in it);
+# bot/migrations builds and upgrades the schema from it.
+Base = declarative_base()
 
 
 @lru_cache(maxsize=8)

@@ -20,11 +20,10 @@ from sqlalchemy import (
     Text,
     select,
 )
-from sqlalchemy.orm import Session, declarative_base, relationship
+from sqlalchemy.orm import Session, relationship
 
-from bot.db import get_engine, utcnow
+from bot.db import Base, get_engine, utcnow
 
-Base = declarative_base()
 
 CONFIDENCE_LEVELS = {
     "H": "依据法规或官方通知原文",
@@ -159,10 +158,6 @@ def edit_fact(key: str, changes: dict, editor: str, *, session: Session) -> Fact
 def edits(key: str, *, session: Session) -> list[FactEdit]:
     return list(session.execute(select(FactEdit).where(FactEdit.fact_key == key)
                                 .order_by(FactEdit.edited_at.desc(), FactEdit.id.desc())).scalars())
-
-
-def create_schema(url: str) -> None:
-    Base.metadata.create_all(get_engine(url))
 
 
 def fact_for_intent(intent: str, *, session: Session) -> Optional[Fact]:

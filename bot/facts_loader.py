@@ -22,9 +22,10 @@ from typing import Any, Iterable
 
 import yaml
 
+from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
-from bot.facts import CONFIDENCE_LEVELS, Correction, Fact, create_schema
+from bot.facts import CONFIDENCE_LEVELS, Correction, Fact
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}
@@ -253,7 +254,7 @@ def _apply(fact: Fact, row: dict, digest: str) -> None:
 def load_facts(paths: Iterable[Path], database_url: str) -> LoadReport:
     """Validate ``paths`` and upsert their facts into ``database_url``."""
     rows = read_facts(paths)
-    create_schema(database_url)
+    migrate.upgrade(database_url)
     report = LoadReport()
     with session_scope(database_url) as session:
         existing = {f.key: f for f in session.query(Fact).all()}

@@ -16,11 +16,10 @@ import secrets
 from typing import Iterable, Optional
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, func, select
-from sqlalchemy.orm import Session, declarative_base, relationship
+from sqlalchemy.orm import Session, relationship
 
-from bot.db import utcnow
+from bot.db import Base, utcnow
 
-Base = declarative_base()
 logger = logging.getLogger(__name__)
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
@@ -176,10 +175,6 @@ class ApiToken(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     role = Column(String(10), nullable=False, default="agent", server_default="agent")
     revoked_at = Column(DateTime, nullable=True)
-
-
-def create_schema(engine) -> None:
-    Base.metadata.create_all(engine)
 
 
 # ---------- leads

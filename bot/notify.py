@@ -229,7 +229,6 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = settings.load()
-    leads.create_schema(db.get_engine(config.database_url))
     names = configured()
     logger.info("notifiers: %s", ", ".join(names) or "none configured (leads are stored and listed only)")
     if "email" in names and os.environ.get("SMTP_USER") and _off(os.environ, "SMTP_STARTTLS") \

@@ -39,7 +39,6 @@ def purge(tracker_url: str, database_url: str, days: int, dry_run: bool = False)
     if dry_run or not stale:
         return len(stale)
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
-    conversations.create_schema(database_url)
     for start in range(0, len(stale), 500):
         chunk = stale[start:start + 500]
         with db.get_engine(tracker_url).begin() as connection:

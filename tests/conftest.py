@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot import db, facts_loader
+from bot import db, facts_loader, migrate
 from bot.settings import PROJECT_ROOT
 
 FACTS_DIR = PROJECT_ROOT / "data" / "facts"
@@ -26,6 +26,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def empty_database(tmp_path) -> str:
+    """A fresh SQLite database at the newest schema, with no rows."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate.upgrade(url)
+    return url
 
 
 @pytest.fixture

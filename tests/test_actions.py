@@ -222,7 +222,6 @@ FORM = {"lead_name": "张先生", "lead_phone": "13812345678", "lead_company": "
 def stored_leads(url) -> list:
     from bot import leads
     with db.session_scope(url) as session:
-        leads.create_schema(session.get_bind())
         return [lead.as_dict(mask=False) for lead in leads.list_leads(session=session)]
 
 

@@ -14,11 +14,9 @@ from web import create_app
 
 
 @pytest.fixture
-def url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    leads.create_schema(db.get_engine(url))
-    return url
+def url(empty_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    return empty_database
 
 
 LEAD = {"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",

@@ -21,11 +21,9 @@ LEAD = {"conversation_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "channel": "socke
 
 
 @pytest.fixture
-def url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    leads.create_schema(db.get_engine(url))
-    return url
+def url(empty_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    return empty_database
 
 
 def make_certificates(tmp_path):

@@ -6,12 +6,13 @@ import time
 
 import sqlalchemy as sa
 
-from bot import conversations, db, leads, retention
+from bot import conversations, db, leads, migrate, retention
 from bench.console_list import generate
 
 
 def test_old_conversations_go_and_leads_stay(tmp_path):
     tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
+    migrate.upgrade(app)
     generate(tracker, 3)  # three conversations within the last 30 days
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
     old = time.time() - 400 * 86400
@@ -51,7 +52,7 @@ def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_pa
         connection.execute(events.insert(), [{"sender_id": sender, "type_name": "user", "timestamp": old,
                                               "data": json.dumps({"event": "user", "text": "我的电话13800001111"})}
                                              for sender in ("oOldFollower1", "old-widget")])
-    conversations.create_schema(app)
+    migrate.upgrade(app)
     with db.session_scope(app) as session:
         for sender in ("oOldFollower1", "old-widget", "recent"):
             session.add(conversations.CollectedExample(text="我的电话13800001111", intent="inform",

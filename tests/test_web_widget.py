@@ -34,8 +34,8 @@ class FakeResponse:
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    config = settings.load({"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WIDGET_SECRET": "s3cret",
+def app(empty_database, monkeypatch):
+    config = settings.load({"DATABASE_URL": empty_database, "WIDGET_SECRET": "s3cret",
                             "RASA_AUTH_TOKEN": "rasa-token", "CORS_ORIGINS": "https://customer.example"})
     calls = []
 

@@ -26,8 +26,8 @@ def test_short_reply_is_one_part():
     assert split_text("") == []
 
 
-def test_claim_is_once_per_key_and_retries_see_the_reply(tmp_path):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+def test_claim_is_once_per_key_and_retries_see_the_reply(empty_database):
+    url = empty_database
     assert wechat_store.claim(url, "msg:1")
     assert not wechat_store.claim(url, "msg:1")
     wechat_store.finish(url, "msg:1", "答案")
@@ -35,16 +35,16 @@ def test_claim_is_once_per_key_and_retries_see_the_reply(tmp_path):
     assert asyncio.run(wechat_store.wait_reply(url, "msg:1", 1)) == "答案"
 
 
-def test_choices_are_remembered_per_follower(tmp_path):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+def test_choices_are_remembered_per_follower(empty_database):
+    url = empty_database
     wechat_store.remember_choices(url, "openid-a", ["/ask_conditions", "/ask_materials"])
     assert wechat_store.choice(url, "openid-a", 2) == "/ask_materials"
     assert wechat_store.choice(url, "openid-a", 3) is None
     assert wechat_store.choice(url, "openid-b", 1) is None
 
 
-def test_token_storage_expires_before_the_real_expiry(tmp_path):
-    storage = wechat_store.SqlSessionStorage(f"sqlite:///{tmp_path / 'w.db'}")
+def test_token_storage_expires_before_the_real_expiry(empty_database):
+    storage = wechat_store.SqlSessionStorage(empty_database)
     storage.set("app_access_token", "abc", 7200)
     assert storage.get("app_access_token") == "abc"
     storage.set("app_access_token", "old", 100)  # under the refresh margin: treated as expired

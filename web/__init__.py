@@ -91,7 +91,6 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
                       SESSION_COOKIE_SECURE=config.production, SESSION_COOKIE_NAME="console_session",
                       PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
-    conversations.create_schema(config.database_url)
     app.extensions["widget_rate_limit"] = RateLimiter(config.rate_limit_ip, 60, config.redis_url or None, "rl:web")
     if config.proxy_count:  # behind a reverse proxy: the visitor's address is in X-Forwarded-For
         from werkzeug.middleware.proxy_fix import ProxyFix

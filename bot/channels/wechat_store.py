@@ -16,17 +16,14 @@ import hmac
 import json
 import threading
 import time
-from functools import lru_cache
 from typing import List, Optional
 
 from sqlalchemy import Column, DateTime, Float, String, Text, delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import declarative_base
 
 from bot import db
-from bot.db import utcnow
+from bot.db import Base, utcnow
 
-Base = declarative_base()
 KEEP = dt.timedelta(days=1)
 # a timestamp is accepted for 5 minutes either side of now: remember its nonce for longer than that
 SEEN_KEEP = dt.timedelta(minutes=15)
@@ -68,19 +65,12 @@ class SharedValue(Base):
     expires_at = Column(Float, nullable=True)
 
 
-@lru_cache(maxsize=8)
-def _ready(url: str) -> str:
-    Base.metadata.create_all(db.get_engine(url))
-    return url
-
-
 def admit(url: str, timestamp: str, nonce: str, body_digest: str) -> bool:
     """Record a signed request; False when its timestamp and nonce already came with another body.
 
     The same request again (WeChat retrying) is admitted: de-duplication
     answers it with the first reply.
     """
-    _ready(url)
     key = f"{timestamp}:{nonce}"
     try:
         with db.session_scope(url) as session:
@@ -95,7 +85,6 @@ def admit(url: str, timestamp: str, nonce: str, body_digest: str) -> bool:
 
 def claim(url: str, key: str) -> bool:
     """Record that ``key`` is being processed; False when it already was (a retry)."""
-    _ready(url)
     try:
         with db.session_scope(url) as session:
             session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
@@ -107,7 +96,7 @@ def claim(url: str, key: str) -> bool:
 
 def finish(url: str, key: str, reply: Optional[str]) -> None:
     """Store the passive reply (text), or that the answer goes out later (None)."""
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(ProcessedMessage, key)
         if row is not None:
             row.status = "later" if reply is None else "replied"
@@ -118,7 +107,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
     """Wait for the first delivery's outcome; its reply text, or None for ``success``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with db.session_scope(_ready(url)) as session:
+        with db.session_scope(url) as session:
             row = session.get(ProcessedMessage, key)
             if row is not None and row.status != "processing":
                 return row.reply or None
@@ -127,7 +116,7 @@ async def wait_reply(url: str, key: str, timeout: float) -> Optional[str]:
 
 
 def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(OfferedChoices, openid)
         if not payloads:
             if row is not None:
@@ -142,7 +131,7 @@ def remember_choices(url: str, openid: str, payloads: List[str]) -> None:
 
 def forget(url: str, openids: List[str]) -> None:
     """Drop what is kept for these followers (retention): options offered and stale dedupe rows."""
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         session.execute(delete(OfferedChoices).where(OfferedChoices.openid.in_(openids)))
         # dedupe rows live a day and a purged conversation has been silent longer: drop every old one
         session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP))
@@ -151,7 +140,7 @@ def forget(url: str, openids: List[str]) -> None:
 
 def choice(url: str, openid: str, number: int) -> Optional[str]:
     """The payload of option ``number`` last offered to ``openid``."""
-    with db.session_scope(_ready(url)) as session:
+    with db.session_scope(url) as session:
         row = session.get(OfferedChoices, openid)
         payloads = json.loads(row.payloads) if row is not None else []
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
@@ -161,7 +150,7 @@ class SqlSessionStorage:
     """wechatpy session storage backed by the shared database."""
 
     def __init__(self, url: str) -> None:
-        self.url = _ready(url)
+        self.url = url
 
     def get(self, key, default=None):
         with db.session_scope(self.url) as session:
