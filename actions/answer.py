@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.clarify import clarify
-from bot import db, eligibility, facts, settings
+from bot import db, eligibility, settings
+from bot.store import facts
 
 logger = logging.getLogger(__name__)
 

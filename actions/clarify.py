@@ -7,7 +7,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, facts, settings
+from bot import db, settings
+from bot.store import facts
 
 NOT_ANSWERS = {"nlu_fallback", "ask_followup"}
 MAX_CHOICES = 3

@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, eligibility, facts, settings
+from bot import db, eligibility, settings
+from bot.store import facts
 
 FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
 CAPITAL_FACT = "conditions.capital"

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot import db, leads, settings
+from bot import db, settings
+from bot.store import handoffs, leads
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ def _limit(name: str, default: int) -> int:
 
 def queue_is_full(conversation_id: str, session: Session) -> bool:
     """Whether a new handoff would go past HANDOFF_MAX_QUEUED waiting or HANDOFF_MAX_PER_MINUTE new ones."""
-    if leads.open_handoff(conversation_id, session=session) is not None:
+    if handoffs.open_handoff(conversation_id, session=session) is not None:
         return False  # already queued: asking again adds nothing
-    queued = session.execute(select(func.count()).select_from(leads.Handoff)
-                             .where(leads.Handoff.status == "queued")).scalar_one()
-    recent = session.execute(select(func.count()).select_from(leads.Handoff).where(
-        leads.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))).scalar_one()
+    queued = session.execute(select(func.count()).select_from(handoffs.Handoff)
+                             .where(handoffs.Handoff.status == "queued")).scalar_one()
+    recent = session.execute(select(func.count()).select_from(handoffs.Handoff).where(
+        handoffs.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))).scalar_one()
     max_queued, per_minute = _limit("HANDOFF_MAX_QUEUED", 20), _limit("HANDOFF_MAX_PER_MINUTE", 10)
     return bool((max_queued and queued >= max_queued) or (per_minute and recent >= per_minute))
 
@@ -61,7 +62,7 @@ class ActionRequestHandoff(Action):
             with db.session_scope(config.database_url) as session:
                 full = queue_is_full(tracker.sender_id, session)
                 if not full:
-                    leads.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],
+                    handoffs.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],
                                         session=session)
         except SQLAlchemyError:
             logger.exception("could not queue the handoff")

@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, facts, leads, notify, settings
+from bot import db, notify, settings
+from bot.store import facts, leads
 
 logger = logging.getLogger(__name__)
 

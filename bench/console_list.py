@@ -17,7 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot import conversations, db
+from bot import db
+from bot.store import conversations
 
 QUESTIONS = ["全网和地网有什么区别", "注册资本要多少", "需要哪些材料", "年报什么时候截止", "外资能办吗",
              "今天天气怎么样", "95号码怎么申请", "办理流程是什么", "没证经营怎么罚", "有效期多久"]

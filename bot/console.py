@@ -15,7 +15,8 @@ import argparse
 import getpass
 import sys
 
-from bot import db, leads, migrate, settings
+from bot import db, migrate, settings
+from bot.store import staff
 
 
 def _password() -> str:
@@ -27,10 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     user = commands.add_parser("create-user", help="create a staff user; the password is read from stdin")
     user.add_argument("name")
-    user.add_argument("--role", choices=leads.ROLES, required=True)
+    user.add_argument("--role", choices=staff.ROLES, required=True)
     role = commands.add_parser("set-role", help="change a user's role (effective at their next request)")
     role.add_argument("name")
-    role.add_argument("--role", choices=leads.ROLES, required=True)
+    role.add_argument("--role", choices=staff.ROLES, required=True)
     password = commands.add_parser("set-password", help="set a new password (stdin) and end the user's sessions")
     password.add_argument("name")
     delete = commands.add_parser("delete-user", help="delete a user and end their sessions")
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list-users", help="list staff users and their roles")
     token = commands.add_parser("create-token", help="create an API token for /console/api/")
     token.add_argument("name")
-    token.add_argument("--role", choices=leads.ROLES, default="agent",
+    token.add_argument("--role", choices=staff.ROLES, default="agent",
                        help="agent (default): no facts, masked phones; admin: everything")
     commands.add_parser("list-tokens", help="list live API tokens (names and roles; tokens are never stored)")
     revoke = commands.add_parser("revoke-token", help="revoke the API token with this name")
@@ -49,27 +50,27 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, session) -> str:
     """Do the command; return what to print. ValueError means a refusal with a clear message."""
     if args.command == "create-user":
-        leads.create_user(args.name, args.role, _password(), session=session)
+        staff.create_user(args.name, args.role, _password(), session=session)
         return f"created {args.role} {args.name}"
     if args.command == "set-role":
-        leads.set_role(args.name, args.role, session=session)
+        staff.set_role(args.name, args.role, session=session)
         return f"{args.name} is now {args.role}"
     if args.command == "set-password":
-        leads.set_password(args.name, _password(), session=session)
+        staff.set_password(args.name, _password(), session=session)
         return f"password of {args.name} changed; their sessions are ended"
     if args.command == "delete-user":
-        leads.delete_user(args.name, session=session)
+        staff.delete_user(args.name, session=session)
         return f"deleted {args.name}"
     if args.command == "list-users":
-        return "\n".join(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in leads.list_users(session=session)) \
+        return "\n".join(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in staff.list_users(session=session)) \
             or "no users"
     if args.command == "create-token":
-        value = leads.create_token(args.name, role=args.role, session=session)
+        value = staff.create_token(args.name, role=args.role, session=session)
         return f"token for {args.name} ({args.role}, shown once):\n{value}"
     if args.command == "list-tokens":
-        return "\n".join(f"{t.name}\t{t.role}\t{t.created_at:%Y-%m-%d}" for t in leads.list_tokens(session=session)) \
+        return "\n".join(f"{t.name}\t{t.role}\t{t.created_at:%Y-%m-%d}" for t in staff.list_tokens(session=session)) \
             or "no live tokens"
-    if not leads.revoke_token(args.name, session=session):
+    if not staff.revoke_token(args.name, session=session):
         raise ValueError(f"no live token named {args.name!r}")
     return f"revoked the token {args.name}"
 

@@ -25,7 +25,7 @@ import yaml
 from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
-from bot.facts import CONFIDENCE_LEVELS, Correction, Fact
+from bot.store.facts import CONFIDENCE_LEVELS, Correction, Fact
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}

@@ -29,8 +29,6 @@ SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
 def metadata() -> sa.MetaData:
     """Import every model module so that Base.metadata lists all the project's tables."""
-    from bot import conversations, facts, leads  # noqa: F401 - imported for their tables
-    from bot.channels import wechat_store  # noqa: F401
 
     return db.Base.metadata
 

@@ -38,7 +38,8 @@ from typing import Callable, Dict, Optional
 import requests
 from sqlalchemy import or_, select
 
-from bot import db, leads, rasa_api, settings
+from bot import db, rasa_api, settings
+from bot.store import handoffs, leads
 
 logger = logging.getLogger("bot.notify")
 LEASE = dt.timedelta(seconds=60)
@@ -205,7 +206,7 @@ def expire_handoffs(config: settings.Settings) -> int:
     timeout = dt.timedelta(seconds=config.handoff_claim_timeout)
     with db.session_scope(config.database_url) as session:
         expired = [(h.id, h.conversation_id, h.channel)
-                   for h in leads.expired_handoffs(timeout, session=session)]
+                   for h in handoffs.expired_handoffs(timeout, session=session)]
     done = 0
     for handoff_id, conversation_id, channel in expired:
         try:
@@ -215,7 +216,7 @@ def expire_handoffs(config: settings.Settings) -> int:
             logger.warning("could not expire handoff %s yet: the assistant's server did not accept it", handoff_id)
             continue
         with db.session_scope(config.database_url) as session:
-            row = session.get(leads.Handoff, handoff_id)
+            row = session.get(handoffs.Handoff, handoff_id)
             row.status, row.ended_at = "expired", leads.utcnow()
         done += 1
         logger.info("handoff %s was not claimed in time: lead form offered", handoff_id)

@@ -17,8 +17,9 @@ import time
 
 import sqlalchemy as sa
 
-from bot import conversations, db, settings
-from bot.channels import wechat_store
+from bot import db, settings
+from bot.store import conversations
+from bot.store import wechat as wechat_store
 
 
 def stale_conversations(tracker_url: str, days: int, now: float | None = None) -> list[str]:

@@ -27,9 +27,9 @@ TIMING_PATH = MODEL_DIR / f"{MODEL_NAME}.train-seconds"  # read by the benchmark
 CONFIG = PROJECT_ROOT / "bot" / "config.yml"
 DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
 TRAINING_DATA = [PROJECT_ROOT / "data" / name for name in ("nlu", "rules", "stories")]
+# bot/plugins/nlu holds the pipeline's own components and the normaliser they run
 INPUTS = [CONFIG, DOMAIN, *TRAINING_DATA, PROJECT_ROOT / "bot" / "dictionary",
-          PROJECT_ROOT / "bot" / "lexicon", PROJECT_ROOT / "bot" / "components",
-          PROJECT_ROOT / "bot" / "normalize.py"]
+          PROJECT_ROOT / "bot" / "lexicon", PROJECT_ROOT / "bot" / "plugins" / "nlu"]
 
 
 def _files(path: Path) -> list[Path]:

@@ -7,7 +7,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
 from actions.clarify import ActionClarify
-from bot import db, facts
+from bot import db
+from bot.store import facts, handoffs
 
 
 def tracker_for(intent: str, text: str = "", entities: dict | None = None, confidence: float = 0.99,
@@ -196,14 +197,13 @@ async def test_handoff_outside_staff_hours_offers_the_lead_form(database_url, mo
 
 async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatch):
     from actions.handoff import ActionRequestHandoff
-    from bot import leads
     monkeypatch.setenv("BUSINESS_HOURS", "0-24")
     monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
     messages, events = await run(ActionRequestHandoff(), "request_human")
     assert messages[0]["response"] == "utter_handoff_queued"
     assert events == [{"event": "pause", "timestamp": None}]
     with db.session_scope(database_url) as session:
-        assert leads.open_handoff("visitor", session=session).status == "queued"
+        assert handoffs.open_handoff("visitor", session=session).status == "queued"
 
 
 async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url):
@@ -220,7 +220,7 @@ FORM = {"lead_name": "张先生", "lead_phone": "13812345678", "lead_company": "
 
 
 def stored_leads(url) -> list:
-    from bot import leads
+    from bot.store import leads
     with db.session_scope(url) as session:
         return [lead.as_dict(mask=False) for lead in leads.list_leads(session=session)]
 
@@ -273,7 +273,6 @@ def on_duty(monkeypatch):
 
 async def test_f16_handoff_queue_has_a_ceiling(database_url, on_duty, monkeypatch):
     """F16: past HANDOFF_MAX_QUEUED waiting visitors, the next one is offered the lead form politely."""
-    from bot import leads
     monkeypatch.setenv("HANDOFF_MAX_QUEUED", "3")
     for i in range(3):
         assert (await ask_for_a_human(f"flood-{i}"))[0] == ["utter_handoff_queued"]
@@ -281,26 +280,24 @@ async def test_f16_handoff_queue_has_a_ceiling(database_url, on_duty, monkeypatc
     assert messages == ["utter_handoff_timeout"]
     assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
     with db.session_scope(database_url) as session:
-        assert session.query(leads.Handoff).count() == 3 and leads.open_handoff("flood-3", session=session) is None
-        leads.open_handoff("flood-0", session=session).status = "claimed"  # staff take one: room for another
+        assert session.query(handoffs.Handoff).count() == 3 and handoffs.open_handoff("flood-3", session=session) is None
+        handoffs.open_handoff("flood-0", session=session).status = "claimed"  # staff take one: room for another
     assert (await ask_for_a_human("flood-4"))[0] == ["utter_handoff_queued"]
 
 
 async def test_f16_new_handoffs_per_minute_are_capped(database_url, on_duty, monkeypatch):
     """F16: a burst of new handoffs is cut at HANDOFF_MAX_PER_MINUTE, even when staff claim them at once."""
-    from bot import leads
     monkeypatch.setenv("HANDOFF_MAX_PER_MINUTE", "2")
     for i in range(2):
         assert (await ask_for_a_human(f"burst-{i}"))[0] == ["utter_handoff_queued"]
         with db.session_scope(database_url) as session:
-            leads.open_handoff(f"burst-{i}", session=session).status = "claimed"
+            handoffs.open_handoff(f"burst-{i}", session=session).status = "claimed"
     assert (await ask_for_a_human("burst-2"))[0] == ["utter_handoff_timeout"]
 
 
 async def test_f16_one_open_handoff_per_conversation(database_url, on_duty):
     """F16: asking again in the same conversation does not add to the queue."""
-    from bot import leads
     await ask_for_a_human("same")
     await ask_for_a_human("same")
     with db.session_scope(database_url) as session:
-        assert session.query(leads.Handoff).filter_by(conversation_id="same").count() == 1
+        assert session.query(handoffs.Handoff).filter_by(conversation_id="same").count() == 1

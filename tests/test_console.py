@@ -9,9 +9,11 @@ import time
 
 import pytest
 
-from bot import db, facts, facts_loader, leads, settings
+from bot import db, facts_loader, migrate, settings
+from bot.store import facts, handoffs, leads, staff
 from tests.conftest import FACTS_DIR
-from web import auth, create_app
+from web import create_app
+from web.console import auth
 
 
 @pytest.fixture
@@ -22,8 +24,8 @@ def app(tmp_path):
                             "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"})
     app = create_app(config)
     with db.session_scope(url) as session:
-        leads.create_user("admin1", "admin", "admin password 1", session=session)
-        leads.create_user("agent1", "agent", "agent password 1", session=session)
+        staff.create_user("admin1", "admin", "admin password 1", session=session)
+        staff.create_user("agent1", "agent", "agent password 1", session=session)
         leads.save_lead({"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",
                          "company": "某某科技", "consent": True, "topics": ["capital"]}, [], session=session)
     auth._failures.clear()
@@ -188,7 +190,7 @@ def test_collected_examples_export_as_valid_rasa_nlu(app, tmp_path):
 
 
 def test_a_conversation_exports_as_a_test_story():
-    from bot.conversations import test_story
+    from bot.store.conversations import test_story
     import yaml
 
     story = yaml.safe_load(test_story("c9", [
@@ -230,15 +232,15 @@ def test_f07_role_changes_deletion_and_new_passwords_apply_at_the_next_request(a
     login(client, "admin1", "admin password 1")
     assert client.get("/console/facts").status_code == 200
     with db.session_scope(url) as session:
-        leads.set_role("admin1", "agent", session=session)
+        staff.set_role("admin1", "agent", session=session)
     assert client.get("/console/facts").status_code == 403
     assert "admin1（agent）" in client.get("/console/leads").get_data(as_text=True)
     with db.session_scope(url) as session:
-        leads.set_password("admin1", "a new admin password", session=session)
+        staff.set_password("admin1", "a new admin password", session=session)
     assert client.get("/console/leads").status_code == 302
     assert login(client, "admin1", "a new admin password").status_code == 302
     with db.session_scope(url) as session:
-        leads.delete_user("admin1", session=session)
+        staff.delete_user("admin1", session=session)
     assert client.get("/console/leads").status_code == 302
     assert client.get("/console/api/leads").status_code == 401
 
@@ -312,14 +314,14 @@ def test_f06_export_neutralises_formulas_and_keeps_phones_readable(app):
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
         leads.save_lead({"conversation_id": "c2", "channel": "rest", "name": "=1+2", "phone": "13900001111",
-                         "company": "\uff0bcmd", "region": "\t=x", "note": "+86 139 0000 1111 请回电",
+                         "company": "\uff0bcmd", "region": "\t=x", "visitor_note": "+86 139 0000 1111 请回电",
                          "consent": True}, [], session=session)
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     text = client.get("/console/leads/export.csv").get_data().decode("utf-8-sig")
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["conversation_id"] == "c2")
     assert (row["name"], row["company"], row["region"]) == ("'=1+2", "'\uff0bcmd", "'\t=x")
-    assert row["note"] == "'+86 139 0000 1111 请回电" and row["phone"] == "13900001111"
+    assert row["visitor_note"] == "'+86 139 0000 1111 请回电" and row["phone"] == "13900001111"
 
 
 def test_n05_facts_api_is_for_admins(app):
@@ -329,8 +331,8 @@ def test_n05_facts_api_is_for_admins(app):
     assert agent.get("/console/api/facts").status_code == 403
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
-        agent_token = leads.create_token("crm", session=session)
-        admin_token = leads.create_token("ops", role="admin", session=session)
+        agent_token = staff.create_token("crm", session=session)
+        admin_token = staff.create_token("ops", role="admin", session=session)
     client = app.test_client()
     assert client.get("/console/api/facts", headers={"Authorization": f"Bearer {agent_token}"}).status_code == 403
     assert client.get("/console/api/facts", headers={"Authorization": f"Bearer {admin_token}"}).get_json()["facts"]
@@ -340,8 +342,8 @@ def test_n04_only_the_claimer_writes_reads_or_ends_and_tokens_are_not_users(app)
     """N4, I6: a claimed handoff refuses other agents and a token named like the claiming user."""
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
-        leads.queue_handoff("visitor-1", "socketio", session=session)
-        impostor = leads.create_token("agent1", session=session)
+        handoffs.queue_handoff("visitor-1", "socketio", session=session)
+        impostor = staff.create_token("agent1", session=session)
     agent = app.test_client()
     login(agent, "agent1", "agent password 1")
     assert agent.post("/console/api/handoffs/visitor-1/claim",
@@ -353,7 +355,7 @@ def test_n04_only_the_claimer_writes_reads_or_ends_and_tokens_are_not_users(app)
     assert client.get("/console/api/handoffs/visitor-1/messages", headers=headers).status_code == 409
     assert client.post("/console/api/handoffs/visitor-1/end", headers=headers).status_code == 409
     with db.session_scope(url) as session:
-        handoff = leads.open_handoff("visitor-1", session=session)
+        handoff = handoffs.open_handoff("visitor-1", session=session)
         assert (handoff.status, handoff.agent) == ("claimed", "agent1")
 
 
@@ -435,8 +437,8 @@ def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     assert console.main(["create-user", "token:crm", "--role", "admin"]) == 1  # the tokens' namespace
     assert console.main(["create-token", "a b"]) == 1
     with db.session_scope(url) as session:
-        assert leads.check_password("admin password 1",
-                                    session.query(leads.StaffUser).filter_by(name="admin1").one().password_hash)
+        assert staff.check_password("admin password 1",
+                                    session.query(staff.StaffUser).filter_by(name="admin1").one().password_hash)
 
 
 def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, caplog):
@@ -445,12 +447,13 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
 
     rasa = FakeRasa(status=500)
     url = f"sqlite:///{tmp_path / 'console.db'}"
+    migrate.upgrade(url)
     app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
                                     "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c", "RASA_URL": rasa.url,
                                     "RASA_AUTH_TOKEN": TOKEN}))
     with db.session_scope(url) as session:
-        leads.queue_handoff("visitor-1", "socketio", session=session)
-        headers = {"Authorization": f"Bearer {leads.create_token('desk', session=session)}"}
+        handoffs.queue_handoff("visitor-1", "socketio", session=session)
+        headers = {"Authorization": f"Bearer {staff.create_token('desk', session=session)}"}
     client = app.test_client()
     assert client.post("/console/api/handoffs/visitor-1/claim", headers=headers).status_code == 200
     for response in (client.post("/console/api/handoffs/visitor-1/messages", headers=headers, json={"text": "您好"}),
@@ -472,6 +475,6 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
     ("注册资本1000万元，2026-11-29前", "注册资本1000万元，2026-11-29前"), ("订单123456789012345", "订单123456789012345")])
 def test_f12_phone_like_strings_are_masked_in_transcripts(text, masked):
     """F12: mobiles (with +86, spaces, dashes, full-width digits) and landlines are masked; dates and amounts stay."""
-    from web.console_privacy import mask_phones
+    from web.console.privacy import mask_phones
 
     assert mask_phones(text) == masked

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from bot import db, leads
+from bot import db
+from bot.store import leads, staff
 from tests.test_widget_browser import ARGS, CHROMIUM, Path
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by make test")
@@ -17,8 +18,8 @@ def test_staff_review_flow(stack):
     sender, phone = f"browser-{uuid.uuid4().hex}", "137" + str(uuid.uuid4().int)[:8]
     stack.say(sender, "外资公司的注册资本要求是多少")
     with db.session_scope(stack.database_url) as session:
-        if not session.query(leads.StaffUser).filter_by(name="browser-admin").one_or_none():
-            leads.create_user("browser-admin", "admin", "browser password", session=session)
+        if not session.query(staff.StaffUser).filter_by(name="browser-admin").one_or_none():
+            staff.create_user("browser-admin", "admin", "browser password", session=session)
         lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "周女士", "phone": phone,
                                    "consent": True}, [], session=session)
         lead_id = lead.id
@@ -52,8 +53,8 @@ def test_handoff_desk_claims_and_replies_live(stack):
     from tests.test_handoff_e2e import Visitor
 
     with db.session_scope(stack.database_url) as session:
-        if not session.query(leads.StaffUser).filter_by(name="desk-agent").one_or_none():
-            leads.create_user("desk-agent", "agent", "desk password 1", session=session)
+        if not session.query(staff.StaffUser).filter_by(name="desk-agent").one_or_none():
+            staff.create_user("desk-agent", "agent", "desk password 1", session=session)
     visitor = Visitor(stack.rasa_url)
     try:
         visitor.say("转人工")

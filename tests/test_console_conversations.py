@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 
-from bot import db, facts, leads, settings
+from bot import db, settings
+from bot.store import facts, staff
 from tests.test_console import csrf, login
-from web import auth, create_app
+from web import create_app
+from web.console import auth
 
 
 @pytest.fixture
@@ -16,8 +18,8 @@ def client(stack):
     config = settings.load({**stack.env})
     app = create_app(config)
     with db.session_scope(config.database_url) as session:
-        if not session.query(leads.StaffUser).filter_by(name="reviewer").one_or_none():
-            leads.create_user("reviewer", "admin", "reviewer password", session=session)
+        if not session.query(staff.StaffUser).filter_by(name="reviewer").one_or_none():
+            staff.create_user("reviewer", "admin", "reviewer password", session=session)
     auth._failures.clear()
     client = app.test_client()
     login(client, "reviewer", "reviewer password")

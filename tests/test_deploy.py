@@ -98,7 +98,7 @@ def test_helm_values_take_secrets_from_a_kubernetes_secret_and_scale_rasa():
     secret_env = {e["name"] for e in values["extraEnv"] if "valueFrom" in e}
     assert {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "DATABASE_URL", "REDIS_URL", "WIDGET_SECRET"} <= secret_env
     assert "CONSOLE_SECRET" not in secret_env  # the web app's, not Rasa's
-    assert values["applicationSettings"]["endpoints"]["lockStore"]["type"] == "bot.lock_store.LockStore"
+    assert values["applicationSettings"]["endpoints"]["lockStore"]["type"] == "bot.plugins.lock_store.LockStore"
     assert values["ingress"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
     plain = yaml.safe_dump(values)
     assert "password:" not in plain.replace("password: ${DB_PASSWORD}", "")

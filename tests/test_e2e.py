@@ -6,7 +6,8 @@ import uuid
 import pytest
 import requests
 
-from bot import db, facts
+from bot import db
+from bot.store import facts
 
 
 def visitor() -> str:

@@ -1,5 +1,6 @@
 """Capital thresholds come from the facts database and decide the verdict."""
-from bot import eligibility, facts
+from bot import eligibility
+from bot.store import facts
 
 DATA = {"capital_min_wan": {"local": 100, "national": 1000}}
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from bot.components.entities import DEFAULT_LEXICON, build_nlp, entities_in, load_jieba_dictionary, read_lexicon
-from bot.normalize import Normalizer
+from bot.plugins.nlu.entities import DEFAULT_LEXICON, build_nlp, entities_in, load_jieba_dictionary, read_lexicon
+from bot.plugins.nlu.normalize import Normalizer
 from bot.settings import PROJECT_ROOT
 
 

@@ -6,7 +6,8 @@ import textwrap
 import pytest
 import yaml
 
-from bot import db, facts
+from bot import db
+from bot.store import facts
 from bot.facts_loader import FactsFileError, load_facts, main, read_facts
 
 GOOD = """\

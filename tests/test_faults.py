@@ -8,7 +8,8 @@ import uuid
 
 import requests
 
-from bot import db, leads
+from bot import db
+from bot.store import leads
 from tests.conftest import service_pid
 from tests.test_wechat import follower, signed, text_xml
 

@@ -15,8 +15,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import settings
-from bot.channels.guard import BAD_REQUEST, DOMAIN, EMPTY, TOO_FAST, TRUST, TRUSTED, Guard, allowed_payloads, screen
-from bot.normalize import Normalizer
+from bot.plugins.channels.guard import BAD_REQUEST, DOMAIN, EMPTY, TOO_FAST, TRUST, TRUSTED, Guard, allowed_payloads, screen
+from bot.plugins.nlu.normalize import Normalizer
 from bot.ratelimit import RateLimiter
 
 
@@ -48,7 +48,7 @@ def _pipeline() -> tuple[Normalizer, Domain]:
 
 
 def unpacked(text: str, step: str = "normalize"):
-    """What Rasa reads as a payload from ``text``: the NLU pipeline normalises it (bot/components/normalizer.py),
+    """What Rasa reads as a payload from ``text``: the NLU pipeline normalises it (bot/plugins/nlu/normalizer.py),
     then RegexMessageHandler unpacks ``/intent{entities}@confidence``; None when it reads words.
     ``step="fold"`` leaves out the normaliser's own leading-slash rule: the guard alone must hold."""
     normalizer, domain = _pipeline()

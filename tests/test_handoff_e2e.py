@@ -9,14 +9,15 @@ import pytest
 import requests
 import socketio
 
-from bot import db, leads
+from bot import db
+from bot.store import staff as staff_store
 from tests.test_wechat import follower, reply_text, signed, text_xml
 
 
 @pytest.fixture(scope="module")
 def staff(stack):
     with db.session_scope(stack.database_url) as session:
-        token = leads.create_token("agent-wang", session=session)
+        token = staff_store.create_token("agent-wang", session=session)
 
     def call(method, path, **kwargs):
         return requests.request(method, f"{stack.web_url}/console/api{path}",

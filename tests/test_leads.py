@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import console, db, leads, notify, settings
+from bot import console, db, notify, settings
+from bot.store import leads, staff
 from web import create_app
 
 
@@ -174,9 +175,9 @@ def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     assert console.main(["create-user", "wang", "--role", "agent"]) == 0
     with db.session_scope(url) as session:
-        user = session.query(leads.StaffUser).one()
-        assert user.role == "agent" and leads.check_password("correct horse battery", user.password_hash)
-        assert not leads.check_password("wrong", user.password_hash)
+        user = session.query(staff.StaffUser).one()
+        assert user.role == "agent" and staff.check_password("correct horse battery", user.password_hash)
+        assert not staff.check_password("wrong", user.password_hash)
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert console.main(["create-user", "li", "--role", "admin"]) == 1
     assert "at least 10" in capsys.readouterr().err
@@ -318,7 +319,7 @@ def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, 
     from tests.test_console import csrf, login
 
     with db.session_scope(url) as session:
-        leads.create_user("admin1", "admin", "admin password 1", session=session)
+        staff.create_user("admin1", "admin", "admin password 1", session=session)
         first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
         repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"}, [],
                                     session=session)

@@ -5,7 +5,8 @@ import uuid
 
 import requests
 
-from bot import db, leads
+from bot import db
+from bot.store import leads, staff
 
 
 def visitor() -> str:
@@ -39,7 +40,7 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
         "张先生", "深圳某某科技有限公司", "广东深圳", "全网")
     assert lead["channel"] == "rest" and lead["conversation_id"] == sender and "capital" in lead["topics"]
     with db.session_scope(stack.database_url) as session:
-        token = leads.create_token("e2e", session=session)
+        token = staff.create_token("e2e", session=session)
     listed = requests.get(f"{stack.web_url}/console/api/leads", headers={"Authorization": f"Bearer {token}"},
                           timeout=10).json()["leads"]
     assert any(l["conversation_id"] == sender and l["phone"] == phone[:3] + "****" + phone[-4:] for l in listed)

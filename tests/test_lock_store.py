@@ -6,7 +6,7 @@ import threading
 import pytest
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 
-from bot.lock_store import AtomicRedisLockStore, LockStore
+from bot.plugins.lock_store import AtomicRedisLockStore, LockStore
 from bot.settings import SettingsError
 from bench.servers import redis_server
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bot import db, facts, facts_loader, leads, migrate, settings
+from bot import db, facts_loader, migrate, settings
+from bot.store import facts, leads, staff
 from bot.settings import PROJECT_ROOT
 from tests.conftest import FACTS_DIR
 
@@ -73,7 +74,7 @@ def test_after_the_upgrade_staff_log_in_and_the_console_edit_survives_a_facts_re
         assert facts.get_fact("licence.validity", session=session).answer == CONSOLE_EDIT
         assert {lead.name for lead in leads.list_leads(session=session)} == {"张先生", "李女士"}
         # tokens issued before roles existed are agents: no full phones, no facts
-        assert [token.role for token in session.query(leads.ApiToken)] == ["agent"]
+        assert [token.role for token in session.query(staff.ApiToken)] == ["agent"]
     app = create_app(settings.load({"DATABASE_URL": old_database, "TRACKER_STORE_URL": old_database,
                                     "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))
     client = app.test_client()

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from hypothesis import given, settings as hsettings, strategies as st
 
-from bot.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
+from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_emoji_runs_become_one_token(normalizer, raw, expected):
 
 
 def test_a_payload_the_guard_defused_stays_text(normalizer):
-    # bot.channels.guard turns "/restart" into "／restart"; NFKC alone would make it "/restart" again
+    # bot.plugins.channels.guard turns "/restart" into "／restart"; NFKC alone would make it "/restart" again
     assert normalizer.normalize("／restart") == "restart"
     assert normalizer.normalize("／EXTERNAL_handoff_ended") == "EXTERNAL_handoff_ended"
     assert normalizer.normalize("/ask_capital") == "/ask_capital"  # a button's payload passes untouched

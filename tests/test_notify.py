@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import db, leads, notify, settings
+from bot import db, notify, settings
+from bot.store import handoffs, leads
 from tests.conftest import free_port
 
 LEAD = {"conversation_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "channel": "socketio", "name": "张先生",
@@ -283,7 +284,7 @@ def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
     config = settings.load({"DATABASE_URL": url, "RASA_URL": "http://127.0.0.1:9", "RASA_AUTH_TOKEN": "RASA-TOKEN-x1",
                             "HANDOFF_CLAIM_TIMEOUT": "0"})
     with db.session_scope(url) as session:
-        leads.queue_handoff("x#", "rest", session=session)
+        handoffs.queue_handoff("x#", "rest", session=session)
     with caplog.at_level(logging.INFO, logger="bot.notify"):
         assert notify.expire_handoffs(config) == 0
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import redis
 
-from bot.channels import public, widget_session
-from bot.channels.guard import BAD_REQUEST, TOO_FAST
+from bot.plugins.channels import public, widget_session
+from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST
 
 SECRET = "unit-widget-secret"
 

@@ -6,7 +6,7 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_patches
+from bot.plugins import patches as rasa_patches
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import time
 
 import sqlalchemy as sa
 
-from bot import conversations, db, leads, migrate, retention
+from bot import db, migrate, retention
+from bot.store import conversations, leads
 from bench.console_list import generate
 
 
@@ -42,7 +43,7 @@ def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_pa
     """I7: visitor text kept for training and the WeChat options/dedupe rows are purged with their conversation."""
     import datetime as dt
 
-    from bot.channels import wechat_store
+    from bot.store import wechat as wechat_store
 
     tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
     generate(tracker, 1)

@@ -20,7 +20,7 @@ import requests
 import socketio
 import sqlalchemy
 
-from bot.channels import widget_session
+from bot.plugins.channels import widget_session
 from tests.conftest import launch, stop, wait_ready
 from bench.servers import postgres, redis_server
 

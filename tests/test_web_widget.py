@@ -6,7 +6,7 @@ import requests
 
 from bot import db, settings
 from web import create_app
-from bot.conversations import Feedback
+from bot.store.conversations import Feedback
 
 TRACKERS = {
     # what Rasa's GET /conversations/<id>/tracker returns for two visitors
@@ -173,7 +173,7 @@ def test_n07_the_demo_page_ignores_the_host_header(client):
 def test_the_rasa_channels_share_the_web_apps_development_secret(tmp_path, monkeypatch):
     """Without WIDGET_SECRET both processes use var/widget.secret, whichever creates it first."""
     import web
-    from bot.channels import widget_session
+    from bot.plugins.channels import widget_session
 
     monkeypatch.setattr(web, "VAR", tmp_path)
     monkeypatch.setattr(widget_session, "DEVELOPMENT_SECRET", tmp_path / "widget.secret")

@@ -1,6 +1,6 @@
 """WeChat reply rendering and the shared store, without a server."""
-from bot.channels import wechat_store
-from bot.channels.wechat import render_messages, split_text
+from bot.store import wechat as wechat_store
+from bot.plugins.channels.wechat import render_messages, split_text
 
 
 def test_buttons_become_numbered_options():
@@ -62,7 +62,7 @@ import pytest
 from sanic.request import RequestParameters
 from wechatpy import parse_message
 
-from bot.channels.wechat import WeChatInput
+from bot.plugins.channels.wechat import WeChatInput
 
 TOKEN = "unit-wechat-token"
 
@@ -95,8 +95,8 @@ def click_xml(openid: str, key: str) -> bytes:
 
 
 @pytest.fixture
-def channel(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'wechat.db'}")
+def channel(empty_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_database)
     monkeypatch.setenv("WECHAT_TOKEN", TOKEN)
     for name in ("WECHAT_AES_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -225,7 +225,7 @@ def test_f18_wechat_send_failures_log_no_secret(channel, monkeypatch, caplog):
     async def no_wait(_):
         return None
 
-    monkeypatch.setattr("bot.channels.wechat.asyncio.sleep", no_wait)
+    monkeypatch.setattr("bot.plugins.channels.wechat.asyncio.sleep", no_wait)
     with caplog.at_level(logging.INFO):
         asyncio.run(channel._deliver_later("oVisitor05", ["答案"]))
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -233,8 +233,8 @@ def test_f18_wechat_send_failures_log_no_secret(channel, monkeypatch, caplog):
     assert "APP-SECRET" not in logged and "secret=" not in logged and "/cgi-bin/token" not in logged
 
 
-def test_seen_requests_are_shared_and_forgotten_after_the_window(tmp_path):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+def test_seen_requests_are_shared_and_forgotten_after_the_window(empty_database):
+    url = empty_database
     assert wechat_store.admit(url, "1700000000", "n1", "a" * 64)
     assert wechat_store.admit(url, "1700000000", "n1", "a" * 64)  # the same request again: a retry
     assert not wechat_store.admit(url, "1700000000", "n1", "b" * 64)

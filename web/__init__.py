@@ -10,7 +10,6 @@ import secrets
 
 from flask import Flask, Response, current_app, request
 
-from bot import conversations
 from bot import settings as settings_module
 from bot.ratelimit import RateLimiter
 
@@ -97,17 +96,11 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
 
-    from web import (auth, console_api, console_conversations, console_dashboard, console_facts, console_handoff,
-                     console_improve, console_leads, widget)
-    app.register_blueprint(widget.bp)
-    app.register_blueprint(console_api.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(console_conversations.bp)
-    app.register_blueprint(console_leads.bp)
-    app.register_blueprint(console_facts.bp)
-    app.register_blueprint(console_improve.bp)
-    app.register_blueprint(console_handoff.bp)
-    app.register_blueprint(console_dashboard.bp)
+    from web import widget
+    from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads
+
+    for module in (widget, api, auth, conversations, leads, facts, improve, handoff, dashboard):
+        app.register_blueprint(module.bp)
 
     app.after_request(security_headers)
 

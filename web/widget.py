@@ -2,22 +2,18 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
 
-from bot import db, rasa_api
-from bot.channels import widget_session
-from bot.channels.widget_session import SESSION_ID
-from bot.conversations import Feedback
+from bot import rasa_api
+from bot.plugins.channels import widget_session
+from bot.plugins.channels.widget_session import SESSION_ID
+from bot.store.conversations import Feedback
+from web import context
 
 bp = Blueprint("widget", __name__)
-STATIC = Path(__file__).resolve().parent / "static"
 MAX_FEEDBACK_TEXT = 4000
 
-
-def _settings():
-    return current_app.config["SETTINGS"]
 
 
 def session_token(session_id: str) -> str:
@@ -47,7 +43,7 @@ def _limit_rate():
 def _cors(response):
     """Allow the embedding sites listed in CORS_ORIGINS to call the widget API."""
     origin = request.headers.get("Origin")
-    if origin and origin in _settings().cors_origins and request.path.startswith("/api/"):
+    if origin and origin in context.settings().cors_origins and request.path.startswith("/api/"):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {widget_session.HEADER}"
         response.headers["Vary"] = "Origin"
@@ -69,17 +65,17 @@ def demo_page():
 
 @bp.get("/widget.js")
 def widget_js():
-    return send_from_directory(STATIC, "widget.js", max_age=300)
+    return send_from_directory(context.STATIC, "widget.js", max_age=300)
 
 
 @bp.get("/widget.css")
 def widget_css():
-    return send_from_directory(STATIC, "widget.css", max_age=300)
+    return send_from_directory(context.STATIC, "widget.css", max_age=300)
 
 
 @bp.get("/vendor/socket.io.min.js")
 def socket_io_client():
-    return send_from_directory(STATIC / "vendor", "socket.io.min.js", max_age=86400)
+    return send_from_directory(context.STATIC / "vendor", "socket.io.min.js", max_age=86400)
 
 
 @bp.route("/api/session", methods=["POST", "OPTIONS"])
@@ -89,7 +85,7 @@ def new_session():
         return "", 204
     session_id = secrets.token_hex(16)
     return jsonify(session_id=session_id, token=session_token(session_id),
-                   socket_url=_settings().rasa_public_url, socket_path="/socket.io")
+                   socket_url=context.settings().rasa_public_url, socket_path="/socket.io")
 
 
 def _visible_history(events: list[dict]) -> list[dict]:
@@ -119,7 +115,7 @@ def history():
         abort(400, description=f"send the token in the {widget_session.HEADER} header, not in the URL")
     session_id = _check_session(request.args.get("session_id"), request.headers.get(widget_session.HEADER))
     try:
-        events = rasa_api.tracker(session_id, _settings()).get("events") or []
+        events = rasa_api.tracker(session_id, context.settings()).get("events") or []
     except rasa_api.RasaUnavailable:
         return jsonify(error="the assistant is unavailable; history will load when it is back"), 503
     return jsonify(messages=_visible_history(events))
@@ -139,6 +135,6 @@ def feedback():
         abort(400, description="value must be 1 or -1")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_FEEDBACK_TEXT:
         abort(400, description="message_text must be the answer's text")
-    with db.session_scope(_settings().database_url) as session:
+    with context.session() as session:
         session.add(Feedback(conversation_id=session_id, message_text=text, value=value))
     return jsonify(status="saved"), 201

@@ -10,8 +10,8 @@ import requests
 import socketio
 import websocket
 
-from bot.channels.guard import BAD_REQUEST
-from bot.channels.public import SESSION_REFUSED
+from bot.plugins.channels.guard import BAD_REQUEST
+from bot.plugins.channels.public import SESSION_REFUSED
 
 REST = "/webhooks/rest/webhook"
 INJECTION = '/inform{"province": "火星", "capital": 123456789}'

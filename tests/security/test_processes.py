@@ -19,7 +19,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from bot import db, leads
+from bot import db
+from bot.store import leads
 from bot.settings import PROJECT_ROOT
 from tests.conftest import service_pid, stack_pids
 

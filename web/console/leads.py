@@ -4,19 +4,18 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 
-from bot import db, leads
-from web.auth import login_required
+from bot.store import leads
+from web.console.auth import login_required, token_required
+from web import context
 
 bp = Blueprint("console_leads", __name__, url_prefix="/console/leads")
+api = Blueprint("leads_api", __name__)
 PAGE = 50
 # what spreadsheets read as the start of a formula (full-width forms too: Excel folds them)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
-
-def _url() -> str:
-    return current_app.config["SETTINGS"].database_url
 
 
 def as_text_cell(value) -> str:
@@ -29,7 +28,7 @@ def as_text_cell(value) -> str:
 @login_required()
 def list_view():
     status = request.args.get("status") if request.args.get("status") in leads.STATUSES else None
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         rows = [lead.as_dict(mask=True) for lead in leads.list_leads(session=s, status=status, limit=500)]
     return render_template("console/leads.html", rows=rows, status=status, statuses=leads.STATUSES)
 
@@ -39,7 +38,7 @@ def list_view():
 def export():
     """CSV that opens in Excel (UTF-8 with BOM); phones masked for agents."""
     mask = g.role != "admin"
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         rows = [lead.as_dict(mask=mask) for lead in leads.list_leads(session=s, limit=100000)]
     out = io.StringIO()
     out.write("\ufeff")
@@ -56,7 +55,7 @@ def export():
 @bp.get("/<int:lead_id>")
 @login_required()
 def detail(lead_id: int):
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         lead = s.get(leads.Lead, lead_id)
         if lead is None:
             abort(404, description="no such lead")
@@ -70,7 +69,7 @@ def update(lead_id: int):
     status = request.form.get("status")
     if status not in leads.STATUSES:
         abort(400, description="unknown status")
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         lead = s.get(leads.Lead, lead_id)
         if lead is None:
             abort(404, description="no such lead")
@@ -78,3 +77,21 @@ def update(lead_id: int):
         lead.assignee = (request.form.get("assignee") or "").strip()[:100] or None
         lead.note = (request.form.get("note") or "").strip()[:2000] or None
     return redirect(url_for("console_leads.detail", lead_id=lead_id))
+
+
+@api.get("/leads")
+@token_required
+def list_leads():
+    """Leads, newest first; ?status=new|contacted|qualified|won|lost, ?limit, ?offset."""
+    status = request.args.get("status") or None
+    if status is not None and status not in leads.STATUSES:
+        return jsonify(error=f"status must be one of {', '.join(leads.STATUSES)}"), 400
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        return jsonify(error="limit and offset must be integers"), 400
+    with context.session() as db_session:
+        rows = [lead.as_dict(mask=True) for lead in
+                leads.list_leads(session=db_session, status=status, limit=limit, offset=offset)]
+    return jsonify(leads=rows, limit=limit, offset=offset)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from bot.leads import mask_phone
+from bot.store.leads import mask_phone
 
 _D = "[0-9\uff10-\uff19]"  # ASCII and full-width digits
 _MOBILE = rf"(?:[+\uff0b]?(?:86|\uff18\uff16)[ -]?)?[1\uff11][3-9\uff13-\uff19]{_D}(?:[ -]?{_D}{{4}}){{2}}"

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
-from bot import db, leads
+from bot import db
+from bot.store import handoffs, leads
 from bot.db import Base
 
 BATCH = 5000
@@ -265,7 +266,7 @@ def search(filters: Filters, *, session: Session, limit: int = 50, offset: int =
     exists = {
         "thumbs_down": sa.exists().where(Feedback.conversation_id == s.conversation_id, Feedback.value < 0),
         "had_lead": sa.exists().where(leads.Lead.conversation_id == s.conversation_id),
-        "handed_off": sa.exists().where(leads.Handoff.conversation_id == s.conversation_id),
+        "handed_off": sa.exists().where(handoffs.Handoff.conversation_id == s.conversation_id),
     }
     for name, clause in exists.items():
         condition = _flag(clause, getattr(filters, name))

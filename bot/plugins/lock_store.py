@@ -1,6 +1,6 @@
 """Rasa's lock store chosen by the environment: in memory for one instance, Redis when REDIS_URL is set.
 
-endpoints.yml names this class (``type: bot.lock_store.LockStore``) so the
+endpoints.yml names this class (``type: bot.plugins.lock_store.LockStore``) so the
 same file serves one machine and several Rasa instances. The Redis case is
 Rasa's own ``RedisLockStore`` with one fix: Rasa 3.6 changes a conversation's
 ticket lock with a plain GET then SET, so two instances issuing tickets at

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, relationship
 
-from bot.db import Base, get_engine, utcnow
+from bot.db import Base, utcnow
 
 
 CONFIDENCE_LEVELS = {

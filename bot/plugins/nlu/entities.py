@@ -20,9 +20,10 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.normalize import Normalizer
+from bot.plugins.nlu.normalize import Normalizer
+from bot.settings import PROJECT_ROOT
 
-DEFAULT_LEXICON = Path(__file__).resolve().parent.parent / "lexicon" / "entities.yml"
+DEFAULT_LEXICON = PROJECT_ROOT / "bot" / "lexicon" / "entities.yml"
 
 
 def read_lexicon(path: Path | str) -> dict:

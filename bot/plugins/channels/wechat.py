@@ -40,8 +40,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings as settings_module
-from bot.channels import wechat_store
-from bot.channels.guard import Guard, screen
+from bot.store import wechat as wechat_store
+from bot.plugins.channels.guard import Guard, screen
 
 logger = logging.getLogger(__name__)
 

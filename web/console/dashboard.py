@@ -2,21 +2,21 @@
 questions and topics, 👍/👎, lead funnel), charted with Chart.js served from this app."""
 from __future__ import annotations
 
-from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
+from flask import Blueprint, jsonify, render_template, send_from_directory
 
-from bot import conversations, db
-from web.auth import login_required
-from web.console_api import token_required
-from web.console_privacy import mask_deep, sees_full_phones
+from bot import db
+from bot.store import conversations
+from web.console.auth import login_required, token_required
+from web.console.privacy import mask_deep, sees_full_phones
+from web import context
 
-bp = Blueprint("console_dashboard", __name__)
-STATIC = Path(__file__).resolve().parent / "static"
+bp = Blueprint("console_dashboard", __name__, url_prefix="/console")
+api = Blueprint("dashboard_api", __name__)
 
 
 def figures() -> dict:
-    config = current_app.config["SETTINGS"]
+    config = context.settings()
     conversations.refresh(config.tracker_store_url, config.database_url)
     with db.session_scope(config.database_url) as session:
         data = conversations.dashboard(session=session)
@@ -25,25 +25,25 @@ def figures() -> dict:
     return data
 
 
-@bp.get("/console/dashboard")
+@bp.get("/dashboard")
 @login_required()
 def page():
     return render_template("console/dashboard.html", data=figures())
 
 
-@bp.get("/console/api/dashboard")
+@api.get("/dashboard")
 @token_required
-def api():
+def figures_json():
     return jsonify(figures())
 
 
-@bp.get("/console/dashboard.js")
+@bp.get("/dashboard.js")
 @login_required()
 def script():
-    return send_from_directory(STATIC, "dashboard.js", max_age=60)
+    return send_from_directory(context.STATIC, "dashboard.js", max_age=60)
 
 
-@bp.get("/console/vendor/chart.umd.js")
+@bp.get("/vendor/chart.umd.js")
 @login_required()
 def chart_js():
-    return send_from_directory(STATIC / "vendor", "chart.umd.js", max_age=86400)
+    return send_from_directory(context.STATIC / "vendor", "chart.umd.js", max_age=86400)

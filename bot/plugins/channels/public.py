@@ -2,7 +2,7 @@
 
 Same names, paths and configuration as Rasa's own ``rest`` and ``socketio``
 channels (credentials.yml names these classes instead); what they add:
-- every message passes ``bot.channels.guard`` (payload injection, size, rate
+- every message passes ``bot.plugins.channels.guard`` (payload injection, size, rate
   per conversation);
 - requests are limited per IP address (``RATE_LIMIT_PER_IP`` a minute);
 - malformed bodies get a clear 400 (REST) or a polite bot message (socket.io)
@@ -14,7 +14,7 @@ channels (credentials.yml names these classes instead); what they add:
   body is a CORS "simple request" any web page can send blind), needs a
   ``sender``, and records the channel as ``rest`` whatever the body says;
 - a widget conversation opens only with its signed token
-  (bot/channels/widget_session.py): socket.io ``session_request`` carries it,
+  (bot/plugins/channels/widget_session.py): socket.io ``session_request`` carries it,
   ``user_uttered`` is accepted only for the session its socket holds (one
   per socket), and a REST sender shaped like a widget id needs it in the
   ``X-Widget-Token`` header (or the Rasa token);
@@ -45,8 +45,8 @@ from sanic.request import Request
 from socketio import AsyncRedisManager
 
 from bot import settings as settings_module
-from bot.channels import widget_session
-from bot.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
+from bot.plugins.channels import widget_session
+from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,9 @@ class SocketIOInput(socketio.SocketIOInput):
         sio = self.sio
         # browsers from other sites are refused at the handshake (Rasa's own setting [] turns the check off)
         sio.eio.cors_allowed_origins = sorted({*config.cors_origins, _origin(config.rasa_public_url)})
+        # ... but Rasa's own CORS layer (``--cors``, the same CORS_ORIGINS) already answers these paths: two
+        # Access-Control-Allow-Origin headers make browsers refuse the response, so engineio adds none
+        sio.eio._cors_headers = lambda environ: []
         sio.eio.max_http_buffer_size = max(MAX_FRAME, 8 * config.max_message_chars)
         if config.redis_url:
             sio.manager = JsonRedisManager(config.redis_url)

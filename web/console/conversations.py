@@ -6,14 +6,18 @@ import datetime as dt
 from functools import lru_cache
 
 import yaml
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request,
+                   url_for)
 
-from bot import conversations, db
+from bot import db
+from bot.store import conversations
 from bot.settings import PROJECT_ROOT
-from web.auth import login_required
-from web.console_privacy import mask_deep, sees_full_phones
+from web.console.auth import login_required, token_required
+from web.console.privacy import mask_deep, sees_full_phones
+from web import context
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
+api = Blueprint("conversations_api", __name__)
 PAGE = 50
 TRI_STATE = {"1": True, "0": False}
 
@@ -24,9 +28,6 @@ def urlencode_without(args, name: str) -> str:
     from urllib.parse import urlencode
     return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
-
-def _settings():
-    return current_app.config["SETTINGS"]
 
 
 def parse_filters(args) -> conversations.Filters:
@@ -53,7 +54,7 @@ def page_number(args) -> int:
 
 
 def search(args):
-    config = _settings()
+    config = context.settings()
     conversations.refresh(config.tracker_store_url, config.database_url)
     page = page_number(args)
     with db.session_scope(config.database_url) as session:
@@ -75,7 +76,7 @@ def list_view():
 
 def load(conversation_id: str):
     """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
-    config = _settings()
+    config = context.settings()
     conversations.refresh(config.tracker_store_url, config.database_url)
     with db.session_scope(config.database_url) as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
@@ -114,7 +115,7 @@ def collect(conversation_id: str):
     intent = request.form.get("intent")
     if not text or len(text) > 500 or intent not in domain_intents():
         abort(400, description="a message and a known intent are needed")
-    with db.session_scope(_settings().database_url) as session:
+    with context.session() as session:
         session.add(conversations.CollectedExample(text=text, intent=intent, conversation_id=conversation_id,
                                                    collected_by=g.staff))
     flash(f"已收集：{text} → {intent}")
@@ -132,7 +133,7 @@ def detail(conversation_id: str):
 @bp.post("/<path:conversation_id>/review")
 @login_required()
 def review(conversation_id: str):
-    with db.session_scope(_settings().database_url) as session:
+    with context.session() as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
         if summary is None:
             abort(404, description="no such conversation")
@@ -141,3 +142,18 @@ def review(conversation_id: str):
         summary.tags = ("," + ",".join(tags) + ",") if tags else ""
         summary.note = (request.form.get("note") or "").strip()[:2000] or None
     return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))
+
+
+@api.get("/conversations")
+@token_required
+def conversations_list():
+    """JSON twin of /console/conversations (same filters: channel, fallback, reviewed, q …)."""
+    rows, total, page = search(request.args)
+    return jsonify(conversations=rows, total=total, page=page, page_size=PAGE)
+
+
+@api.get("/conversations/<path:conversation_id>")
+@token_required
+def conversation_detail(conversation_id: str):
+    summary, items, feedback = load(conversation_id)
+    return jsonify(conversation=summary, transcript=items, feedback=feedback)

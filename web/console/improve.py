@@ -1,22 +1,22 @@
 """Console screen: the improve loop — the needs-review queue and collected training examples."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, url_for
 
-from bot import conversations, db
-from web.auth import login_required
+from bot.store import conversations
+from web.console.auth import login_required, token_required
+from web.console.privacy import mask_phones, sees_full_phones
+from web import context
 
 bp = Blueprint("console_improve", __name__, url_prefix="/console/improve")
+api = Blueprint("improve_api", __name__)
 
-
-def _url() -> str:
-    return current_app.config["SETTINGS"].database_url
 
 
 @bp.get("")
 @login_required()
 def index():
-    with db.session_scope(_url()) as session:
+    with context.session() as session:
         examples = session.query(conversations.CollectedExample) \
             .order_by(conversations.CollectedExample.created_at.desc()).limit(500).all()
         rows = [{"text": e.text, "intent": e.intent, "by": e.collected_by, "at": e.created_at,
@@ -35,8 +35,21 @@ def queue():
 @login_required()
 def export_nlu():
     """Collected examples as Rasa NLU YAML, ready to drop into data/nlu/."""
-    with db.session_scope(_url()) as session:
+    with context.session() as session:
         examples = session.query(conversations.CollectedExample).order_by(conversations.CollectedExample.id).all()
         body = conversations.nlu_yaml(examples)
     return Response(body, mimetype="text/yaml; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=collected_nlu.yml"})
+
+
+@api.get("/improve/examples")
+@token_required
+def collected_examples():
+    """JSON twin of /console/improve: collected training examples, newest first."""
+    with context.session() as db_session:
+        rows = db_session.query(conversations.CollectedExample).order_by(conversations.CollectedExample.created_at.desc()).limit(1000).all()
+        examples = [{"text": e.text, "intent": e.intent, "conversation_id": e.conversation_id,
+                     "collected_by": e.collected_by, "created_at": e.created_at.isoformat() + "Z"} for e in rows]
+    if not sees_full_phones():
+        examples = [{**e, "text": mask_phones(e["text"])} for e in examples]
+    return jsonify(examples=examples)

@@ -15,17 +15,16 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from functools import lru_cache, wraps
-from pathlib import Path
 from typing import Optional
 
-from flask import (Blueprint, abort, current_app, flash, g, has_request_context, redirect, render_template, request,
-                   send_from_directory, session, url_for)
+from flask import (Blueprint, abort, current_app, flash, g, has_request_context, jsonify, redirect,
+                   render_template, request, send_from_directory, session, url_for)
 
-from bot import db, leads
+from bot.store import staff as staff_store
 from bot.ratelimit import RateLimiter
+from web import context
 
 bp = Blueprint("auth", __name__, url_prefix="/console")
-STATIC = Path(__file__).resolve().parent / "static"
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
@@ -99,14 +98,11 @@ def _setup(state) -> None:
                                                            "rl:login")
 
 
-def _url() -> str:
-    return current_app.config["SETTINGS"].database_url
-
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """A hash of nothing anyone knows: unknown users cost one scrypt, like known ones."""
-    return leads.hash_password(secrets.token_hex(16))
+    return staff_store.hash_password(secrets.token_hex(16))
 
 
 def csrf_token() -> str:
@@ -129,8 +125,8 @@ def current_staff() -> Optional[Staff]:
     name, version, since = session.get("user"), session.get("version"), session.get("since")
     if isinstance(name, str) and isinstance(version, int) and isinstance(since, int) \
             and -300 <= _now() - since <= SESSION_MAX_AGE:
-        with db.session_scope(_url()) as s:
-            user = s.query(leads.StaffUser).filter_by(name=name).one_or_none()
+        with context.session() as s:
+            user = s.query(staff_store.StaffUser).filter_by(name=name).one_or_none()
             if user is not None and (user.session_version or 0) == version:
                 staff = Staff(user.name, user.role)
     if staff is None and "user" in session:
@@ -177,7 +173,7 @@ def _next_page() -> str:
 
 @bp.get("/console.css")
 def stylesheet():
-    return send_from_directory(STATIC, "console.css", max_age=3600)
+    return send_from_directory(context.STATIC, "console.css", max_age=3600)
 
 
 @bp.route("", methods=["GET"])
@@ -200,12 +196,12 @@ def login():
             return render_template("console/login.html", error="登录失败次数过多，请15分钟后再试。"), 429
         user = None
         if len(name) <= MAX_NAME:
-            with db.session_scope(_url()) as s:
-                row = s.query(leads.StaffUser).filter_by(name=name).one_or_none()
+            with context.session() as s:
+                row = s.query(staff_store.StaffUser).filter_by(name=name).one_or_none()
                 if row is not None:
                     user = (row.password_hash, row.session_version or 0)
         # the same scrypt runs whether or not the user exists
-        ok = leads.check_password(request.form.get("password") or "", user[0] if user else _dummy_hash())
+        ok = staff_store.check_password(request.form.get("password") or "", user[0] if user else _dummy_hash())
         if ok and user is not None:
             session.clear()
             session.permanent = True
@@ -221,8 +217,42 @@ def logout():
     """Log out everywhere: every copy of this user's session cookie is refused from now on."""
     staff = current_staff()
     if staff is not None:
-        with db.session_scope(_url()) as s:
-            leads.end_sessions(staff.name, session=s)
+        with context.session() as s:
+            staff_store.end_sessions(staff.name, session=s)
     session.clear()
     flash("已退出。")
     return redirect(url_for("auth.login"))
+
+
+def token_required(view):
+    """Accept ``Authorization: Bearer <token>`` or a logged-in console session; 401 otherwise."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        user = None if header else current_staff()
+        if user is not None:
+            # a cookie alone never authorises a change: writes also need the CSRF header
+            if request.method != "GET" and not csrf_matches(request.headers.get("X-CSRF-Token")):
+                return jsonify(error="CSRF token missing or wrong"), 403
+            g.staff, g.role = user.name, user.role
+            return view(*args, **kwargs)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return jsonify(error="authentication required: Authorization: Bearer <token>"), 401
+        with context.session() as db_session:
+            identity = staff_store.token_identity(token.strip(), session=db_session)
+        if identity is None:
+            return jsonify(error="invalid token"), 401
+        g.staff, g.role = f"token:{identity[0]}", identity[1]
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def admin_required(view):
+    """After ``token_required``: only admin users and admin tokens."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.role != "admin":
+            return jsonify(error="this needs the admin role"), 403
+        return view(*args, **kwargs)
+    return wrapped

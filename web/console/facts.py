@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
-from bot import db, facts
-from web.auth import login_required
+from bot.store import facts
+from web.console.auth import admin_required, login_required, token_required
+from web import context
 
 bp = Blueprint("console_facts", __name__, url_prefix="/console/facts")
+api = Blueprint("facts_api", __name__)
 STALE_AFTER = dt.timedelta(days=180)
 
-
-def _url() -> str:
-    return current_app.config["SETTINGS"].database_url
 
 
 def parse_sources(text: str) -> list[dict]:
@@ -33,7 +32,7 @@ def parse_sources(text: str) -> list[dict]:
 
 def fact_rows() -> list[dict]:
     today = dt.date.today()
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         return [{"key": f.key, "topic": f.topic, "intent": f.intent, "question": f.question,
                  "answer": f.answer, "sources": f.sources, "confidence": f.confidence,
                  "verified": f.verified_date.isoformat(), "stale": today - f.verified_date > STALE_AFTER}
@@ -50,7 +49,7 @@ def list_view():
 @login_required("admin")
 def edit(key: str):
     error = None
-    with db.session_scope(_url()) as s:
+    with context.session() as s:
         fact = facts.get_fact(key, session=s)
         if fact is None:
             abort(404, description="no such fact")
@@ -74,3 +73,11 @@ def edit(key: str):
                    for e in facts.edits(key, session=s)]
         return render_template("console/fact.html", fact=fact, history=history, error=error,
                                levels=facts.CONFIDENCE_LEVELS), (400 if error else 200)
+
+
+@api.get("/facts")
+@token_required
+@admin_required
+def facts_list():
+    """JSON twin of /console/facts (admin)."""
+    return jsonify(facts=fact_rows())

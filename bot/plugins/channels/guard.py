@@ -6,7 +6,7 @@ Three checks, the same on the widget (socket.io), REST and WeChat:
   ``/ask_fees@0.1``). A visitor may send only the payloads the assistant's
   own buttons offer; anything else is kept as the visitor's text with a
   full-width slash (「／」), so it is understood as words, never as a command.
-  The check looks at the text as the NLU pipeline reads it (bot/normalize.py
+  The check looks at the text as the NLU pipeline reads it (bot/plugins/nlu/normalize.py
   drops zero-width and control characters and folds ／ into /), so
   ``"\u200b/restart"`` is screened like ``"/restart"``;
 - size: empty messages and messages over ``MAX_MESSAGE_CHARS`` get a polite
@@ -28,7 +28,7 @@ import yaml
 from rasa.core.channels.channel import UserMessage
 
 from bot import settings as settings_module
-from bot.normalize import PAYLOAD_LEAD, Normalizer
+from bot.plugins.nlu.normalize import PAYLOAD_LEAD, Normalizer
 from bot.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Guard:
     """Wrap Rasa's ``on_new_message`` with the payload, size and rate checks."""
 
     def __init__(self, config: settings_module.Settings | None = None, domain_path: Path = DOMAIN) -> None:
-        from bot import rasa_patches
+        from bot.plugins import patches as rasa_patches
 
         rasa_patches.install()  # every public channel builds a guard once, when the Rasa server starts
         config = config or settings_module.load()

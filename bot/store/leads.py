@@ -1,18 +1,14 @@
-"""Leads, the notification outbox, handoffs and staff access: models and queries.
+"""Leads and the notification outbox: models and queries.
 
 A lead and its notifications are written in one transaction (the outbox
-pattern): the worker in bot/notify.py delivers the rows later, so a failing
+pattern): the notifier (bot/notify.py) delivers the rows later, so a failing
 notifier never loses a lead. Query functions take an explicit ``session``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
-import os
 import re
-import secrets
 from typing import Iterable, Optional
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, func, select
@@ -23,7 +19,6 @@ from bot.db import Base, utcnow
 logger = logging.getLogger(__name__)
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
-ROLES = ("admin", "agent")
 DEDUPE_WINDOW = dt.timedelta(hours=24)
 # staff notifications: a phone number pings staff at most NOTIFY_PER_PHONE times an hour, and all leads
 # together at most ``hourly_limit`` times (NOTIFY_MAX_PER_HOUR); past that leads are stored and listed only
@@ -112,72 +107,7 @@ class Notification(Base):
         return f"lead-{self.lead_id}-notification-{self.id}"
 
 
-class Handoff(Base):
-    """A conversation a human was asked to take over."""
 
-    __tablename__ = "handoffs"
-
-    id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(100), nullable=False, index=True)
-    channel = Column(String(30), nullable=False)
-    status = Column(String(20), nullable=False, default="queued", index=True)  # queued|claimed|ended|expired
-    agent = Column(String(100), nullable=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    claimed_at = Column(DateTime, nullable=True)
-    ended_at = Column(DateTime, nullable=True)
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "conversation_id": self.conversation_id, "channel": self.channel,
-                "status": self.status, "agent": self.agent, "created_at": self.created_at.isoformat() + "Z",
-                "claimed_at": self.claimed_at.isoformat() + "Z" if self.claimed_at else None}
-
-
-def open_handoff(conversation_id: str, *, session: Session) -> Optional[Handoff]:
-    return session.execute(select(Handoff).where(Handoff.conversation_id == conversation_id,
-                                                 Handoff.status.in_(("queued", "claimed")))
-                           .order_by(Handoff.id.desc())).scalars().first()
-
-
-def queue_handoff(conversation_id: str, channel: str, *, session: Session) -> Handoff:
-    existing = open_handoff(conversation_id, session=session)
-    if existing:
-        return existing
-    handoff = Handoff(conversation_id=conversation_id, channel=channel, status="queued")
-    session.add(handoff)
-    session.flush()
-    return handoff
-
-
-def expired_handoffs(timeout: dt.timedelta, *, session: Session, now: Optional[dt.datetime] = None) -> list[Handoff]:
-    now = now or utcnow()
-    return list(session.execute(select(Handoff).where(Handoff.status == "queued",
-                                                      Handoff.created_at < now - timeout)).scalars())
-
-
-class StaffUser(Base):
-    __tablename__ = "staff_users"
-
-    id = Column(Integer, primary_key=True)
-    name = Column(String(100), unique=True, nullable=False)
-    role = Column(String(10), nullable=False)
-    password_hash = Column(String(300), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    # bumped on logout and password change: console sessions signed with an older value are refused
-    session_version = Column(Integer, nullable=False, default=0, server_default="0")
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id = Column(Integer, primary_key=True)
-    name = Column(String(100), nullable=False)
-    token_hash = Column(String(64), unique=True, nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    role = Column(String(10), nullable=False, default="agent", server_default="agent")
-    revoked_at = Column(DateTime, nullable=True)
-
-
-# ---------- leads
 VISITOR_FIELDS = ("channel", "name", "company", "region", "licence", "visitor_note", "consent", "eligibility")
 
 
@@ -254,128 +184,3 @@ def list_leads(*, session: Session, status: Optional[str] = None, limit: int = 5
     if status:
         query = query.where(Lead.status == status)
     return list(session.execute(query.limit(limit).offset(offset)).scalars())
-
-
-# ---------- staff users and API tokens
-STAFF_NAME = re.compile(r"[\w.@-]{1,100}")  # no ":" (API tokens act as "token:NAME"), no spaces
-TOKEN_NAME = re.compile(r"[\w.@-]{1,90}")  # "token:NAME" fits handoffs.agent (100)
-
-
-def hash_password(password: str, *, salt: Optional[bytes] = None) -> str:
-    """scrypt (a slow, memory-hard KDF) with a random salt."""
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 14, r=8, p=1, dklen=32)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                                  dklen=len(digest) // 2)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(computed.hex(), digest)
-
-
-def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-
-
-def _check_password_rules(password: str) -> None:
-    if len(password) < 10:
-        raise ValueError("the password must have at least 10 characters")
-
-
-def _user(name: str, session: Session) -> StaffUser:
-    user = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar_one_or_none()
-    if user is None:
-        raise ValueError(f"no user named {name!r}")
-    return user
-
-
-def create_user(name: str, role: str, password: str, *, session: Session) -> StaffUser:
-    _check_role(role)
-    if not STAFF_NAME.fullmatch(name):
-        raise ValueError("a user name has 1-100 letters, digits or . _ @ - (no spaces or colons)")
-    _check_password_rules(password)
-    if session.execute(select(StaffUser).where(StaffUser.name == name)).scalar_one_or_none():
-        raise ValueError(f"a user named {name!r} already exists")
-    user = StaffUser(name=name, role=role, password_hash=hash_password(password), session_version=0)
-    session.add(user)
-    return user
-
-
-def list_users(*, session: Session) -> list[StaffUser]:
-    return list(session.execute(select(StaffUser).order_by(StaffUser.name)).scalars())
-
-
-def set_role(name: str, role: str, *, session: Session) -> None:
-    """Change a user's role; open sessions get the new role at their next request."""
-    _check_role(role)
-    _user(name, session).role = role
-
-
-def set_password(name: str, password: str, *, session: Session) -> None:
-    """Set a new password and end every open session of the user."""
-    _check_password_rules(password)
-    user = _user(name, session)
-    user.password_hash = hash_password(password)
-    user.session_version = (user.session_version or 0) + 1
-
-
-def end_sessions(name: str, *, session: Session) -> None:
-    """Log the user out everywhere (every console cookie signed so far is refused)."""
-    user = session.execute(select(StaffUser).where(StaffUser.name == name)).scalar_one_or_none()
-    if user is not None:
-        user.session_version = (user.session_version or 0) + 1
-
-
-def delete_user(name: str, *, session: Session) -> None:
-    """Delete a user; their open sessions are refused at the next request."""
-    session.delete(_user(name, session))
-
-
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(name: str, *, session: Session, role: str = "agent") -> str:
-    """Create an API token; only its hash is stored, so it is shown once. One live token per name."""
-    _check_role(role)
-    if not TOKEN_NAME.fullmatch(name):
-        raise ValueError("a token name has 1-90 letters, digits or . _ @ - (no spaces or colons)")
-    if session.execute(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first():
-        raise ValueError(f"a live token named {name!r} exists: revoke it first (revoke-token {name})")
-    token = secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, role=role, token_hash=_token_digest(token)))
-    return token
-
-
-def token_identity(token: str, *, session: Session) -> Optional[tuple[str, str]]:
-    """(name, role) of the live token, or None."""
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
-                                                 ApiToken.revoked_at.is_(None))).scalar_one_or_none()
-    return (row.name, row.role or "agent") if row else None
-
-
-def token_name(token: str, *, session: Session) -> Optional[str]:
-    identity = token_identity(token, session=session)
-    return identity[0] if identity else None
-
-
-def list_tokens(*, session: Session) -> list[ApiToken]:
-    """Live tokens, by name (their hashes only: the tokens themselves are never stored)."""
-    return list(session.execute(select(ApiToken).where(ApiToken.revoked_at.is_(None))
-                                .order_by(ApiToken.name)).scalars())
-
-
-def revoke_token(name: str, *, session: Session) -> int:
-    """Revoke the live token(s) named ``name``; return how many."""
-    rows = session.execute(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).scalars()
-    count = 0
-    for row in rows:
-        row.revoked_at = utcnow()
-        count += 1
-    return count

@@ -6,7 +6,7 @@ homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and
 counts to digits (一千万 → 1000万, 五百万元 → 500万), and punctuation and
 whitespace folding. The result starts with "/" only if the text did: Rasa
 reads a leading "/" as an intent payload, and only texts that started with
-one were screened (bot/channels/guard.py). ``Normalizer`` is built once per
+one were screened (bot/plugins/channels/guard.py). ``Normalizer`` is built once per
 component; ``normalize`` is pure.
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_TYPOS = Path(__file__).resolve().parent / "lexicon" / "typos.yml"
+from bot.settings import PROJECT_ROOT
+
+DEFAULT_TYPOS = PROJECT_ROOT / "bot" / "lexicon" / "typos.yml"
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
            "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}

@@ -11,7 +11,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.normalize import DEFAULT_TYPOS, Normalizer
+from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer
 
 NORMALIZED_TEXT = "normalized_text"
 

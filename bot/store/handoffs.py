@@ -1,0 +1,52 @@
+"""Handoffs: conversations a human was asked to take over, and who holds them."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import Column, DateTime, Integer, String, select
+from sqlalchemy.orm import Session
+
+from bot.db import Base, utcnow
+
+
+class Handoff(Base):
+    """A conversation a human was asked to take over."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(100), nullable=False, index=True)
+    channel = Column(String(30), nullable=False)
+    status = Column(String(20), nullable=False, default="queued", index=True)  # queued|claimed|ended|expired
+    agent = Column(String(100), nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    claimed_at = Column(DateTime, nullable=True)
+    ended_at = Column(DateTime, nullable=True)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "conversation_id": self.conversation_id, "channel": self.channel,
+                "status": self.status, "agent": self.agent, "created_at": self.created_at.isoformat() + "Z",
+                "claimed_at": self.claimed_at.isoformat() + "Z" if self.claimed_at else None}
+
+
+def open_handoff(conversation_id: str, *, session: Session) -> Optional[Handoff]:
+    return session.execute(select(Handoff).where(Handoff.conversation_id == conversation_id,
+                                                 Handoff.status.in_(("queued", "claimed")))
+                           .order_by(Handoff.id.desc())).scalars().first()
+
+
+def queue_handoff(conversation_id: str, channel: str, *, session: Session) -> Handoff:
+    existing = open_handoff(conversation_id, session=session)
+    if existing:
+        return existing
+    handoff = Handoff(conversation_id=conversation_id, channel=channel, status="queued")
+    session.add(handoff)
+    session.flush()
+    return handoff
+
+
+def expired_handoffs(timeout: dt.timedelta, *, session: Session, now: Optional[dt.datetime] = None) -> list[Handoff]:
+    now = now or utcnow()
+    return list(session.execute(select(Handoff).where(Handoff.status == "queued",
+                                                      Handoff.created_at < now - timeout)).scalars())

@@ -1,0 +1,1 @@
+"""The staff console: one blueprint per screen, its JSON twin under /console/api beside it."""
