@@ -72,7 +72,7 @@ class ActionAnswerFact(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        config = settings.load()
+        config = settings.current()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         entities = message_entities(tracker)
         if intent not in FOLLOWUPS and is_uncertain(tracker, config):

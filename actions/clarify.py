@@ -48,7 +48,7 @@ def clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     if candidates and candidates[0] == "out_of_scope":
         dispatcher.utter_message(response="utter_out_of_scope")
         return
-    config = settings.load()
+    config = settings.current()
     buttons = []
     try:
         with db.session_scope(config.database_url) as session:

@@ -72,7 +72,7 @@ class ActionEligibilityResult(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        config = settings.load()
+        config = settings.current()
         scope = tracker.get_slot("licence_scope") or "地网"
         capital = parse_capital(tracker.get_slot("capital")) or 0.0
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -26,14 +25,7 @@ from bot.store import handoffs, leads
 logger = logging.getLogger(__name__)
 
 
-def _limit(name: str, default: int) -> int:
-    try:
-        return max(int(os.environ.get(name) or default), 0)
-    except ValueError:
-        return default
-
-
-def queue_is_full(conversation_id: str, session: Session) -> bool:
+def queue_is_full(conversation_id: str, config: settings.Settings, session: Session) -> bool:
     """Whether a new handoff would go past HANDOFF_MAX_QUEUED waiting or HANDOFF_MAX_PER_MINUTE new ones."""
     if handoffs.open_handoff(conversation_id, session=session) is not None:
         return False  # already queued: asking again adds nothing
@@ -41,7 +33,7 @@ def queue_is_full(conversation_id: str, session: Session) -> bool:
                              .where(handoffs.Handoff.status == "queued")).scalar_one()
     recent = session.execute(select(func.count()).select_from(handoffs.Handoff).where(
         handoffs.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))).scalar_one()
-    max_queued, per_minute = _limit("HANDOFF_MAX_QUEUED", 20), _limit("HANDOFF_MAX_PER_MINUTE", 10)
+    max_queued, per_minute = config.handoff_max_queued, config.handoff_max_per_minute
     return bool((max_queued and queued >= max_queued) or (per_minute and recent >= per_minute))
 
 
@@ -53,14 +45,14 @@ class ActionRequestHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        config = settings.load()
+        config = settings.current()
         start, end = config.business_hours
         if not config.staff_on_duty(dt.datetime.now(dt.timezone.utc)):
             dispatcher.utter_message(response="utter_handoff_closed", hours=f"工作日 {start}:00–{end}:00")
             return [FollowupAction("lead_form")]
         try:
             with db.session_scope(config.database_url) as session:
-                full = queue_is_full(tracker.sender_id, session)
+                full = queue_is_full(tracker.sender_id, config, session)
                 if not full:
                     handoffs.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],
                                         session=session)

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, notify, settings
+from bot import db, settings
 from bot.store import facts, leads
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class ActionSubmitLead(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        config = settings.load()
+        config = settings.current()
         # name, phone and company stay known; consent is asked again for the next request
         reset = [SlotSet("lead_consent", None), SlotSet("lead_note", None)]
         if tracker.get_slot("lead_consent") is not True:  # the bool slot the form fills; nothing else
@@ -204,7 +204,7 @@ class ActionSubmitLead(Action):
                 lead, created = leads.save_lead({
                     **details, "conversation_id": tracker.sender_id, "channel": channel, "consent": True,
                     "topics": topics,
-                }, notify.configured(), session=session, hourly_limit=notify.hourly_limit())
+                }, session=session, hourly_limit=config.notify_max_per_hour)
                 name = lead.name
                 logger.info("lead %s %s (%s)%s", lead.id, "created" if created else "updated",
                             leads.mask_phone(lead.phone),

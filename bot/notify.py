@@ -1,33 +1,27 @@
-"""Deliver queued lead notifications (the outbox) to staff; expire unclaimed handoffs.
+"""Deliver queued lead notifications (the outbox) to staff, expire unclaimed handoffs, fold conversation summaries.
 
-Usage: ``python -m bot.notify`` (started by ``make run``), ``--once`` to
-deliver what is due and exit. Notifiers are configured by environment:
-
-- WECOM_WEBHOOK_URL: 企业微信 group robot webhook;
-- NOTIFY_WEBHOOK_URL: any JSON webhook (gets an ``Idempotency-Key`` header);
-- SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_FROM, NOTIFY_EMAIL_TO: e-mail,
-  always over verified TLS: STARTTLS by default (port 25), SMTP_SSL=1 for
-  TLS from the first byte (port 465), SMTP_CA_FILE for a private CA;
-  SMTP_STARTTLS=0 allows cleartext to a local relay, and never with SMTP_USER;
-- CONSOLE_PUBLIC_URL (else PUBLIC_URL): where staff open the console; every
-  notification links to the lead there instead of naming the conversation;
-- NOTIFY_MAX_PER_HOUR (60): notifications for all leads together in an hour
-  (one phone number gets at most 3); past it leads are stored and listed only.
+Usage: ``python -m bot.notify`` (``python -m bot.serve notifier``; started by
+``make run``), ``--once`` to do one round and exit. This process alone decides
+the channels (settings: WECOM_WEBHOOK_URL, NOTIFY_WEBHOOK_URL, SMTP_*,
+NOTIFY_EMAIL_TO; docs/settings.md): the action server only queues "this lead
+must be notified". E-mail always goes over verified TLS (STARTTLS by default,
+SMTP_SSL=1 for TLS from the first byte, SMTP_CA_FILE for a private CA);
+cleartext only to a local relay without a login. Every notification links to
+the lead in the console (CONSOLE_PUBLIC_URL) instead of naming the conversation.
 
 Outbox rows and log lines keep an error's type and status code only: URLs
 (robot keys, tokens) and servers' error text never reach them.
 
-A row is leased before delivery and marked delivered after it; a worker
-killed in between leaves the lease to expire and the row is sent again with
-the same idempotency key (receivers can drop the repeat). Failures are
-retried with exponential back-off; rows never disappear.
+A row is leased before delivery; each channel that took it is recorded, so a
+retry sends only to the channels that failed, with the same idempotency key
+(receivers can drop a repeat after a worker died mid-way). Failures are retried
+with exponential back-off; rows never disappear.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import logging
-import os
 import smtplib
 import ssl
 import sys
@@ -39,7 +33,7 @@ import requests
 from sqlalchemy import or_, select
 
 from bot import db, rasa_api, settings
-from bot.store import handoffs, leads
+from bot.store import conversations, handoffs, leads
 
 logger = logging.getLogger("bot.notify")
 LEASE = dt.timedelta(seconds=60)
@@ -50,31 +44,9 @@ class NotifierError(Exception):
     """A refusal whose text we wrote ourselves (safe to store and log)."""
 
 
-def configured(env: Optional[dict] = None) -> list[str]:
-    env = os.environ if env is None else env
-    names = []
-    if env.get("WECOM_WEBHOOK_URL"):
-        names.append("wecom")
-    if env.get("SMTP_HOST") and env.get("NOTIFY_EMAIL_TO"):
-        names.append("email")
-    if env.get("NOTIFY_WEBHOOK_URL"):
-        names.append("webhook")
-    return names
-
-
-def hourly_limit(env: Optional[dict] = None) -> int:
-    """NOTIFY_MAX_PER_HOUR: lead notifications an hour for all phones together (0: no ceiling)."""
-    env = os.environ if env is None else env
-    try:
-        return max(int(env.get("NOTIFY_MAX_PER_HOUR") or leads.NOTIFY_PER_HOUR), 0)
-    except ValueError:
-        return leads.NOTIFY_PER_HOUR
-
-
-def console_link(lead: leads.Lead, env: dict) -> str:
+def console_link(lead: leads.Lead, config: settings.Settings) -> str:
     """The lead's page in the staff console (staff log in there; the link alone opens nothing)."""
-    base = env.get("CONSOLE_PUBLIC_URL") or env.get("PUBLIC_URL") or f"http://localhost:{env.get('WEB_PORT') or 8000}"
-    return f"{base.rstrip('/')}/console/leads/{lead.id}"
+    return f"{config.console_public_url}/console/leads/{lead.id}"
 
 
 def describe(exc: BaseException) -> str:
@@ -85,7 +57,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__} {status}" if status else type(exc).__name__
 
 
-def summary(lead: leads.Lead, event: str, env: dict) -> str:
+def summary(lead: leads.Lead, event: str, config: settings.Settings) -> str:
     verb = "新线索" if event == "lead_created" else "线索更新"
     lines = [f"{verb}：{lead.name} {lead.phone}",
              f"公司：{lead.company or '未填写'}　地区：{lead.region or '未填写'}　意向：{lead.licence or '不确定'}"]
@@ -97,63 +69,53 @@ def summary(lead: leads.Lead, event: str, env: dict) -> str:
         lines.append("预审：" + lead.eligibility)
     if lead.visitor_note:
         lines.append("客户补充：" + lead.visitor_note)
-    lines.append(f"渠道：{lead.channel}　详情：{console_link(lead, env)}")
+    lines.append(f"渠道：{lead.channel}　详情：{console_link(lead, config)}")
     return "\n".join(lines)
 
 
-def send_wecom(row: leads.Notification, env: dict) -> None:
-    response = requests.post(env["WECOM_WEBHOOK_URL"], timeout=10, json={
-        "msgtype": "text", "text": {"content": summary(row.lead, row.event, env)}})
+def send_wecom(row: leads.Notification, config: settings.Settings) -> None:
+    response = requests.post(config.notifiers.wecom_webhook_url, timeout=10, json={
+        "msgtype": "text", "text": {"content": summary(row.lead, row.event, config)}})
     response.raise_for_status()
     body = response.json()
     if body.get("errcode", 0) != 0:  # errmsg can echo the request: keep the code only
         raise NotifierError(f"WeCom errcode {int(body.get('errcode') or -1)}")
 
 
-def send_webhook(row: leads.Notification, env: dict) -> None:
+def send_webhook(row: leads.Notification, config: settings.Settings) -> None:
     lead = {k: v for k, v in row.lead.as_dict(mask=False).items() if k != "conversation_id"}
-    response = requests.post(env["NOTIFY_WEBHOOK_URL"], timeout=10,
+    response = requests.post(config.notifiers.webhook_url, timeout=10,
                              headers={"Idempotency-Key": row.idempotency_key},
                              json={"event": row.event, "idempotency_key": row.idempotency_key,
-                                   "lead": {**lead, "console_url": console_link(row.lead, env)},
-                                   "text": summary(row.lead, row.event, env)})
+                                   "lead": {**lead, "console_url": console_link(row.lead, config)},
+                                   "text": summary(row.lead, row.event, config)})
     response.raise_for_status()
 
 
-def _off(env: dict, name: str) -> bool:
-    return (env.get(name) or "").strip().lower() in ("0", "false", "no", "off")
-
-
-def _on(env: dict, name: str) -> bool:
-    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def send_email(row: leads.Notification, env: dict) -> None:
+def send_email(row: leads.Notification, config: settings.Settings) -> None:
     """Send over TLS that verifies the server's certificate and name; cleartext only to a relay without login."""
-    implicit_tls, starttls = _on(env, "SMTP_SSL"), not _off(env, "SMTP_STARTTLS")
-    if env.get("SMTP_USER") and not (implicit_tls or starttls):
-        raise NotifierError("SMTP_USER needs TLS: set SMTP_SSL=1 or leave SMTP_STARTTLS on")
+    mail = config.notifiers
     message = EmailMessage()
     message["Subject"] = f"【呼叫中心许可证】{'新线索' if row.event == 'lead_created' else '线索更新'}：{row.lead.name}"
-    message["From"] = env.get("SMTP_FROM") or "assistant@localhost"
-    message["To"] = env["NOTIFY_EMAIL_TO"]
+    message["From"] = mail.smtp_from
+    message["To"] = mail.email_to
     message["Message-ID"] = f"<{row.idempotency_key}@callcentre-licence-assistant>"
-    message.set_content(summary(row.lead, row.event, env))
-    context = ssl.create_default_context(cafile=env.get("SMTP_CA_FILE") or None)
-    host, port = env["SMTP_HOST"], int(env.get("SMTP_PORT") or (465 if implicit_tls else 25))
-    if implicit_tls:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
+    message.set_content(summary(row.lead, row.event, config))
+    context = ssl.create_default_context(cafile=mail.smtp_ca_file or None)
+    port = mail.smtp_port or (465 if mail.smtp_ssl else 25)
+    if mail.smtp_ssl:
+        smtp = smtplib.SMTP_SSL(mail.smtp_host, port, timeout=10, context=context)
     else:
-        smtp = smtplib.SMTP(host, port, timeout=10)
+        smtp = smtplib.SMTP(mail.smtp_host, port, timeout=10)
     with smtp:
-        if starttls and not implicit_tls:
+        if mail.smtp_starttls and not mail.smtp_ssl:
             smtp.starttls(context=context)
-        if env.get("SMTP_USER"):
-            smtp.login(env["SMTP_USER"], env.get("SMTP_PASSWORD") or "")
+        if mail.smtp_user:
+            smtp.login(mail.smtp_user, mail.smtp_password)
         smtp.send_message(message)
 
 
-SENDERS: Dict[str, Callable[[leads.Notification, dict], None]] = {
+SENDERS: Dict[str, Callable[[leads.Notification, settings.Settings], None]] = {
     "wecom": send_wecom, "email": send_email, "webhook": send_webhook}
 
 
@@ -161,11 +123,10 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF))
 
 
-def deliver_due(database_url: str, env: Optional[dict] = None, batch: int = 20) -> int:
-    """Deliver the due rows once; return how many were delivered."""
-    env = dict(os.environ if env is None else env)
+def deliver_due(config: settings.Settings, batch: int = 20) -> int:
+    """Deliver the due rows once, on every channel each still needs; return how many rows were completed."""
     now = leads.utcnow()
-    with db.session_scope(database_url) as session:
+    with db.session_scope(config.database_url) as session:
         rows = session.execute(
             select(leads.Notification).where(
                 leads.Notification.delivered_at.is_(None), leads.Notification.next_attempt_at <= now,
@@ -174,31 +135,44 @@ def deliver_due(database_url: str, env: Optional[dict] = None, batch: int = 20) 
         for row in rows:
             row.locked_until = now + LEASE
         ids = [row.id for row in rows]
-    delivered = 0
-    for row_id in ids:
-        with db.session_scope(database_url) as session:
-            row = session.get(leads.Notification, row_id)
-            sender = SENDERS.get(row.notifier)
-            try:
-                if sender is None:
-                    raise NotifierError(f"unknown notifier {row.notifier!r}")
-                sender(row, env)
-            except Exception as exc:  # any failure: keep the row, try later
-                row.attempts += 1
-                row.last_error = describe(exc)[:1000]
-                row.next_attempt_at = leads.utcnow() + backoff(row.attempts)
-                row.locked_until = None
-                logger.warning("notification %s (%s, lead %s, %s) failed, attempt %s: %s", row.id, row.notifier,
-                               row.lead_id, leads.mask_phone(row.lead.phone), row.attempts, row.last_error)
-                continue
-            row.attempts += 1
-            row.delivered_at = leads.utcnow()
-            row.locked_until = None
-            row.last_error = None
-            delivered += 1
-            logger.info("notification %s (%s) delivered for lead %s (%s)", row.id, row.notifier, row.lead_id,
-                        leads.mask_phone(row.lead.phone))
-    return delivered
+    return sum(_deliver(row_id, config) for row_id in ids)
+
+
+def _deliver(row_id: int, config: settings.Settings) -> bool:
+    with db.session_scope(config.database_url) as session:
+        row = session.get(leads.Notification, row_id)
+        lead = row.lead  # loaded now: the senders use it after this unit of work
+    channels = config.notifiers.channels if row.notifier == leads.ALL_CHANNELS else [row.notifier]
+    done, failures = list(row.delivered_to or []), []
+    for channel in (c for c in channels if c not in done):
+        try:
+            sender = SENDERS.get(channel)
+            if sender is None:
+                raise NotifierError(f"unknown notifier {channel!r}")
+            sender(row, config)
+        except Exception as exc:  # any failure: keep the row, try this channel later
+            failures.append(f"{channel}: {describe(exc)}")
+            continue
+        done.append(channel)
+        # recorded at once: a worker killed before the row is finished never sends here twice
+        with db.session_scope(config.database_url) as session:
+            session.get(leads.Notification, row_id).delivered_to = list(done)
+    phone = leads.mask_phone(lead.phone)
+    with db.session_scope(config.database_url) as session:
+        row = session.get(leads.Notification, row_id)
+        row.attempts, row.locked_until = row.attempts + 1, None
+        if failures:
+            row.last_error = "; ".join(failures)[:1000]
+            row.next_attempt_at = leads.utcnow() + backoff(row.attempts)
+            logger.warning("notification %s (lead %s, %s) failed, attempt %s: %s", row.id, row.lead_id, phone,
+                           row.attempts, row.last_error)
+            return False
+        row.delivered_at, row.last_error = leads.utcnow(), None
+    if channels:
+        logger.info("notification %s delivered for lead %s (%s): %s", row_id, row.lead_id, phone, ", ".join(done))
+    else:
+        logger.info("lead %s (%s) stored; no notifier configured", row.lead_id, phone)
+    return True
 
 
 def expire_handoffs(config: settings.Settings) -> int:
@@ -225,25 +199,27 @@ def expire_handoffs(config: settings.Settings) -> int:
 
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--once", action="store_true", help="deliver what is due, then exit")
-    parser.add_argument("--interval", type=float, default=float(os.environ.get("NOTIFY_INTERVAL", "2")))
+    parser.add_argument("--once", action="store_true", help="do one round, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = settings.load()
-    names = configured()
-    logger.info("notifiers: %s", ", ".join(names) or "none configured (leads are stored and listed only)")
-    if "email" in names and os.environ.get("SMTP_USER") and _off(os.environ, "SMTP_STARTTLS") \
-            and not _on(os.environ, "SMTP_SSL"):
-        logger.error("e-mail notifications will not be sent: SMTP_USER needs TLS (SMTP_SSL=1 or SMTP_STARTTLS on)")
+    try:
+        config = settings.current()
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logger.info("notifiers: %s", ", ".join(config.notifiers.channels)
+                or "none configured (leads are stored and listed only)")
     while True:
         try:
-            deliver_due(config.database_url)
+            deliver_due(config)
             expire_handoffs(config)
+            # the console's conversation summaries, folded here rather than in page loads
+            conversations.refresh(config.tracker_store_url, config.database_url, max_batches=4)
         except Exception as exc:  # database briefly unavailable: say so once per round, keep going
-            logger.error("outbox round failed: %s", describe(exc))
+            logger.error("round failed: %s", describe(exc))
         if args.once:
             return 0
-        time.sleep(args.interval)
+        time.sleep(config.notifiers.interval)
 
 
 if __name__ == "__main__":

@@ -80,9 +80,9 @@ PRIVATE = {
     "WECHAT_APP_SECRET": ("rasa",),
     "WECHAT_AES_KEY": ("rasa",),
     "SMTP_PASSWORD": ("notifier",),
-    # the robot's key is in the URL; the action server queues a notification for each notifier set
-    "WECOM_WEBHOOK_URL": ("actions", "notifier"),
-    "NOTIFY_WEBHOOK_URL": ("actions", "notifier"),
+    # the robot's key is in the URL; only the notifier knows where notifications go
+    "WECOM_WEBHOOK_URL": ("notifier",),
+    "NOTIFY_WEBHOOK_URL": ("notifier",),
 }
 
 
@@ -98,7 +98,7 @@ def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict
     env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
     env.update({
         "ACTION_PORT": str(config.action_port),
-        "ACTION_ENDPOINT_URL": env.get("ACTION_ENDPOINT_URL")
+        "ACTION_ENDPOINT_URL": config.action_endpoint_url
         or f"http://{reachable(config.action_host)}:{config.action_port}/webhook",
         "RASA_PORT": str(config.rasa_port),
         "DATABASE_URL": config.database_url,
@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
               f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
-    model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else train.MODEL_PATH
-    if os.environ.get("RASA_MODEL"):  # a model built elsewhere (CI, the benchmark): use it as it is
+    model = Path(config.rasa_model) if config.rasa_model else train.MODEL_PATH
+    if config.rasa_model:  # a model built elsewhere (CI, the benchmark): use it as it is
         if not model.is_file():
             print(f"error: RASA_MODEL {str(model)!r} is not a file", file=sys.stderr)
             return 1

@@ -196,12 +196,11 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     os.environ["ASSISTANT_SERVICE"] = args.service
     try:
-        config = settings_module.load()
+        config = settings_module.current()  # read (and checked) once, here, for the whole process
         if args.service == "rasa":
             from bot import train
 
-            model = args.model or (Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL")
-                                   else train.MODEL_PATH)
+            model = args.model or (Path(config.rasa_model) if config.rasa_model else train.MODEL_PATH)
             serve_rasa(config, model, args.endpoints, args.credentials)
         elif args.service == "actions":
             serve_actions(config)

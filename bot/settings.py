@@ -1,7 +1,11 @@
-"""Settings read from the environment, in one place.
+"""Settings read from the environment, in one place: one typed object per process.
 
 Every value has a development default except where noted; with
-``APP_ENV=production`` the secrets must be set explicitly.
+``APP_ENV=production`` each service's own secrets must be set explicitly.
+``current()`` is what a running process uses: read once, and ``python -m
+bot.serve`` reads it before it starts a service, so a bad value stops the
+service at boot with one line, not at the first visitor. docs/settings.md
+lists every variable.
 """
 from __future__ import annotations
 
@@ -36,6 +40,48 @@ def _sqlite_url(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Notifiers:
+    """Where the notifier sends lead notifications (only the notifier reads these)."""
+
+    wecom_webhook_url: str = ""
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0  # 0: 465 with SMTP_SSL, else 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "assistant@localhost"
+    email_to: str = ""
+    smtp_ssl: bool = False
+    smtp_starttls: bool = True
+    smtp_ca_file: str = ""
+    interval: float = 2.0
+
+    @property
+    def channels(self) -> list[str]:
+        """The configured notifiers, in delivery order."""
+        names = []
+        if self.wecom_webhook_url:
+            names.append("wecom")
+        if self.smtp_host and self.email_to:
+            names.append("email")
+        if self.webhook_url:
+            names.append("webhook")
+        return names
+
+
+@dataclass(frozen=True)
+class WeChat:
+    """The WeChat Official Account channel (read by Rasa's WeChat input channel)."""
+
+    token: str = ""
+    app_id: str = ""
+    app_secret: str = ""
+    aes_key: str = ""
+    api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    reply_timeout: float = 4.0
+
+
+@dataclass(frozen=True)
 class Settings:
     app_env: str
     database_url: str
@@ -65,6 +111,15 @@ class Settings:
     action_server_token: str = ""
     action_max_body: int = 1024 * 1024
     rasa_max_body: int = 300 * 1024
+    action_endpoint_url: str = ""  # where Rasa calls the action server (endpoints.yml)
+    rasa_model: str = ""
+    sanic_workers: int = 1
+    console_public_url: str = ""
+    notify_max_per_hour: int = 60
+    handoff_max_queued: int = 20
+    handoff_max_per_minute: int = 10
+    notifiers: Notifiers = Notifiers()
+    wechat: WeChat = WeChat()
 
     @property
     def production(self) -> bool:
@@ -119,6 +174,48 @@ def _size(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _number(env: dict, name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be above 0, got {value}")
+    return value
+
+
+def _switch(env: dict, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
+
+
+def _notifiers(env: dict) -> Notifiers:
+    notifiers = Notifiers(
+        wecom_webhook_url=env.get("WECOM_WEBHOOK_URL", ""), webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
+        smtp_host=env.get("SMTP_HOST", ""), smtp_port=_port(env, "SMTP_PORT", 465) if env.get("SMTP_PORT") else 0,
+        smtp_user=env.get("SMTP_USER", ""), smtp_password=env.get("SMTP_PASSWORD", ""),
+        smtp_from=env.get("SMTP_FROM") or "assistant@localhost", email_to=env.get("NOTIFY_EMAIL_TO", ""),
+        smtp_ssl=_switch(env, "SMTP_SSL", False), smtp_starttls=_switch(env, "SMTP_STARTTLS", True),
+        smtp_ca_file=env.get("SMTP_CA_FILE", ""), interval=_number(env, "NOTIFY_INTERVAL", 2.0))
+    if notifiers.smtp_user and not (notifiers.smtp_ssl or notifiers.smtp_starttls):
+        raise SettingsError("SMTP_USER needs TLS: set SMTP_SSL=1 or leave SMTP_STARTTLS on")
+    return notifiers
+
+
+def _wechat(env: dict) -> WeChat:
+    return WeChat(token=env.get("WECHAT_TOKEN", ""), app_id=env.get("WECHAT_APP_ID", ""),
+                  app_secret=env.get("WECHAT_APP_SECRET", ""), aes_key=env.get("WECHAT_AES_KEY", ""),
+                  api_base=env.get("WECHAT_API_BASE") or WeChat.api_base,
+                  reply_timeout=_number(env, "WECHAT_REPLY_TIMEOUT", 4.0))
+
+
 def _hours(raw: str) -> tuple[int, int]:
     try:
         start, end = (int(part) for part in raw.split("-"))
@@ -127,6 +224,16 @@ def _hours(raw: str) -> tuple[int, int]:
     if not 0 <= start < end <= 24:
         raise SettingsError(f"BUSINESS_HOURS must be within 0-24 with start < end, got {raw!r}")
     return start, end
+
+
+def _days(raw: str) -> tuple[int, ...]:
+    try:
+        days = tuple(int(d) for d in raw.split(",") if d.strip())
+    except ValueError:
+        raise SettingsError(f"BUSINESS_DAYS must list weekdays 1-7 like 1,2,3,4,5, got {raw!r}") from None
+    if any(not 1 <= d <= 7 for d in days):  # none at all: no staff hours (every handoff gets the lead form)
+        raise SettingsError(f"BUSINESS_DAYS must list weekdays 1-7 like 1,2,3,4,5, got {raw!r}")
+    return days
 
 
 def load(env: dict | None = None) -> Settings:
@@ -144,6 +251,8 @@ def load(env: dict | None = None) -> Settings:
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
     web_port = _port(env, "WEB_PORT", 8000)
+    action_port = _port(env, "ACTION_PORT", 5055)
+    action_host = env.get("ACTION_HOST") or "127.0.0.1"
     if _count(env, "SANIC_WORKERS", 1) > 1 and not env.get("REDIS_URL"):
         raise SettingsError("SANIC_WORKERS above 1 needs REDIS_URL: Rasa's workers must share conversation locks")
     return Settings(
@@ -151,7 +260,7 @@ def load(env: dict | None = None) -> Settings:
         database_url=env.get("DATABASE_URL") or _sqlite_url("facts.db"),
         tracker_store_url=env.get("TRACKER_STORE_URL") or env.get("DATABASE_URL") or _sqlite_url("tracker.db"),
         rasa_port=_port(env, "RASA_PORT", 5005),
-        action_port=_port(env, "ACTION_PORT", 5055),
+        action_port=action_port,
         rasa_auth_token=env.get("RASA_AUTH_TOKEN", ""),
         consultant_contact=env.get("CONSULTANT_CONTACT") or DEFAULT_CONTACT,
         web_port=web_port,
@@ -161,8 +270,8 @@ def load(env: dict | None = None) -> Settings:
         rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{_port(env, 'RASA_PORT', 5005)}",
         rasa_public_url=env.get("RASA_PUBLIC_URL") or f"http://localhost:{_port(env, 'RASA_PORT', 5005)}",
         business_hours=_hours(env.get("BUSINESS_HOURS", "9-18")),
-        business_days=tuple(int(d) for d in env.get("BUSINESS_DAYS", "1,2,3,4,5").split(",") if d.strip()),
-        handoff_claim_timeout=int(env.get("HANDOFF_CLAIM_TIMEOUT", "180")),
+        business_days=_days(env.get("BUSINESS_DAYS", "1,2,3,4,5")),
+        handoff_claim_timeout=_count(env, "HANDOFF_CLAIM_TIMEOUT", 180),
         answer_min_confidence=_fraction(env, "ANSWER_MIN_CONFIDENCE", 0.35),
         answer_min_margin=_fraction(env, "ANSWER_MIN_MARGIN", 0.1),
         redis_url=env.get("REDIS_URL", ""),
@@ -173,8 +282,29 @@ def load(env: dict | None = None) -> Settings:
         # only the web app's own demo page by default; embedding sites are listed explicitly
         cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port}").split(",")
                            if o.strip()),
-        action_host=env.get("ACTION_HOST") or "127.0.0.1",
+        action_host=action_host,
         action_server_token=env.get("ACTION_SERVER_TOKEN", ""),
         action_max_body=_size(env, "ACTION_MAX_BODY", 1024 * 1024),
         rasa_max_body=_size(env, "SANIC_REQUEST_MAX_SIZE", 300 * 1024),
+        action_endpoint_url=env.get("ACTION_ENDPOINT_URL", ""),  # the launcher fills it in for the services
+        rasa_model=env.get("RASA_MODEL", ""),
+        sanic_workers=_count(env, "SANIC_WORKERS", 1) or 1,
+        console_public_url=(env.get("CONSOLE_PUBLIC_URL") or env.get("PUBLIC_URL")
+                            or f"http://localhost:{web_port}").rstrip("/"),
+        notify_max_per_hour=_count(env, "NOTIFY_MAX_PER_HOUR", 60),
+        handoff_max_queued=_count(env, "HANDOFF_MAX_QUEUED", 20),
+        handoff_max_per_minute=_count(env, "HANDOFF_MAX_PER_MINUTE", 10),
+        notifiers=_notifiers(env),
+        wechat=_wechat(env),
     )
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """This process's settings, read from its environment once."""
+    global _current
+    if _current is None:
+        _current = load()
+    return _current

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot import db, facts_loader, migrate
+from bot import db, facts_loader, migrate, settings
 from bot.settings import PROJECT_ROOT
 
 FACTS_DIR = PROJECT_ROOT / "data" / "facts"
@@ -26,6 +26,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def config_for(database_url: str, env: dict) -> settings.Settings:
+    """The settings a process would read from ``env``, on ``database_url``."""
+    return settings.load({**env, "DATABASE_URL": database_url})
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test's processes read their settings anew (``settings.current()`` reads once per process)."""
+    settings._current = None
+    yield
+    settings._current = None
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def app(tmp_path):
         staff.create_user("admin1", "admin", "admin password 1", session=session)
         staff.create_user("agent1", "agent", "agent password 1", session=session)
         leads.save_lead({"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",
-                         "company": "某某科技", "consent": True, "topics": ["capital"]}, [], session=session)
+                         "company": "某某科技", "consent": True, "topics": ["capital"]}, session=session)
     auth._failures.clear()
     return app
 
@@ -315,7 +315,7 @@ def test_f06_export_neutralises_formulas_and_keeps_phones_readable(app):
     with db.session_scope(url) as session:
         leads.save_lead({"conversation_id": "c2", "channel": "rest", "name": "=1+2", "phone": "13900001111",
                          "company": "\uff0bcmd", "region": "\t=x", "visitor_note": "+86 139 0000 1111 请回电",
-                         "consent": True}, [], session=session)
+                         "consent": True}, session=session)
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     text = client.get("/console/leads/export.csv").get_data().decode("utf-8-sig")

@@ -21,7 +21,7 @@ def test_staff_review_flow(stack):
         if not session.query(staff.StaffUser).filter_by(name="browser-admin").one_or_none():
             staff.create_user("browser-admin", "admin", "browser password", session=session)
         lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "周女士", "phone": phone,
-                                   "consent": True}, [], session=session)
+                                   "consent": True}, session=session)
         lead_id = lead.id
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -13,8 +13,7 @@ SECRETS = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "RASA_AUTH_TOKEN", "ACTION_SER
 # the secrets each service may hold (F15: least privilege); the database URL goes to every one
 OWN_SECRETS = {"rasa": {"REDIS_URL", "RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_TOKEN",
                         "WECHAT_APP_SECRET", "WECHAT_AES_KEY"},
-               # the action server queues a notification for each notifier that is set
-               "actions": {"ACTION_SERVER_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL"},
+               "actions": {"ACTION_SERVER_TOKEN"},
                "web": {"REDIS_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
                "notify": {"RASA_AUTH_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_PASSWORD"},
                "facts": set()}
@@ -52,8 +51,9 @@ def test_compose_keeps_secrets_off_command_lines_and_gives_each_service_only_its
     assert services["rasa"]["environment"]["ACTION_SERVER_TOKEN"].startswith("${ACTION_SERVER_TOKEN:?")
     assert "ports" not in services["actions"]  # reachable from the compose network only
     notifiers = ("WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_HOST", "NOTIFY_EMAIL_TO")
-    for name in ("actions", "notify"):  # the same notifiers are queued (actions) and delivered (notify)
-        assert {services[name]["environment"][n] for n in notifiers} == {f"${{{n}:-}}" for n in notifiers}
+    # only the notify service knows the channels (the actions service queues "notify staff")
+    assert {services["notify"]["environment"][n] for n in notifiers} == {f"${{{n}:-}}" for n in notifiers}
+    assert not set(notifiers) & set(services["actions"]["environment"])
     for command in (services["redis"]["command"], services["redis"]["healthcheck"]["test"]):
         assert "REDIS_PASSWORD" not in " ".join(command)  # read from the environment, not passed as an argument
 
@@ -118,7 +118,71 @@ def test_helm_starts_services_through_bot_serve_with_the_action_token_and_no_tok
     env = {e["name"]: e for e in actions["extraEnv"]}
     assert env["ASSISTANT_SERVICE"]["value"] == "actions" and env["ACTION_HOST"]["value"] == "0.0.0.0"
     secrets = {name for name, e in env.items() if "valueFrom" in e}
-    assert secrets == {"DATABASE_URL", "ACTION_SERVER_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL",
-                       "SMTP_HOST", "NOTIFY_EMAIL_TO"}
-    assert all(env[name]["valueFrom"]["secretKeyRef"].get("optional") for name in secrets - {
-        "DATABASE_URL", "ACTION_SERVER_TOKEN"})
+    assert secrets == {"DATABASE_URL", "ACTION_SERVER_TOKEN"}  # no notifier channel: the notifier has those
+
+
+def _compose_env(service: str, values: dict) -> dict:
+    """A compose service's environment with ``${VAR…}`` filled from ``values`` (unset: the default or empty)."""
+    compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
+    env = {}
+    for name, raw in compose["services"][service]["environment"].items():
+        def fill(match):
+            var, rest = match.group(1), match.group(2) or ""
+            return values.get(var) or (rest[2:] if rest.startswith(":-") else "")
+        env[name] = re.sub(r"\$\{(\w+)([^}]*)\}", fill, str(raw))
+    return env
+
+
+def _kubernetes_env(entries: list, secret: dict) -> dict:
+    """A container's ``env`` list resolved against one Kubernetes secret (optional keys may be missing)."""
+    env = {}
+    for entry in entries:
+        if "value" in entry:
+            env[entry["name"]] = str(entry["value"])
+        elif entry["valueFrom"]["secretKeyRef"]["key"] in secret:
+            env[entry["name"]] = secret[entry["valueFrom"]["secretKeyRef"]["key"]]
+    return env
+
+
+def _lead_reaches_the_notifier(action_env: dict, notifier_env: dict, database_url: str, sink) -> dict:
+    """Queue a lead with the action server's settings, deliver with the notifier's; return what the sink got."""
+    from bot import db, notify, settings
+    from bot.store import leads
+
+    queued = settings.load({**action_env, "DATABASE_URL": database_url})
+    assert not queued.notifiers.channels  # the action server knows no channel …
+    with db.session_scope(queued.database_url) as session:
+        lead, _ = leads.save_lead({"conversation_id": "deploy-1", "channel": "rest", "name": "部署测试",
+                                   "phone": "13600001234", "consent": True}, session=session,
+                                  hourly_limit=queued.notify_max_per_hour)
+    delivering = settings.load({**notifier_env, "DATABASE_URL": database_url})
+    assert delivering.notifiers.channels == ["webhook"]  # … the notifier does
+    before = len(sink.received)
+    assert notify.deliver_due(delivering) == 1
+    [received] = sink.received[before:]
+    assert received["body"]["lead"]["console_url"] == f"https://assistant.example.com/console/leads/{lead.id}"
+    return received
+
+
+def test_compose_lead_reaches_the_notify_service(empty_database, webhook_sink):
+    """Compose: the actions service queues a lead, the notify service (alone holding the channels) delivers it."""
+    values = {"ACTION_SERVER_TOKEN": "a", "RASA_AUTH_TOKEN": "r", "PUBLIC_URL": "https://assistant.example.com",
+              "NOTIFY_WEBHOOK_URL": webhook_sink.url, "POSTGRES_PASSWORD": "p", "REDIS_PASSWORD": "r"}
+    actions, notifier = _compose_env("actions", values), _compose_env("notify", values)
+    assert not {"WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_HOST", "SMTP_PASSWORD"} & set(actions)
+    received = _lead_reaches_the_notifier(actions, notifier, empty_database, webhook_sink)
+    assert received["body"]["lead"]["name"] == "部署测试"
+
+
+def test_kubernetes_lead_reaches_the_notifier(empty_database, webhook_sink):
+    """Helm/Kubernetes: the action-server chart queues, the notifier Deployment (same secret) delivers."""
+    secret = {"DATABASE_URL": empty_database, "ACTION_SERVER_TOKEN": "a", "RASA_AUTH_TOKEN": "r",
+              "PUBLIC_URL": "https://assistant.example.com", "NOTIFY_WEBHOOK_URL": webhook_sink.url}
+    actions = _kubernetes_env(yaml.safe_load((DEPLOY / "helm" / "action-server-values.yml").read_text())["extraEnv"],
+                              secret)
+    manifest = yaml.safe_load((DEPLOY / "helm" / "notifier.yml").read_text())
+    [container] = manifest["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "bot.serve", "notifier"]
+    notifier = _kubernetes_env(container["env"], secret)
+    assert "NOTIFY_WEBHOOK_URL" not in actions and notifier["ASSISTANT_SERVICE"] == "notifier"
+    _lead_reaches_the_notifier(actions, notifier, empty_database, webhook_sink)

@@ -11,6 +11,7 @@ import pytest
 
 from bot import console, db, notify, settings
 from bot.store import leads, staff
+from tests.conftest import config_for
 from web import create_app
 
 
@@ -43,15 +44,15 @@ def test_phone_is_masked():
 def test_same_phone_within_24_hours_updates_the_lead(url):
     now = dt.datetime(2026, 11, 29, 10, 0)
     with db.session_scope(url) as session:
-        first, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now)
+        first, created = leads.save_lead(LEAD, session=session, now=now)
         assert created
     with db.session_scope(url) as session:
-        again, created = leads.save_lead({**LEAD, "company": "新公司", "topics": ["materials"]}, ["webhook"],
+        again, created = leads.save_lead({**LEAD, "company": "新公司", "topics": ["materials"]},
                                          session=session, now=now + dt.timedelta(hours=23))
         assert not created and again.id == first.id
         assert again.company == "新公司" and again.topics == ["capital", "materials"]
     with db.session_scope(url) as session:
-        later, created = leads.save_lead(LEAD, ["webhook"], session=session, now=now + dt.timedelta(hours=25))
+        later, created = leads.save_lead(LEAD, session=session, now=now + dt.timedelta(hours=25))
         assert created and later.id != first.id
         assert len(leads.list_leads(session=session)) == 2
         events = [n.event for n in session.query(leads.Notification).order_by(leads.Notification.id)]
@@ -120,10 +121,10 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
     try:
         with db.session_scope(url) as session:
             for i in range(3):
-                leads.save_lead({**LEAD, "phone": f"1381234567{i}"}, notify.configured(env), session=session)
+                leads.save_lead({**LEAD, "phone": f"1381234567{i}"}, session=session)
         monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
         for _ in range(6):
-            notify.deliver_due(url, env)
+            notify.deliver_due(config_for(url, env))
         assert sorted(receiver.keys) == sorted(set(receiver.keys)) and len(receiver.keys) == 3
         import email
         from email import policy
@@ -141,8 +142,8 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
 def test_undeliverable_rows_stay_visible_with_their_error(url):
     env = {"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/unreachable"}
     with db.session_scope(url) as session:
-        leads.save_lead(LEAD, notify.configured(env), session=session)
-    notify.deliver_due(url, env)
+        leads.save_lead(LEAD, session=session)
+    notify.deliver_due(config_for(url, env))
     with db.session_scope(url) as session:
         row = session.query(leads.Notification).one()
         assert row.delivered_at is None and row.attempts == 1 and "ConnectionError" in row.last_error
@@ -153,20 +154,20 @@ def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
     receiver = Receiver(failures=0)
     env = {"NOTIFY_WEBHOOK_URL": receiver.url}
     with db.session_scope(url) as session:
-        leads.save_lead(LEAD, notify.configured(env), session=session)
+        leads.save_lead(LEAD, session=session)
 
     def die(row, env):  # the process dies after leasing the row, before marking it
         raise SystemExit("killed")
 
     monkeypatch.setitem(notify.SENDERS, "webhook", die)
     with pytest.raises(SystemExit):
-        notify.deliver_due(url, env)
+        notify.deliver_due(config_for(url, env))
     monkeypatch.setitem(notify.SENDERS, "webhook", notify.send_webhook)
-    assert notify.deliver_due(url, env) == 0  # leased: another worker does not send it twice
+    assert notify.deliver_due(config_for(url, env)) == 0  # leased: another worker does not send it twice
     monkeypatch.setattr(notify, "LEASE", dt.timedelta(0))
     with db.session_scope(url) as session:
         session.query(leads.Notification).update({"locked_until": leads.utcnow() - dt.timedelta(seconds=1)})
-    assert notify.deliver_due(url, env) == 1
+    assert notify.deliver_due(config_for(url, env)) == 1
     assert len(receiver.keys) == 1
     receiver.server.shutdown()
 
@@ -187,8 +188,8 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
     assert console.main(["create-token", "crm"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     with db.session_scope(url) as session:
-        leads.save_lead(LEAD, [], session=session, now=dt.datetime(2026, 11, 1))
-        newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, [], session=session, now=dt.datetime(2026, 11, 2))
+        leads.save_lead(LEAD, session=session, now=dt.datetime(2026, 11, 1))
+        newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, session=session, now=dt.datetime(2026, 11, 2))
         newer.status = "contacted"
     app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x"}))
     client = app.test_client()
@@ -238,15 +239,15 @@ def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
     robot = FakeWeComRobot(refusals=1)
     env = {"WECOM_WEBHOOK_URL": robot.url}
     try:
-        assert notify.configured(env) == ["wecom"]
+        assert config_for(url, env).notifiers.channels == ["wecom"]
         with db.session_scope(url) as session:
-            leads.save_lead({**LEAD, "phone": "13912345678"}, notify.configured(env), session=session)
+            leads.save_lead({**LEAD, "phone": "13912345678"}, session=session)
         monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
-        notify.deliver_due(url, env)
+        notify.deliver_due(config_for(url, env))
         with db.session_scope(url) as session:
             [row] = session.query(leads.Notification).all()
             assert row.delivered_at is None and "45009" in row.last_error  # an errcode is a failure
-        notify.deliver_due(url, env)
+        notify.deliver_due(config_for(url, env))
         [text] = robot.texts
         assert "新线索" in text and "13912345678" in text
         with db.session_scope(url) as session:
@@ -258,27 +259,27 @@ def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
 def test_f14_same_phone_from_another_conversation_never_overwrites(url):
     """F14: a second form with a known phone from another conversation leaves the lead alone; a new lead links to it."""
     with db.session_scope(url) as session:
-        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, ["webhook"], session=session)
+        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
     with db.session_scope(url) as session:
         forged, created = leads.save_lead({**LEAD, "conversation_id": "attacker", "name": "冒名者",
-                                           "company": "攻击者写入的公司", "visitor_note": "改掉"}, ["webhook"],
+                                           "company": "攻击者写入的公司", "visitor_note": "改掉"},
                                           session=session)
         assert created and forged.id != first.id and forged.duplicate_of == first.id
     with db.session_scope(url) as session:
         original = session.get(leads.Lead, first.id)
         assert (original.name, original.company, original.conversation_id, original.visitor_note) == (
             "张先生", "某某科技", "c1", "下午方便")
-        third, created = leads.save_lead({**LEAD, "conversation_id": "third"}, [], session=session)
+        third, created = leads.save_lead({**LEAD, "conversation_id": "third"}, session=session)
         assert created and third.duplicate_of == first.id  # every repeat points at the first lead
 
 
 def test_n09_the_visitors_note_never_replaces_the_staff_note(url):
     """N9: staff notes live in their own column; a repeated form in the same conversation keeps them."""
     with db.session_scope(url) as session:
-        lead, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
+        lead, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
         lead.note = "已电话，客户周五回复"  # what staff wrote in the console
     with db.session_scope(url) as session:
-        again, created = leads.save_lead({**LEAD, "visitor_note": "改成上午", "note": "访客写的"}, [],
+        again, created = leads.save_lead({**LEAD, "visitor_note": "改成上午", "note": "访客写的"},
                                          session=session)
         assert not created and again.id == lead.id
         assert again.note == "已电话，客户周五回复" and again.visitor_note == "改成上午"
@@ -289,15 +290,15 @@ def test_f16_notifications_are_limited_per_phone(url):
     """F16: one phone number cannot make staff notifications pile up; the leads are still all stored."""
     with db.session_scope(url) as session:
         for i in range(6):
-            leads.save_lead({**LEAD, "conversation_id": f"flood-{i}"}, ["webhook", "email"], session=session)
+            leads.save_lead({**LEAD, "conversation_id": f"flood-{i}"}, session=session)
     with db.session_scope(url) as session:
         assert session.query(leads.Lead).count() == 6
         rows = session.query(leads.Notification).all()
         assert len({r.lead_id for r in rows}) == leads.NOTIFY_PER_PHONE
-        assert len(rows) == 2 * leads.NOTIFY_PER_PHONE
+        assert len(rows) == leads.NOTIFY_PER_PHONE  # one row per lead: the notifier fans it out
         # another phone is not affected
-        leads.save_lead({**LEAD, "phone": "13900000001", "conversation_id": "other"}, ["webhook"], session=session)
-        assert session.query(leads.Notification).count() == 2 * leads.NOTIFY_PER_PHONE + 1
+        leads.save_lead({**LEAD, "phone": "13900000001", "conversation_id": "other"}, session=session)
+        assert session.query(leads.Notification).count() == leads.NOTIFY_PER_PHONE + 1
 
 
 def test_f16_notifications_have_an_hourly_ceiling(url):
@@ -305,10 +306,10 @@ def test_f16_notifications_have_an_hourly_ceiling(url):
     now = dt.datetime(2026, 11, 29, 10, 0)
     with db.session_scope(url) as session:
         for i in range(5):
-            leads.save_lead({**LEAD, "conversation_id": f"c{i}", "phone": f"1390000000{i}"}, ["webhook"],
+            leads.save_lead({**LEAD, "conversation_id": f"c{i}", "phone": f"1390000000{i}"},
                             session=session, now=now, hourly_limit=3)
         assert session.query(leads.Notification).count() == 3
-        leads.save_lead({**LEAD, "conversation_id": "later", "phone": "13900000009"}, ["webhook"], session=session,
+        leads.save_lead({**LEAD, "conversation_id": "later", "phone": "13900000009"}, session=session,
                         now=now + dt.timedelta(minutes=61), hourly_limit=3)
         assert session.query(leads.Notification).count() == 4
         assert session.query(leads.Lead).count() == 6
@@ -320,8 +321,8 @@ def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, 
 
     with db.session_scope(url) as session:
         staff.create_user("admin1", "admin", "admin password 1", session=session)
-        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, [], session=session)
-        repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"}, [],
+        first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
+        repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"},
                                     session=session)
     app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
                                     "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))

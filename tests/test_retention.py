@@ -23,7 +23,7 @@ def test_old_conversations_go_and_leads_stay(tmp_path):
     conversations.refresh(tracker, app)
     with db.session_scope(app) as session:
         leads.save_lead({"conversation_id": "ancient", "channel": "rest", "name": "老客户",
-                         "phone": "13800000000", "consent": True}, [], session=session)
+                         "phone": "13800000000", "consent": True}, session=session)
     assert retention.purge(tracker, app, days=365, dry_run=True) == 1
     assert retention.purge(tracker, app, days=365) == 1
     with db.get_engine(tracker).connect() as connection:
@@ -59,7 +59,7 @@ def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_pa
             session.add(conversations.CollectedExample(text="我的电话13800001111", intent="inform",
                                                        conversation_id=sender, collected_by="admin"))
         leads.save_lead({"conversation_id": "oOldFollower1", "channel": "wechat", "name": "老客户",
-                         "phone": "13800001111", "consent": True}, [], session=session)
+                         "phone": "13800001111", "consent": True}, session=session)
     wechat_store.remember_choices(app, "oOldFollower1", ["/ask_fees"])
     wechat_store.remember_choices(app, "recent", ["/ask_fees"])
     assert wechat_store.claim(app, "msg:oOldFollower1:1")

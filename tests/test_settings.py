@@ -49,6 +49,12 @@ def test_cors_default_is_the_web_apps_own_origin_only():
     ({"RASA_PORT": "abc"}, "RASA_PORT must be a port number"),
     ({"ACTION_PORT": "70000"}, "ACTION_PORT must be between"),
     ({"APP_ENV": "staging"}, "APP_ENV must be"),
+    ({"NOTIFY_INTERVAL": "soon"}, "NOTIFY_INTERVAL must be a number"),
+    ({"SMTP_SSL": "maybe"}, "SMTP_SSL must be 1 or 0"),
+    ({"BUSINESS_DAYS": "1,8"}, "BUSINESS_DAYS must list weekdays"),
+    ({"HANDOFF_CLAIM_TIMEOUT": "3 minutes"}, "HANDOFF_CLAIM_TIMEOUT must be a whole number"),
+    ({"WECHAT_REPLY_TIMEOUT": "0"}, "WECHAT_REPLY_TIMEOUT must be above 0"),
+    ({"SMTP_HOST": "mail", "SMTP_USER": "u", "SMTP_STARTTLS": "0"}, "SMTP_USER needs TLS"),
 ])
 def test_bad_values_are_refused_clearly(env, message):
     with pytest.raises(settings.SettingsError, match=message):
@@ -60,3 +66,16 @@ def test_several_rasa_workers_need_redis():
         settings.load({"SANIC_WORKERS": "3"})
     assert settings.load({"SANIC_WORKERS": "3", "REDIS_URL": "redis://127.0.0.1:6379/0"}).redis_url
     assert settings.load({"SANIC_WORKERS": "1"})
+
+
+def test_the_notifier_alone_reads_the_channels_and_a_process_reads_its_settings_once(monkeypatch):
+    """The channels come from the notifier's settings; ``current()`` is read once per process."""
+    config = settings.load({"NOTIFY_WEBHOOK_URL": "https://crm.example/leads", "SMTP_HOST": "mail.example",
+                            "NOTIFY_EMAIL_TO": "sales@example.com", "WECOM_WEBHOOK_URL": "https://qy.example/k"})
+    assert config.notifiers.channels == ["wecom", "email", "webhook"]
+    assert config.notifiers.smtp_starttls and not config.notifiers.smtp_ssl  # TLS by default
+    assert settings.load({}).notifiers.channels == []
+    monkeypatch.setenv("CONSULTANT_CONTACT", "第一次")
+    first = settings.current()
+    monkeypatch.setenv("CONSULTANT_CONTACT", "第二次")
+    assert settings.current() is first and first.consultant_contact == "第一次"

@@ -11,7 +11,6 @@ ticket lock runs under a short Redis mutex.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Text
 from urllib.parse import unquote, urlparse
 
@@ -47,12 +46,9 @@ class LockStore:
     """Build Rasa's in-memory or Redis lock store (Rasa calls ``LockStore(endpoint_config=…)``)."""
 
     def __new__(cls, endpoint_config: Any = None, redis_url: str | None = None):  # noqa: ARG003
-        url = settings_module.load().redis_url if redis_url is None else redis_url
+        # settings refuse SANIC_WORKERS above 1 without REDIS_URL: Rasa would accept an in-memory lock store
+        url = settings_module.current().redis_url if redis_url is None else redis_url
         if not url:
-            # Rasa allows several Sanic workers with any custom lock store: refuse an in-memory one
-            if os.environ.get("SANIC_WORKERS", "1").strip() not in ("", "1"):
-                raise settings_module.SettingsError("SANIC_WORKERS above 1 needs REDIS_URL: workers must share "
-                                                    "conversation locks")
             return InMemoryLockStore()
         parsed = urlparse(url)
         if parsed.scheme not in ("redis", "rediss"):

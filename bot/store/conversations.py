@@ -141,30 +141,55 @@ def _events_table(tracker_url: str) -> sa.Table:
     return table
 
 
-def refresh(tracker_url: str, database_url: str) -> int:
-    """Fold events newer than the watermark into summaries; return how many were read."""
+def refresh(tracker_url: str, database_url: str, *, max_batches: Optional[int] = None) -> int:
+    """Fold events newer than the watermark into summaries; return how many were read.
+
+    Each batch locks the watermark row for its unit of work, so two refreshers
+    (the notifier's loop and a page load, or two instances) never fold the same
+    events twice: the second waits, then reads the advanced watermark; one that
+    cannot get the lock in time leaves the work to the holder. ``max_batches``
+    bounds one call (the worker also has leads to deliver).
+    """
     try:
         events = _events_table(tracker_url)
     except sa.exc.NoSuchTableError:
         return 0  # Rasa has not stored anything yet
-    read = 0
-    while True:
-        with db.session_scope(database_url) as session:
-            mark = session.get(Watermark, "events") or Watermark(name="events", last_event_id=0)
-            session.add(mark)
-            with db.get_engine(tracker_url).connect() as connection:
-                rows = connection.execute(
-                    select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
-                           events.c.intent_name, events.c.action_name, events.c.data)
-                    .where(events.c.id > mark.last_event_id).order_by(events.c.id).limit(BATCH)).fetchall()
-            if not rows:
-                return read
-            summaries: dict[str, ConversationSummary] = {}
-            # one flush per batch, not one per new conversation
-            with session.no_autoflush:
-                _fold_rows(session, rows, summaries)
-            mark.last_event_id = rows[-1].id
-            read += len(rows)
+    read, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        try:
+            with db.session_scope(database_url) as session:
+                mark = _lock_watermark(session)
+                with db.get_engine(tracker_url).connect() as connection:
+                    rows = connection.execute(
+                        select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
+                               events.c.intent_name, events.c.action_name, events.c.data)
+                        .where(events.c.id > mark.last_event_id).order_by(events.c.id).limit(BATCH)).fetchall()
+                if not rows:
+                    return read
+                summaries: dict[str, ConversationSummary] = {}
+                # one flush per batch, not one per new conversation
+                with session.no_autoflush:
+                    _fold_rows(session, rows, summaries)
+                mark.last_event_id = rows[-1].id
+                read += len(rows)
+        except (sa.exc.OperationalError, sa.exc.IntegrityError):
+            # another refresher holds the watermark (SQLite: "database is locked"; PostgreSQL: lock_timeout),
+            # or created it at the same moment: it folds these events, not us
+            return read
+    return read
+
+
+def _lock_watermark(session: Session) -> Watermark:
+    """Take the watermark row for this unit of work (a write lock on both SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+    touched = session.execute(sa.update(Watermark).where(Watermark.name == "events")
+                              .values(last_event_id=Watermark.last_event_id)).rowcount
+    if not touched:
+        session.add(Watermark(name="events", last_event_id=0))
+        session.flush()
+    return session.get(Watermark, "events", populate_existing=True)
 
 
 def _fold_rows(session: Session, rows, summaries: dict) -> None:

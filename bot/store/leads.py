@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Session, relationship
@@ -85,13 +85,18 @@ class Lead(Base):
 
 
 class Notification(Base):
-    """One message to one notifier about one lead (the outbox)."""
+    """A lead event staff must hear about (the outbox); the notifier decides the channels.
+
+    ``notifier`` is ``lead`` (every channel the notifier has configured) for rows
+    queued since migration 0003; older rows name one channel. ``delivered_to``
+    lists the channels that already have it, so a retry never repeats them.
+    """
 
     __tablename__ = "notification_outbox"
 
     id = Column(Integer, primary_key=True)
     lead_id = Column(Integer, ForeignKey("leads.id"), nullable=False, index=True)
-    notifier = Column(String(20), nullable=False)  # wecom | email | webhook
+    notifier = Column(String(20), nullable=False)  # lead (all channels) | wecom | email | webhook
     event = Column(String(30), nullable=False)  # lead_created | lead_updated
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime, nullable=False, default=utcnow, index=True)
@@ -99,6 +104,7 @@ class Notification(Base):
     delivered_at = Column(DateTime, nullable=True, index=True)
     last_error = Column(Text, nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    delivered_to = Column(JSON, nullable=True)  # ["wecom", …]: channels done
 
     lead = relationship(Lead)
 
@@ -108,18 +114,19 @@ class Notification(Base):
 
 
 
+ALL_CHANNELS = "lead"
 VISITOR_FIELDS = ("channel", "name", "company", "region", "licence", "visitor_note", "consent", "eligibility")
 
 
-def save_lead(data: dict, notifiers: Iterable[str], *, session: Session, now: Optional[dt.datetime] = None,
-              hourly_limit: int = NOTIFY_PER_HOUR) -> tuple[Lead, bool]:
+def save_lead(data: dict, *, session: Session, now: Optional[dt.datetime] = None,
+              hourly_limit: int = NOTIFY_PER_HOUR, notify: bool = True) -> tuple[Lead, bool]:
     """Insert a lead, or update this conversation's lead with the same phone from the last 24 h.
 
     A phone already known from another conversation never changes that lead:
     a new lead is stored with ``duplicate_of`` pointing at the first one.
-    Staff notes (``note``) are never written here. Queues one outbox row per
-    notifier in the same transaction, within the per-phone and hourly limits.
-    Returns (lead, created).
+    Staff notes (``note``) are never written here. Queues the notification (one
+    outbox row; the notifier sends it on every channel it has) in the same
+    transaction, within the per-phone and hourly limits. Returns (lead, created).
     """
     now = now or utcnow()
     existing = session.execute(
@@ -139,13 +146,12 @@ def save_lead(data: dict, notifiers: Iterable[str], *, session: Session, now: Op
     if created:
         session.add(lead)
     session.flush()
-    notifiers = list(notifiers)
-    if notifiers and not _may_notify(lead.phone, now, hourly_limit, session):
+    if notify and not _may_notify(lead.phone, now, hourly_limit, session):
         logger.info("lead %s (%s) stored without staff notification: notification limit reached",
                     lead.id, mask_phone(lead.phone))
-        notifiers = []
-    for notifier in notifiers:
-        session.add(Notification(lead_id=lead.id, notifier=notifier, created_at=now,
+        notify = False
+    if notify:
+        session.add(Notification(lead_id=lead.id, notifier=ALL_CHANNELS, created_at=now,
                                  event="lead_created" if created else "lead_updated", next_attempt_at=now))
     return lead, created
 

@@ -247,7 +247,7 @@ def test_f12_agents_see_masked_phones_on_lead_pages_and_transcripts(stack, agent
     stack.text(sender, f"我的电话是{phone}，请联系我")
     with db.session_scope(stack.database_url) as session:
         lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "钱先生", "phone": phone,
-                                   "consent": True}, [], session=session)
+                                   "consent": True}, session=session)
         lead_id = lead.id
     masked = leads.mask_phone(phone)
     agent, admin = log_in(stack, make_user(stack, "agent")), log_in(stack, make_user(stack, "admin"))
@@ -270,7 +270,7 @@ def test_f06_export_cells_never_start_a_formula(stack):
     sender = unique("f6-formula")
     with db.session_scope(stack.database_url) as session:
         lead, _ = leads.save_lead({"conversation_id": "\uff1d" + sender, "channel": "rest", "phone": "13700001111",
-                                   "consent": True, **payloads}, [], session=session)
+                                   "consent": True, **payloads}, session=session)
         lead_id = lead.id
     admin = log_in(stack, make_user(stack, "admin"))
     text = admin.get(f"{stack.web_url}/console/leads/export.csv", timeout=30).content.decode("utf-8-sig")

@@ -55,7 +55,8 @@ def page_number(args) -> int:
 
 def search(args):
     config = context.settings()
-    conversations.refresh(config.tracker_store_url, config.database_url)
+    # the notifier folds new events every round; a page only catches up on the last moments
+    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
     with db.session_scope(config.database_url) as session:
         rows, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
@@ -77,7 +78,8 @@ def list_view():
 def load(conversation_id: str):
     """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
     config = context.settings()
-    conversations.refresh(config.tracker_store_url, config.database_url)
+    # the notifier folds new events every round; a page only catches up on the last moments
+    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     with db.session_scope(config.database_url) as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
         if summary is None:

@@ -17,7 +17,8 @@ api = Blueprint("dashboard_api", __name__)
 
 def figures() -> dict:
     config = context.settings()
-    conversations.refresh(config.tracker_store_url, config.database_url)
+    # the notifier folds new events every round; a page only catches up on the last moments
+    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     with db.session_scope(config.database_url) as session:
         data = conversations.dashboard(session=session)
     if not sees_full_phones():  # unanswered questions are visitor text

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -115,7 +114,7 @@ class Guard:
         from bot.plugins import patches as rasa_patches
 
         rasa_patches.install()  # every public channel builds a guard once, when the Rasa server starts
-        config = config or settings_module.load()
+        config = config or settings_module.current()
         self.contact = config.consultant_contact
         self.max_chars = config.max_message_chars
         self.domain_path = domain_path
@@ -176,7 +175,7 @@ async def actions_alive(timeout: float = 2) -> bool:
     """Whether the action server (ACTION_ENDPOINT_URL) answers its health check."""
     import aiohttp
 
-    url = os.environ.get("ACTION_ENDPOINT_URL", "")
+    url = settings_module.current().action_endpoint_url
     if not url:
         return True
     health = url.rsplit("/", 1)[0] + "/health"

@@ -32,7 +32,6 @@ import hmac
 import inspect
 import json
 import logging
-import os
 from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import urlsplit
@@ -61,7 +60,7 @@ WIDGET_TOKEN_NEEDED = (f"this sender is a website visitor's conversation: send i
 @lru_cache(maxsize=1)
 def _widget_secret() -> str:
     # read when the first widget session is checked: by then the web app has issued it
-    return widget_session.secret(settings_module.load())
+    return widget_session.secret(settings_module.current())
 
 
 def client_ip(request: Request) -> str:
@@ -71,7 +70,7 @@ def client_ip(request: Request) -> str:
 
 def holds_token(request: Request) -> bool:
     """Whether the request carries the Rasa HTTP API token."""
-    token = os.environ.get("RASA_AUTH_TOKEN", "")
+    token = settings_module.current().rasa_auth_token
     if not token:
         return False
     offered = request.args.get("token") or ""
@@ -188,7 +187,7 @@ class SocketIOInput(socketio.SocketIOInput):
     """Rasa's socket.io channel (the widget) behind the guard."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        config = settings_module.load()
+        config = settings_module.current()
         guard = Guard(config)
         hook = super().blueprint(guard.wrap(on_new_message))
         sio = self.sio

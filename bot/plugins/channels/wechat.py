@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import re
 import time
 from functools import partial
@@ -153,14 +152,11 @@ class WeChatInput(InputChannel):
         return cls()
 
     def __init__(self) -> None:
-        env = os.environ
-        self.token = env.get("WECHAT_TOKEN") or ""
-        self.app_id = env.get("WECHAT_APP_ID") or ""
-        self.app_secret = env.get("WECHAT_APP_SECRET") or ""
-        self.aes_key = env.get("WECHAT_AES_KEY") or ""
-        self.api_base = env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com/cgi-bin/"
-        self.reply_timeout = float(env.get("WECHAT_REPLY_TIMEOUT") or 4.0)
-        self.database_url = settings_module.load().database_url
+        config = settings_module.current()
+        wechat = config.wechat
+        self.token, self.app_id, self.app_secret = wechat.token, wechat.app_id, wechat.app_secret
+        self.aes_key, self.api_base, self.reply_timeout = wechat.aes_key, wechat.api_base, wechat.reply_timeout
+        self.database_url = config.database_url
         self._tasks: set[asyncio.Task] = set()
         if not self.token:
             logger.warning("WeChat channel is off: WECHAT_TOKEN is not set")
