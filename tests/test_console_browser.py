@@ -55,7 +55,7 @@ def test_handoff_desk_claims_and_replies_live(stack):
     with db.session_scope(stack.database_url) as session:
         if not session.query(staff.StaffUser).filter_by(name="desk-agent").one_or_none():
             staff.create_user("desk-agent", "agent", "desk password 1", session=session)
-    visitor = Visitor(stack.rasa_url)
+    visitor = Visitor(stack.rasa_url, stack.web_url)
     try:
         visitor.say("转人工")
         visitor.wait_for("正在为您转接人工顾问")
