@@ -10,12 +10,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install system-deps facts train validate run shell test security eval bench audit clean
+.PHONY: help install system-deps facts train validate run shell test security lint eval bench audit clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
 	@echo "make test      everything the project checks (what CI runs)"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
+	@echo "make lint      ruff (style and likely bugs) and mypy (types of bot/ and web/)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
 	@echo "make shell     talk to the bot in this terminal"
 	@echo "make facts     load data/facts/*.yml into the facts database"
@@ -55,6 +56,10 @@ test: install system-deps validate train
 
 security: install system-deps train
 	$(PY) -m pytest -p no:cacheprovider tests/security
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
 
 eval: install
 	$(PY) -m bot.evaluate

@@ -45,8 +45,12 @@ def when_staff_call(now: dt.datetime, config: settings.Settings) -> str:
     day = local
     for _ in range(8):
         if day.isoweekday() in config.business_days and (day.date() > local.date() or local.hour < start):
-            label = "今天" if day.date() == local.date() else ("明天" if day.date() == local.date() + dt.timedelta(days=1)
-                                                             else f"{day.month}月{day.day}日")
+            if day.date() == local.date():
+                label = "今天"
+            elif day.date() == local.date() + dt.timedelta(days=1):
+                label = "明天"
+            else:
+                label = f"{day.month}月{day.day}日"
             return f"现在是非工作时间，顾问会在{label} {start}:00 之后联系您。"
         day = (day + dt.timedelta(days=1)).replace(hour=0)
     return "顾问会在下一个工作日联系您。"
@@ -58,13 +62,15 @@ class ValidateLeadForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_lead_form"
 
-    async def extract_lead_name(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_name":
             return {}
         text = _answer_text(tracker)
         return {"lead_name": re.sub(r"^(我(是|叫|姓)|叫我)", "", text).strip() or text} if text else {}
 
-    async def extract_lead_phone(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[Text, Any]:
         text = tracker.latest_message.get("text") or ""
         match = PHONE_IN_TEXT.search(text)
         if match:  # a number anywhere in the form fills (or corrects) the phone
@@ -74,13 +80,15 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_phone": answer} if answer else {}
         return {}
 
-    async def extract_lead_company(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_company(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_company":
             return {}
         text = _answer_text(tracker)
         return {"lead_company": text} if text else {}
 
-    async def extract_lead_region(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_region(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") == "lead_region":
             text = _answer_text(tracker)  # what they typed: it may name the city too
             return {"lead_region": text} if text else {}
@@ -88,7 +96,8 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_region": tracker.get_slot("province")}
         return {}
 
-    async def extract_lead_licence(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_licence(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
         if "licence_scope" in entities:
             return {"lead_licence": entities["licence_scope"]}
@@ -101,7 +110,8 @@ class ValidateLeadForm(FormValidationAction):
                 return {"lead_licence": "不确定"}
         return {}
 
-    async def extract_lead_note(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_note(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: DomainDict) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_note":
             return {}
         intent = (tracker.latest_message.get("intent") or {}).get("name")

@@ -13,6 +13,7 @@ import random
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,6 +68,11 @@ def generate(tracker_url: str, count: int, seed: int = 7) -> int:
     return total
 
 
+def _first_page(url: str, filters: conversations.Filters) -> None:
+    with db.session_scope(url) as session:
+        conversations.search(filters, session=session, limit=50, offset=0)
+
+
 def timed(fn, repeat: int = 7) -> dict:
     samples = []
     for _ in range(repeat):
@@ -96,12 +102,7 @@ def main(argv=None) -> int:
         "free text 外资": conversations.Filters(q="外资"),
         "date range + channel + low confidence": conversations.Filters(channel="socketio", low_confidence=True),
     }
-    results = {}
-    for name, filters in cases.items():
-        def run():
-            with db.session_scope(app_url) as session:
-                conversations.search(filters, session=session, limit=50, offset=0)
-        results[name] = timed(run)
+    results = {name: timed(partial(_first_page, app_url, filters)) for name, filters in cases.items()}
     with db.session_scope(app_url) as session:
         results["dashboard (30 days)"] = timed(lambda: conversations.dashboard(session=session), repeat=3)
     report = {"conversations": args.conversations, "events": event_count,

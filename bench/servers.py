@@ -83,7 +83,7 @@ def redis_server() -> Iterator[str]:
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
+                    raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.1)
         yield url
     finally:

@@ -15,6 +15,8 @@ import argparse
 import getpass
 import sys
 
+from sqlalchemy.orm import Session
+
 from bot import db, migrate, settings
 from bot.store import staff
 
@@ -47,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace, session) -> str:
+def _run(args: argparse.Namespace, session: Session) -> str:
     """Do the command; return what to print. ValueError means a refusal with a clear message."""
     if args.command == "create-user":
         staff.create_user(args.name, args.role, _password(), session=session)

@@ -9,15 +9,16 @@ import datetime as dt
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 # The one metadata of every table the project owns (Rasa's own tables are not in it);
-# bot/migrations builds and upgrades the schema from it.
-Base = declarative_base()
+# bot/migrations builds and upgrades the schema from it. SQLAlchemy 1.4 ships no type information
+# (its stubs are a separate package for the mypy plugin): the model classes are dynamic to mypy.
+Base: Any = declarative_base()
 
 
 @lru_cache(maxsize=8)

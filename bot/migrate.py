@@ -29,6 +29,7 @@ SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
 def metadata() -> sa.MetaData:
     """Import every model module so that Base.metadata lists all the project's tables."""
+    from bot.store import conversations, facts, handoffs, leads, staff, wechat  # noqa: F401 - for their tables
 
     return db.Base.metadata
 
@@ -43,7 +44,11 @@ def _config(connection: sa.engine.Connection | None = None, url: str | None = No
 
 
 def head() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    """The newest revision in bot/migrations/versions."""
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    if revision is None:  # only if the versions folder lost its files: the package is broken
+        raise RuntimeError(f"no migrations in {SCRIPTS / 'versions'}")
+    return revision
 
 
 def current(url: str) -> str | None:
@@ -51,8 +56,8 @@ def current(url: str) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(url: str, revision: str = "head") -> str:
-    """Bring ``url`` to ``revision``; return the revision it is at afterwards."""
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Bring ``url`` to ``revision``; return the revision it is at afterwards (None: below the first)."""
     with db.get_engine(url).begin() as connection:
         command.upgrade(_config(connection), revision)
     return current(url)

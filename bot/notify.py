@@ -103,6 +103,7 @@ def send_email(row: leads.Notification, config: settings.Settings) -> None:
     message.set_content(summary(row.lead, row.event, config))
     context = ssl.create_default_context(cafile=mail.smtp_ca_file or None)
     port = mail.smtp_port or (465 if mail.smtp_ssl else 25)
+    smtp: smtplib.SMTP  # SMTP_SSL is an SMTP whose socket is TLS from the first byte
     if mail.smtp_ssl:
         smtp = smtplib.SMTP_SSL(mail.smtp_host, port, timeout=10, context=context)
     else:
@@ -197,7 +198,7 @@ def expire_handoffs(config: settings.Settings) -> int:
     return done
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true", help="do one round, then exit")
     args = parser.parse_args(argv)

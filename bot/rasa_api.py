@@ -48,7 +48,7 @@ def _conversation_path(conversation_id: Any, route: str) -> str:
     return f"/conversations/{quote(conversation_id, safe=PATH_SAFE)}/{route}"
 
 
-def _call(method: str, path: str, route: str, config: settings_module.Settings, **kwargs) -> dict:
+def _call(method: str, path: str, route: str, config: settings_module.Settings, **kwargs: Any) -> dict[str, Any]:
     """Call Rasa; ``route`` names the call in errors (the path holds the id, the URL the token)."""
     params = {"token": config.rasa_auth_token, **kwargs.pop("params", {})}
     failure = None
@@ -68,13 +68,13 @@ def _call(method: str, path: str, route: str, config: settings_module.Settings, 
         raise RasaUnavailable(f"the assistant's answer to {method} {route} was not JSON") from None
 
 
-def tracker(conversation_id: str, config: settings_module.Settings) -> dict:
+def tracker(conversation_id: str, config: settings_module.Settings) -> dict[str, Any]:
     return _call("GET", _conversation_path(conversation_id, "tracker"), "/conversations/<id>/tracker", config,
                  params={"include_events": "ALL"})
 
 
-def append_events(conversation_id: str, events: list, config: settings_module.Settings,
-                  output_channel: Optional[str] = None) -> dict:
+def append_events(conversation_id: str, events: list[dict[str, Any]], config: settings_module.Settings,
+                  output_channel: Optional[str] = None) -> dict[str, Any]:
     """Add events; bot messages among them are sent through ``output_channel`` (socketio, wechat …)."""
     params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
     return _call("POST", _conversation_path(conversation_id, "tracker/events"), "/conversations/<id>/tracker/events",
@@ -82,7 +82,7 @@ def append_events(conversation_id: str, events: list, config: settings_module.Se
 
 
 def trigger_intent(conversation_id: str, intent: str, config: settings_module.Settings,
-                   output_channel: Optional[str] = None) -> dict:
+                   output_channel: Optional[str] = None) -> dict[str, Any]:
     params = {"output_channel": output_channel} if output_channel else {}
     return _call("POST", _conversation_path(conversation_id, "trigger_intent"), "/conversations/<id>/trigger_intent",
                  config, json={"name": intent}, params=params)

@@ -11,7 +11,10 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +28,9 @@ class RateLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window, self.prefix = limit, window, prefix
         self._clock = clock
-        self._hits: dict[str, deque] = {}
+        self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
-        self._redis = None
+        self._redis: redis.Redis | None = None
         if redis_url and limit:
             import redis
 
@@ -38,7 +41,7 @@ class RateLimiter:
         if not self.limit:
             return True
         if self._redis is not None:
-            return self._allow_redis(key)
+            return self._allow_redis(self._redis, key)
         now = self._clock()
         with self._lock:
             hits = self._hits.get(key)
@@ -57,12 +60,12 @@ class RateLimiter:
         for key in [k for k, hits in self._hits.items() if not hits or now - hits[-1] >= self.window]:
             del self._hits[key]
 
-    def _allow_redis(self, key: str) -> bool:
+    def _allow_redis(self, client: redis.Redis, key: str) -> bool:
         # fixed windows: one counter per key and window, expiring with it
         bucket = int(time.time() // self.window)
         name = f"{self.prefix}:{key}:{bucket}"
         try:
-            pipe = self._redis.pipeline()
+            pipe = client.pipeline()
             pipe.incr(name)
             pipe.expire(name, int(self.window) + 1)
             count, _ = pipe.execute()

@@ -24,6 +24,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from bot import db, facts_loader, settings, train
 
@@ -36,8 +38,8 @@ class Service:
     name: str
     command: list[str]
     ready_url: str | None
-    env: dict = field(default_factory=dict, repr=False)
-    process: subprocess.Popen | None = field(default=None, repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
     restart_at: float | None = field(default=None, repr=False)
 
@@ -59,14 +61,15 @@ class Service:
             return False
 
     def stop(self, timeout: float = 15) -> None:
-        if not self.alive():
+        process = self.process
+        if process is None or process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 # Secrets (and settings holding one) that only some services may see: least privilege, and a
@@ -93,7 +96,7 @@ def reachable(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict:
+def service_env(config: settings.Settings, secrets_: dict[str, str], service: str) -> dict[str, str]:
     """Return the environment ``service`` runs with: the settings, and of ``secrets_`` only its own."""
     env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
     env.update({
@@ -114,7 +117,7 @@ def service_env(config: settings.Settings, secrets_: dict, service: str) -> dict
     return env
 
 
-def service_secrets(config: settings.Settings) -> dict:
+def service_secrets(config: settings.Settings) -> dict[str, str]:
     """The secrets of this run: the environment's, the rest generated (tokens) or kept in var/ (web secrets)."""
     from web import _development_secret
 
@@ -129,7 +132,7 @@ def service_secrets(config: settings.Settings) -> dict:
     return found
 
 
-def services(config: settings.Settings, secrets_: dict, model: Path = train.MODEL_PATH) -> list[Service]:
+def services(config: settings.Settings, secrets_: dict[str, str], model: Path = train.MODEL_PATH) -> list[Service]:
     serve = [sys.executable, "-m", "bot.serve"]
     running = [
         Service("actions", [*serve, "actions"],
@@ -161,7 +164,7 @@ class _Stop(Exception):
     pass
 
 
-def _raise_stop(signum, frame):  # noqa: ARG001 - signal handler signature
+def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001 - signal handler signature
     raise _Stop()
 
 
@@ -182,7 +185,8 @@ def tend(service: Service, now: float, served: bool) -> int | None:
     if service.alive():
         return None
     if service.restart_at is None:
-        code = service.process.returncode
+        # no process: not started yet (supervise starts every service first), so no exit code either
+        code = service.process.returncode if service.process is not None else None
         service.restarts = [t for t in service.restarts if now - t < RESTART_WINDOW] + [now]
         crashes = len(service.restarts)
         if crashes > MAX_RESTARTS and not served:

@@ -26,9 +26,16 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Optional
 
 from bot import settings as settings_module
+
+if TYPE_CHECKING:  # Sanic and pluggy load with the service that needs them, not with this module
+    import pluggy
+    from sanic import HTTPResponse, Request, Sanic
+    from sanic.exceptions import SanicException
+
+    Middleware = Callable[[Request], Coroutine[Any, Any, Optional[HTTPResponse]]]
 
 ROOT = settings_module.PROJECT_ROOT
 SERVICES = ("rasa", "actions", "web", "notifier")
@@ -40,7 +47,7 @@ class ServeError(RuntimeError):
     """The service cannot start as configured."""
 
 
-def _rasa_hookimpl():
+def _rasa_hookimpl() -> pluggy.HookimplMarker:
     import pluggy
 
     return pluggy.HookimplMarker("rasa")
@@ -97,17 +104,17 @@ def inflate(body: bytes, limit: int) -> Optional[bytes]:
     return data
 
 
-def action_server_guard(token: str, max_body: int):
+def action_server_guard(token: str, max_body: int) -> Middleware:
     """A Sanic request middleware that lets only Rasa (holding ``token``) use the action server."""
     from sanic import response
 
     expected = token.encode()
 
-    async def only_rasa(request):
+    async def only_rasa(request: Request) -> HTTPResponse | None:
         if request.path == "/health":  # the launcher's and Rasa's liveness check: no data either way
             return None
         header = request.headers.get("authorization", "")
-        if not header[:7].lower() == "bearer ":
+        if header[:7].lower() != "bearer ":
             return response.json({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"})
         if not hmac.compare_digest(header[7:].strip().encode("utf-8", "replace"), expected):
             return response.json({"error": "forbidden"}, status=403)
@@ -140,7 +147,7 @@ def action_server_plugin(token: str, max_body: int) -> Any:
     hookimpl = pluggy.HookimplMarker("rasa_sdk")
     guard = action_server_guard(token, max_body)
 
-    async def http_error(request, exception):
+    async def http_error(request: Request, exception: SanicException) -> HTTPResponse:
         # rasa_sdk answers every exception with a 500 and a traceback in the log: keep Sanic's own status
         # for what Sanic refuses itself (413 body too large, 404, 405)
         from sanic import response
@@ -149,7 +156,7 @@ def action_server_plugin(token: str, max_body: int) -> Any:
 
     class ActionServerGuard:
         @hookimpl
-        def attach_sanic_app_extensions(self, app) -> None:
+        def attach_sanic_app_extensions(self, app: Sanic) -> None:
             from sanic.exceptions import SanicException
 
             app.config.REQUEST_MAX_SIZE = max_body
@@ -182,7 +189,7 @@ def serve_web(config: settings_module.Settings) -> None:
                    max_request_body_size=WEB_MAX_BODY)
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     services = parser.add_subparsers(dest="service", required=True, metavar="{" + ",".join(SERVICES) + "}")
     rasa = services.add_parser("rasa", help="the Rasa server: channels and the HTTP API")

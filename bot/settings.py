@@ -9,7 +9,9 @@ lists every variable.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,16 +127,14 @@ class Settings:
     def production(self) -> bool:
         return self.app_env == "production"
 
-    def staff_on_duty(self, now) -> bool:
+    def staff_on_duty(self, now: dt.datetime) -> bool:
         """Whether ``now`` (aware) falls in business hours, China time."""
-        import datetime as dt
-
         local = now.astimezone(dt.timezone(dt.timedelta(hours=8)))
         start, end = self.business_hours
         return local.isoweekday() in self.business_days and start <= local.hour < end
 
 
-def _port(env: dict, name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default))
     try:
         port = int(raw)
@@ -145,7 +145,7 @@ def _port(env: dict, name: str, default: int) -> int:
     return port
 
 
-def _fraction(env: dict, name: str, default: float) -> float:
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, str(default))
     try:
         value = float(raw)
@@ -156,7 +156,7 @@ def _fraction(env: dict, name: str, default: float) -> float:
     return value
 
 
-def _count(env: dict, name: str, default: int) -> int:
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default))
     try:
         value = int(raw)
@@ -167,14 +167,14 @@ def _count(env: dict, name: str, default: int) -> int:
     return value
 
 
-def _size(env: dict, name: str, default: int) -> int:
+def _size(env: Mapping[str, str], name: str, default: int) -> int:
     value = _count(env, name, default)
     if value < 1024:
         raise SettingsError(f"{name} is a size in bytes and must be at least 1024, got {value}")
     return value
 
 
-def _number(env: dict, name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name) or str(default)
     try:
         value = float(raw)
@@ -185,7 +185,7 @@ def _number(env: dict, name: str, default: float) -> float:
     return value
 
 
-def _switch(env: dict, name: str, default: bool) -> bool:
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
         return default
@@ -196,7 +196,7 @@ def _switch(env: dict, name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
 
 
-def _notifiers(env: dict) -> Notifiers:
+def _notifiers(env: Mapping[str, str]) -> Notifiers:
     notifiers = Notifiers(
         wecom_webhook_url=env.get("WECOM_WEBHOOK_URL", ""), webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
         smtp_host=env.get("SMTP_HOST", ""), smtp_port=_port(env, "SMTP_PORT", 465) if env.get("SMTP_PORT") else 0,
@@ -209,7 +209,7 @@ def _notifiers(env: dict) -> Notifiers:
     return notifiers
 
 
-def _wechat(env: dict) -> WeChat:
+def _wechat(env: Mapping[str, str]) -> WeChat:
     return WeChat(token=env.get("WECHAT_TOKEN", ""), app_id=env.get("WECHAT_APP_ID", ""),
                   app_secret=env.get("WECHAT_APP_SECRET", ""), aes_key=env.get("WECHAT_AES_KEY", ""),
                   api_base=env.get("WECHAT_API_BASE") or WeChat.api_base,
@@ -236,7 +236,7 @@ def _days(raw: str) -> tuple[int, ...]:
     return days
 
 
-def load(env: dict | None = None) -> Settings:
+def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
     app_env = env.get("APP_ENV", "development")

@@ -9,6 +9,7 @@ import os
 import secrets
 
 from flask import Flask, Response, current_app, request
+from flask.typing import ResponseReturnValue
 
 from bot import settings as settings_module
 from bot.ratelimit import RateLimiter
@@ -94,7 +95,9 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     if config.proxy_count:  # behind a reverse proxy: the visitor's address is in X-Forwarded-For
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
+        # Flask's documented way to add WSGI middleware; mypy sees a method being replaced
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
 
     from web import widget
     from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads
@@ -105,12 +108,12 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.after_request(security_headers)
 
     @app.errorhandler(RecursionError)
-    def _nested_too_deeply(_):
+    def _nested_too_deeply(_: RecursionError) -> ResponseReturnValue:
         # json.loads on "[[[[…" recurses until Python stops it: the body is bad, not the server
         return {"error": "request body is nested too deeply"}, 400
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         return {"status": "ok"}
 
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import text
+from sqlalchemy.schema import SchemaItem
 
 from bot import migrate
 
@@ -12,10 +13,10 @@ target_metadata = migrate.metadata()
 FOREIGN_TABLES = {"events"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ARG001 - Alembic's hook signature
-    if type_ == "table" and (name in FOREIGN_TABLES or (reflected and compare_to is None)):
-        return False
-    return True
+def include_object(obj: SchemaItem, name: str | None, type_: str, reflected: bool,  # noqa: ARG001 - hook
+                   compare_to: SchemaItem | None) -> bool:
+    """Leave out Rasa's tables, and tables the database has but the models do not (never drop them)."""
+    return not (type_ == "table" and (name in FOREIGN_TABLES or (reflected and compare_to is None)))
 
 
 def run_migrations_offline() -> None:

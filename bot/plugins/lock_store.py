@@ -11,10 +11,13 @@ ticket lock runs under a short Redis mutex.
 """
 from __future__ import annotations
 
-from typing import Any, Text
+from typing import TYPE_CHECKING, Any, Text
 from urllib.parse import unquote, urlparse
 
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, RedisLockStore
+
+if TYPE_CHECKING:
+    from redis.lock import Lock
 
 from bot import settings as settings_module
 
@@ -25,7 +28,7 @@ MUTEX_SECONDS = 10  # a ticket change takes milliseconds; the mutex expires if i
 class AtomicRedisLockStore(RedisLockStore):
     """Rasa's Redis lock store whose ticket changes are atomic across instances."""
 
-    def _mutex(self, conversation_id: Text):
+    def _mutex(self, conversation_id: Text) -> Lock:
         return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
                              blocking_timeout=MUTEX_SECONDS)
 
@@ -45,7 +48,10 @@ class AtomicRedisLockStore(RedisLockStore):
 class LockStore:
     """Build Rasa's in-memory or Redis lock store (Rasa calls ``LockStore(endpoint_config=…)``)."""
 
-    def __new__(cls, endpoint_config: Any = None, redis_url: str | None = None):  # noqa: ARG003
+    # a factory that Rasa loads by class path: it returns one of Rasa's own lock stores, never a LockStore
+    def __new__(  # type: ignore[misc]
+        cls, endpoint_config: Any = None, redis_url: str | None = None,  # noqa: ARG003
+    ) -> InMemoryLockStore | AtomicRedisLockStore:
         # settings refuse SANIC_WORKERS above 1 without REDIS_URL: Rasa would accept an in-memory lock store
         url = settings_module.current().redis_url if redis_url is None else redis_url
         if not url:

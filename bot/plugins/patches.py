@@ -34,5 +34,6 @@ def install() -> None:
                 f"Action endpoint is valid. For more information about the format visit {DOCS}")
             raise
 
+    # the marker that makes install() idempotent; functions take attributes, mypy does not model that
     _validate_action_result.prebuilt_validator = True  # type: ignore[attr-defined]
     RemoteAction._validate_action_result = _validate_action_result

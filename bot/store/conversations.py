@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import sqlalchemy as sa
+import yaml
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Text, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from bot import db
-from bot.store import handoffs, leads
 from bot.db import Base
+from bot.store import handoffs, leads
 
 BATCH = 5000
 LOW_CONFIDENCE = 0.6
@@ -60,7 +63,7 @@ class ConversationSummary(Base):
     tags = Column(Text, nullable=False, default="")  # ",tag1,tag2," for LIKE filters
     note = Column(Text, nullable=True)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"conversation_id": self.conversation_id, "channel": self.channel,
                 "first_at": _iso(self.first_at), "last_at": _iso(self.last_at),
                 "user_messages": self.user_messages, "fell_back": self.fell_back,
@@ -83,8 +86,6 @@ class CollectedExample(Base):
 
 def nlu_yaml(examples: list[CollectedExample]) -> str:
     """Collected examples as Rasa NLU training data (version 3.1), one block per intent."""
-    import yaml
-
     by_intent: dict[str, list[str]] = {}
     for example in examples:
         text = " ".join(example.text.split())
@@ -96,11 +97,11 @@ def nlu_yaml(examples: list[CollectedExample]) -> str:
                      default_style=None, Dumper=_LiteralDumper)
 
 
-class _LiteralDumper(__import__("yaml").SafeDumper):
-    pass
+class _LiteralDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks (``|``), as Rasa's own training files write them."""
 
 
-def _literal(dumper, data):
+def _literal(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
@@ -108,11 +109,9 @@ def _literal(dumper, data):
 _LiteralDumper.add_representer(str, _literal)
 
 
-def test_story(conversation_id: str, items: list[dict]) -> str:
+def test_story(conversation_id: str, items: list[dict[str, Any]]) -> str:
     """A conversation as a Rasa test story (user text + intent, then the bot's actions)."""
-    import yaml
-
-    steps: list[dict] = []
+    steps: list[dict[str, str]] = []
     for item in items:
         if item["kind"] == "active_loop" and steps:
             steps.append({"active_loop": item["name"]})
@@ -192,7 +191,7 @@ def _lock_watermark(session: Session) -> Watermark:
     return session.get(Watermark, "events", populate_existing=True)
 
 
-def _fold_rows(session: Session, rows, summaries: dict) -> None:
+def _fold_rows(session: Session, rows: Sequence[Row], summaries: dict[str, ConversationSummary]) -> None:
     senders = list({row.sender_id for row in rows})
     for start in range(0, len(senders), 500):  # one query per 500 conversations, not one each
         chunk = senders[start:start + 500]
@@ -209,7 +208,7 @@ def _fold_rows(session: Session, rows, summaries: dict) -> None:
         _fold(summary, row)
 
 
-def _fold(summary: ConversationSummary, row) -> None:
+def _fold(summary: ConversationSummary, row: Row) -> None:
     when = dt.datetime.utcfromtimestamp(row.timestamp) if row.timestamp else None
     if when:
         summary.first_at = min(summary.first_at or when, when)
@@ -266,11 +265,12 @@ class Filters:
     needs_review: Optional[bool] = None  # not understood, low confidence or 👎
 
 
-def _flag(clause, wanted: Optional[bool]):
+def _flag(clause: Any, wanted: Optional[bool]) -> Any:
     return None if wanted is None else (clause if wanted else sa.not_(clause))
 
 
-def search(filters: Filters, *, session: Session, limit: int = 50, offset: int = 0) -> tuple[list, int]:
+def search(filters: Filters, *, session: Session, limit: int = 50,
+           offset: int = 0) -> tuple[list[ConversationSummary], int]:
     """Summaries matching ``filters``, most recent first, and the total count."""
     s = ConversationSummary
     conditions = []
@@ -310,7 +310,7 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
+def transcript(conversation_id: str, tracker_url: str) -> list[dict[str, Any]]:
     """The conversation's messages and notable events, in order, for staff."""
     try:
         events = _events_table(tracker_url)
@@ -319,7 +319,7 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
     with db.get_engine(tracker_url).connect() as connection:
         rows = connection.execute(select(events.c.type_name, events.c.timestamp, events.c.data)
                                   .where(events.c.sender_id == conversation_id).order_by(events.c.id)).fetchall()
-    items = []
+    items: list[dict[str, Any]] = []
     for row in rows:
         try:
             data = json.loads(row.data or "{}")
@@ -351,10 +351,8 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict]:
     return items
 
 
-def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = None) -> dict:
+def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = None) -> dict[str, Any]:
     """Figures for the console dashboard over the last ``days`` days."""
-    from collections import Counter
-
     now = now or db.utcnow()
     since = now - dt.timedelta(days=days)
     s = ConversationSummary
@@ -363,7 +361,8 @@ def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = 
                               .group_by(day, s.channel).order_by(day)).all()
     total, fell_back = session.execute(select(sa.func.count(), sa.func.sum(sa.cast(s.fell_back, Integer)))
                                        .where(s.first_at >= since)).one()
-    unanswered, topics = Counter(), Counter()
+    unanswered: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
     for text, keys in session.execute(select(s.unanswered, s.topics).where(s.first_at >= since)):
         unanswered.update(line for line in (text or "").splitlines() if line.strip())
         topics.update(k for k in (keys or "").split(",") if k)

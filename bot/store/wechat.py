@@ -16,7 +16,7 @@ import hmac
 import json
 import threading
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from sqlalchemy import Column, DateTime, Float, String, Text, delete
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from bot import db
 from bot.db import Base, utcnow
 
+if TYPE_CHECKING:  # wechatpy is imported by the WeChat channel alone
+    from wechatpy.client import WeChatClient
 KEEP = dt.timedelta(days=1)
 # a timestamp is accepted for 5 minutes either side of now: remember its nonce for longer than that
 SEEN_KEEP = dt.timedelta(minutes=15)
@@ -152,14 +154,14 @@ class SqlSessionStorage:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         with db.session_scope(self.url) as session:
             row = session.get(SharedValue, key)
             if row is None or (row.expires_at is not None and row.expires_at - time.time() < REFRESH_MARGIN):
                 return default
             return json.loads(row.value)
 
-    def set(self, key, value, ttl=None):
+    def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
         with db.session_scope(self.url) as session:
             row = session.get(SharedValue, key)
             expires = time.time() + ttl if ttl else None
@@ -168,7 +170,7 @@ class SqlSessionStorage:
             else:
                 row.value, row.expires_at = json.dumps(value), expires
 
-    def delete(self, key):
+    def delete(self, key: str) -> None:
         with db.session_scope(self.url) as session:
             session.execute(delete(SharedValue).where(SharedValue.key == key))
 
@@ -180,14 +182,14 @@ class Undeliverable(Exception):
 _token_lock = threading.Lock()
 
 
-def client(app_id: str, secret: str, api_base: str, url: str):
+def client(app_id: str, secret: str, api_base: str, url: str) -> WeChatClient:
     """A WeChat API client whose token lives in the database (one per process is fine)."""
     from wechatpy.client import WeChatClient
 
     class Client(WeChatClient):
         API_BASE_URL = api_base
 
-        def fetch_access_token(self):
+        def fetch_access_token(self) -> dict[str, Any]:
             # called when the shared token is missing, near expiry, or refused (40001):
             # one fetch at a time in this process, the database shares the result
             with _token_lock:
@@ -197,7 +199,7 @@ def client(app_id: str, secret: str, api_base: str, url: str):
     return Client(app_id, secret, session=SqlSessionStorage(url), timeout=5)
 
 
-def send_text(api, openid: str, text: str) -> None:
+def send_text(api: WeChatClient, openid: str, text: str) -> None:
     """Send one customer-service text message; raise Undeliverable for permanent refusals."""
     from wechatpy.exceptions import WeChatClientException
 

@@ -8,6 +8,8 @@ same name (web/console/auth.py ``token_required``).
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from web.console import conversations, dashboard, facts, handoff, improve, leads
 
@@ -21,5 +23,5 @@ for screen in (leads, handoff, conversations, facts, improve, dashboard):
 @bp.errorhandler(404)
 @bp.errorhandler(409)
 @bp.errorhandler(502)
-def _json_error(error):
-    return jsonify(error=getattr(error, "description", None) or "request refused"), error.code
+def _json_error(error: HTTPException) -> ResponseReturnValue:
+    return jsonify(error=error.description or "request refused"), error.code or 500  # registered codes only

@@ -15,14 +15,32 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from functools import lru_cache, wraps
-from typing import Optional
+from typing import Any, Callable, Optional, ParamSpec
 
-from flask import (Blueprint, abort, current_app, flash, g, has_request_context, jsonify, redirect,
-                   render_template, request, send_from_directory, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 
-from bot.store import staff as staff_store
 from bot.ratelimit import RateLimiter
+from bot.store import staff as staff_store
 from web import context
+
+P = ParamSpec("P")
+View = Callable[P, ResponseReturnValue]  # a view function, with whatever URL parameters it takes
 
 bp = Blueprint("auth", __name__, url_prefix="/console")
 
@@ -42,7 +60,7 @@ class FailedLogins:
 
     def __init__(self, max_keys: int = 10_000) -> None:
         self.max_keys = max_keys
-        self._attempts: OrderedDict[str, deque] = OrderedDict()
+        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -71,7 +89,7 @@ class FailedLogins:
             while len(self._attempts) > self.max_keys:
                 self._attempts.popitem(last=False)
 
-    def keys(self):
+    def keys(self) -> list[str]:
         return list(self._attempts)
 
     def clear(self) -> None:
@@ -92,7 +110,7 @@ class Staff:
 
 
 @bp.record_once
-def _setup(state) -> None:
+def _setup(state: BlueprintSetupState) -> None:
     config = state.app.config["SETTINGS"]
     state.app.extensions["login_rate_limit"] = RateLimiter(LOGIN_PER_MINUTE, 60, config.redis_url or None,
                                                            "rl:login")
@@ -114,7 +132,9 @@ def csrf_token() -> str:
 def csrf_matches(sent: Optional[str]) -> bool:
     """Compare as bytes: ``compare_digest`` refuses non-ASCII text with a TypeError."""
     expected = session.get("csrf") or ""
-    return bool(sent and expected) and secrets.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
+    if not sent or not expected:
+        return False
+    return secrets.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
 
 
 def current_staff() -> Optional[Staff]:
@@ -136,25 +156,25 @@ def current_staff() -> Optional[Staff]:
 
 
 @bp.app_context_processor
-def _template_helpers():
+def _template_helpers() -> dict[str, Any]:
     staff = current_staff() if has_request_context() else None
     return {"csrf_token": csrf_token, "staff": staff.name if staff else None, "role": staff.role if staff else None}
 
 
 @bp.before_app_request
-def _check_csrf():
+def _check_csrf() -> None:
     """Every form POST to the console carries the session's CSRF token (the bearer API does not use cookies)."""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.path.startswith("/console") \
-            and not request.path.startswith("/console/api/"):
-        if not csrf_matches(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")):
-            abort(403, description="CSRF token missing or wrong: reload the page and try again")
+    changes_console = request.method in ("POST", "PUT", "PATCH", "DELETE") \
+        and request.path.startswith("/console") and not request.path.startswith("/console/api/")
+    if changes_console and not csrf_matches(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")):
+        abort(403, description="CSRF token missing or wrong: reload the page and try again")
 
 
-def login_required(role: str | None = None):
+def login_required(role: str | None = None) -> Callable[[View[P]], View[P]]:
     """Require a logged-in staff user (and ``role`` when given: admin can do everything)."""
-    def decorator(view):
+    def decorator(view: View[P]) -> View[P]:
         @wraps(view)
-        def wrapped(*args, **kwargs):
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
             staff = current_staff()
             if staff is None:
                 return redirect(url_for("auth.login", next=request.path))
@@ -172,20 +192,20 @@ def _next_page() -> str:
 
 
 @bp.get("/console.css")
-def stylesheet():
+def stylesheet() -> ResponseReturnValue:
     return send_from_directory(context.STATIC, "console.css", max_age=3600)
 
 
 @bp.route("", methods=["GET"])
 @bp.route("/", methods=["GET"])
-def index():
+def index() -> ResponseReturnValue:
     if current_staff() is None:
         return login()
     return redirect(url_for("console_conversations.list_view"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
         if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "unknown"):
@@ -213,7 +233,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     """Log out everywhere: every copy of this user's session cookie is refused from now on."""
     staff = current_staff()
     if staff is not None:
@@ -224,10 +244,10 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def token_required(view):
+def token_required(view: View[P]) -> View[P]:
     """Accept ``Authorization: Bearer <token>`` or a logged-in console session; 401 otherwise."""
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         header = request.headers.get("Authorization", "")
         user = None if header else current_staff()
         if user is not None:
@@ -248,10 +268,10 @@ def token_required(view):
     return wrapped
 
 
-def admin_required(view):
+def admin_required(view: View[P]) -> View[P]:
     """After ``token_required``: only admin users and admin tokens."""
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         if g.role != "admin":
             return jsonify(error="this needs the admin role"), 403
         return view(*args, **kwargs)

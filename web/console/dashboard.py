@@ -2,20 +2,22 @@
 questions and topics, 👍/👎, lead funnel), charted with Chart.js served from this app."""
 from __future__ import annotations
 
+from typing import Any
 
 from flask import Blueprint, jsonify, render_template, send_from_directory
+from flask.typing import ResponseReturnValue
 
 from bot import db
 from bot.store import conversations
+from web import context
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_deep, sees_full_phones
-from web import context
 
 bp = Blueprint("console_dashboard", __name__, url_prefix="/console")
 api = Blueprint("dashboard_api", __name__)
 
 
-def figures() -> dict:
+def figures() -> dict[str, Any]:
     config = context.settings()
     # the notifier folds new events every round; a page only catches up on the last moments
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
@@ -28,23 +30,23 @@ def figures() -> dict:
 
 @bp.get("/dashboard")
 @login_required()
-def page():
+def page() -> ResponseReturnValue:
     return render_template("console/dashboard.html", data=figures())
 
 
 @api.get("/dashboard")
 @token_required
-def figures_json():
+def figures_json() -> ResponseReturnValue:
     return jsonify(figures())
 
 
 @bp.get("/dashboard.js")
 @login_required()
-def script():
+def script() -> ResponseReturnValue:
     return send_from_directory(context.STATIC, "dashboard.js", max_age=60)
 
 
 @bp.get("/vendor/chart.umd.js")
 @login_required()
-def chart_js():
+def chart_js() -> ResponseReturnValue:
     return send_from_directory(context.STATIC / "vendor", "chart.umd.js", max_age=86400)

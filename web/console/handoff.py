@@ -1,16 +1,18 @@
 """Console screen: the handoff desk (queue, claim, live chat, end) on top of /console/api/handoffs."""
 from __future__ import annotations
 
-
 import logging
+from typing import NoReturn
 
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_from_directory
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from bot import db, rasa_api
 from bot.store import handoffs
+from web import context
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_phones, sees_full_phones
-from web import context
 
 bp = Blueprint("console_handoff", __name__, url_prefix="/console/handoff")
 api = Blueprint("handoff_api", __name__)
@@ -21,17 +23,17 @@ UNADDRESSABLE = "this conversation's id cannot be reached through the assistant'
 
 @bp.get("")
 @login_required()
-def desk():
+def desk() -> ResponseReturnValue:
     return render_template("console/handoff.html")
 
 
 @bp.get("/desk.js")
 @login_required()
-def script():
+def script() -> ResponseReturnValue:
     return send_from_directory(context.STATIC, "handoff-desk.js", max_age=60)
 
 
-def _handoff_or_404(db_session, conversation_id: str) -> handoffs.Handoff:
+def _handoff_or_404(db_session: Session, conversation_id: str) -> handoffs.Handoff:
     handoff = handoffs.open_handoff(conversation_id, session=db_session)
     if handoff is None:
         abort(404, description="no open handoff for this conversation")
@@ -49,7 +51,7 @@ def _refuse_if_unaddressable(conversation_id: str) -> None:
         abort(400, description=UNADDRESSABLE)
 
 
-def _rasa_failed(handoff_id: int, exc: rasa_api.RasaUnavailable):
+def _rasa_failed(handoff_id: int, exc: rasa_api.RasaUnavailable) -> NoReturn:
     # the exception's text is safe (no URL, no token); the client gets a fixed message only
     logger.warning("handoff %s: %s", handoff_id, exc)
     abort(502, description=UNAVAILABLE)
@@ -57,7 +59,7 @@ def _rasa_failed(handoff_id: int, exc: rasa_api.RasaUnavailable):
 
 @api.get("/handoffs")
 @token_required
-def handoff_queue():
+def handoff_queue() -> ResponseReturnValue:
     """The live queue: conversations waiting for or owned by a human, oldest first."""
     with context.session() as db_session:
         rows = db_session.query(handoffs.Handoff).filter(handoffs.Handoff.status.in_(("queued", "claimed"))) \
@@ -67,7 +69,7 @@ def handoff_queue():
 
 @api.post("/handoffs/<conversation_id>/claim")
 @token_required
-def claim_handoff(conversation_id: str):
+def claim_handoff(conversation_id: str) -> ResponseReturnValue:
     with context.session() as db_session:
         handoff = _handoff_or_404(db_session, conversation_id)
         _refuse_if_someone_elses(handoff)
@@ -77,7 +79,7 @@ def claim_handoff(conversation_id: str):
 
 @api.post("/handoffs/<conversation_id>/messages")
 @token_required
-def staff_message(conversation_id: str):
+def staff_message(conversation_id: str) -> ResponseReturnValue:
     """Send a staff message to the visitor (live on socket.io and WeChat) and store it."""
     body = request.get_json(silent=True) or {}
     text = body.get("text") if isinstance(body, dict) else None
@@ -100,7 +102,7 @@ def staff_message(conversation_id: str):
 
 @api.get("/handoffs/<conversation_id>/messages")
 @token_required
-def handoff_messages(conversation_id: str):
+def handoff_messages(conversation_id: str) -> ResponseReturnValue:
     """The messages of a conversation waiting for (or claimed by) this staff member."""
     with context.session() as db_session:
         handoff = _handoff_or_404(db_session, conversation_id)
@@ -122,7 +124,7 @@ def handoff_messages(conversation_id: str):
 
 @api.post("/handoffs/<conversation_id>/end")
 @token_required
-def end_handoff(conversation_id: str):
+def end_handoff(conversation_id: str) -> ResponseReturnValue:
     """Give the conversation back to the bot (the claiming agent, or an admin)."""
     with context.session() as db_session:
         handoff = _handoff_or_404(db_session, conversation_id)

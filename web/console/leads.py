@@ -5,10 +5,11 @@ import csv
 import io
 
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from bot.store import leads
-from web.console.auth import login_required, token_required
 from web import context
+from web.console.auth import login_required, token_required
 
 bp = Blueprint("console_leads", __name__, url_prefix="/console/leads")
 api = Blueprint("leads_api", __name__)
@@ -18,7 +19,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", 
 
 
 
-def as_text_cell(value) -> str:
+def as_text_cell(value: object) -> str:
     """Keep a cell from being run as a formula by Excel or LibreOffice: prefix the trigger characters with '."""
     text = str(value)
     return "'" + text if text[:1] in FORMULA_STARTS else text
@@ -26,7 +27,7 @@ def as_text_cell(value) -> str:
 
 @bp.get("")
 @login_required()
-def list_view():
+def list_view() -> ResponseReturnValue:
     status = request.args.get("status") if request.args.get("status") in leads.STATUSES else None
     with context.session() as s:
         rows = [lead.as_dict(mask=True) for lead in leads.list_leads(session=s, status=status, limit=500)]
@@ -35,7 +36,7 @@ def list_view():
 
 @bp.get("/export.csv")
 @login_required()
-def export():
+def export() -> ResponseReturnValue:
     """CSV that opens in Excel (UTF-8 with BOM); phones masked for agents."""
     mask = g.role != "admin"
     with context.session() as s:
@@ -54,7 +55,7 @@ def export():
 
 @bp.get("/<int:lead_id>")
 @login_required()
-def detail(lead_id: int):
+def detail(lead_id: int) -> ResponseReturnValue:
     with context.session() as s:
         lead = s.get(leads.Lead, lead_id)
         if lead is None:
@@ -65,7 +66,7 @@ def detail(lead_id: int):
 
 @bp.post("/<int:lead_id>")
 @login_required()
-def update(lead_id: int):
+def update(lead_id: int) -> ResponseReturnValue:
     status = request.form.get("status")
     if status not in leads.STATUSES:
         abort(400, description="unknown status")
@@ -81,7 +82,7 @@ def update(lead_id: int):
 
 @api.get("/leads")
 @token_required
-def list_leads():
+def list_leads() -> ResponseReturnValue:
     """Leads, newest first; ?status=new|contacted|qualified|won|lost, ?limit, ?offset."""
     status = request.args.get("status") or None
     if status is not None and status not in leads.STATUSES:

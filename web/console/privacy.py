@@ -16,7 +16,7 @@ _FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uf
                             "0123456789")
 
 
-def _masked(match: re.Match) -> str:
+def _masked(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0).translate(_FULL_WIDTH))
     if len(digits) > 11 and digits.startswith("86") and digits[2] == "1":
         digits = digits[2:]

@@ -180,8 +180,8 @@ async def actions_alive(timeout: float = 2) -> bool:
         return True
     health = url.rsplit("/", 1)[0] + "/health"
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.get(health) as response:
-                return response.status == 200
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                    session.get(health) as response):
+            return response.status == 200
     except Exception:  # refused, timed out, DNS: all mean no answers now
         return False

@@ -33,7 +33,7 @@ import inspect
 import json
 import logging
 from functools import lru_cache
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import urlsplit
 
 from rasa.core.channels import rest, socketio
@@ -41,6 +41,7 @@ from rasa.core.channels.channel import UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager
 
 from bot import settings as settings_module
@@ -117,7 +118,7 @@ class RestInput(rest.RestInput):
         hook = super().blueprint(guard.wrap(on_new_message))
 
         @hook.middleware("request")
-        async def check(request: Request):
+        async def check(request: Request) -> HTTPResponse | None:
             if request.method != "POST" or not request.path.endswith("/webhook"):
                 return None
             problem = _body_problem(request)
@@ -161,7 +162,7 @@ class JsonRedisManager(AsyncRedisManager):
                              "; retrying" if attempt == 1 else "; giving up")
         return None
 
-    async def _listen(self):
+    async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         async for message in super()._listen():
             try:
                 data = json.loads(message)

@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from functools import partial
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -39,8 +39,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings as settings_module
-from bot.store import wechat as wechat_store
 from bot.plugins.channels.guard import Guard, screen
+from bot.store import wechat as wechat_store
+
+if TYPE_CHECKING:  # wechatpy loads with the first message, not with Rasa's channels
+    from wechatpy.client import WeChatClient
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.messages import BaseMessage
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ def failure(exc: BaseException) -> str:
 TEXT_FIELDS = {"text": ("content",), "voice": ("recognition",), "event": ("key",)}
 
 
-def check_fields(message) -> None:
+def check_fields(message: BaseMessage) -> None:
     """Raise ValueError unless the fields this channel reads are single, flat and in range."""
     try:
         openid, created, msg_id, target = message.source, message.create_time, message.id, message.target
@@ -133,7 +138,7 @@ class WeChatOutput(OutputChannel):
     def name(cls) -> Text:
         return "wechat"
 
-    def __init__(self, channel: "WeChatInput") -> None:
+    def __init__(self, channel: WeChatInput) -> None:
         self.channel = channel
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
@@ -148,7 +153,7 @@ class WeChatInput(InputChannel):
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> WeChatInput:
         return cls()
 
     def __init__(self) -> None:
@@ -157,7 +162,7 @@ class WeChatInput(InputChannel):
         self.token, self.app_id, self.app_secret = wechat.token, wechat.app_id, wechat.app_secret
         self.aes_key, self.api_base, self.reply_timeout = wechat.aes_key, wechat.api_base, wechat.reply_timeout
         self.database_url = config.database_url
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         if not self.token:
             logger.warning("WeChat channel is off: WECHAT_TOKEN is not set")
         elif self.aes_key and not self.app_id:
@@ -167,12 +172,12 @@ class WeChatInput(InputChannel):
         return WeChatOutput(self) if self.token and self.app_id else None
 
     # ---------- helpers
-    def _crypto(self):
+    def _crypto(self) -> WeChatCrypto | None:
         from wechatpy.crypto import WeChatCrypto
 
         return WeChatCrypto(self.token, self.aes_key, self.app_id) if self.aes_key else None
 
-    def _client(self):
+    def _client(self) -> WeChatClient:
         return wechat_store.client(self.app_id, self.app_secret, self.api_base, self.database_url)
 
     def _signed(self, request: Request) -> bool:
@@ -186,7 +191,7 @@ class WeChatInput(InputChannel):
             return False
         return abs(time.time() - int(timestamp)) <= MAX_SKEW
 
-    def _reply(self, request: Request, message, text: Optional[str]) -> HTTPResponse:
+    def _reply(self, request: Request, message: BaseMessage, text: Optional[str]) -> HTTPResponse:
         """A passive text reply (encrypted in safe mode), or ``success`` for none."""
         if not text:
             return response.text("success")
@@ -198,7 +203,7 @@ class WeChatInput(InputChannel):
             xml = crypto.encrypt_message(xml, request.args.get("nonce", ""), request.args.get("timestamp", ""))
         return response.text(xml, content_type="application/xml")
 
-    def _parse(self, request: Request):
+    def _parse(self, request: Request) -> BaseMessage:
         """Return the parsed message, or raise ValueError for a body that is not a WeChat message."""
         import defusedxml.ElementTree as safe_xml
         from wechatpy import parse_message
@@ -221,7 +226,7 @@ class WeChatInput(InputChannel):
         check_fields(message)
         return message
 
-    def _text_for(self, message) -> Optional[str]:
+    def _text_for(self, message: BaseMessage) -> Optional[str]:
         """What the visitor said, as text for the assistant; None when nothing goes to Rasa."""
         kind = message.type
         if kind == "text":
@@ -265,8 +270,8 @@ class WeChatInput(InputChannel):
             else:
                 logger.error("WeChat message to %s dropped after retries", mask(openid))
 
-    async def _finish_late(self, task: asyncio.Task, key: str, openid: str) -> None:
-        collector: CollectingOutputChannel = task.collector  # type: ignore[attr-defined]
+    async def _finish_late(self, task: asyncio.Future[Any], collector: CollectingOutputChannel, key: str,
+                           openid: str) -> None:
         try:
             await task
         except Exception:
@@ -344,7 +349,6 @@ class WeChatInput(InputChannel):
         user_message = UserMessage(text, collector, openid, input_channel=self.name(),
                                    metadata={"wechat_type": message.type})
         task = asyncio.ensure_future(on_new_message(user_message))
-        task.collector = collector  # type: ignore[attr-defined]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         started = time.monotonic()
@@ -355,7 +359,7 @@ class WeChatInput(InputChannel):
             logger.info("WeChat turn for %s slower than %.1f s: replying later", mask(openid),
                         self.reply_timeout)
             wechat_store.finish(self.database_url, key, None)
-            later = asyncio.ensure_future(self._finish_late(task, key, openid))
+            later = asyncio.ensure_future(self._finish_late(task, collector, key, openid))
             self._tasks.add(later)
             later.add_done_callback(self._tasks.discard)
             return response.text("success")
