@@ -298,8 +298,8 @@ def restore_version(key: str, number: int, staff: str, reason: str = "", *,
     if old is None:
         raise LookupError(f"{key} has no version {number}")
     apply_content(fact, old.content)
-    why = f"restore of v{number}" + (f": {fold_whitespace(reason)}" if fold_whitespace(reason or "") else "")
-    return record_version(fact, staff, _reason(why), session=session, restored_from=number)
+    why = f"restore of v{number}" + (f": {_reason(reason)}" if fold_whitespace(reason or "") else "")
+    return record_version(fact, staff, why, session=session, restored_from=number)
 
 
 def versions(key: str, *, session: Session) -> list[FactVersion]:

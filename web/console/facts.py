@@ -22,6 +22,7 @@ FIELD_LABELS = {"question": "问题", "answer": "答案", "sources": "来源", "
                 "confidence_note": "可信度说明", "variants": "分情况答案", "corrections": "更正",
                 "data": "结构化数据", "effective": "生效日期", "verified": "核实日期"}
 LIST_FIELDS = {"sources", "variants", "corrections", "data"}
+MAX_VERSION = 2**31 - 1  # an integer column: larger numbers name no version (and overflow SQLite)
 
 
 def parse_sources(text: str) -> list[dict]:
@@ -124,6 +125,8 @@ def _seen(session, fact: facts.Fact) -> dict | None:
         number = int(request.args.get("seen", ""))
     except ValueError:
         return None
+    if not 0 < number <= MAX_VERSION:
+        return None
     old = facts.get_version(fact.key, number, session=session)
     if old is None:
         return None
@@ -200,6 +203,8 @@ def edit(key: str):
 @bp.get("/<key>/versions/<int:number>")
 @login_required("admin")
 def version(key: str, number: int):
+    if not 0 < number <= MAX_VERSION:
+        abort(404, description="no such version")
     with context.session() as s:
         fact = _fact_or_404(key, s)
         views = {v["version"]: v for v in version_views(key, s)}
@@ -212,6 +217,8 @@ def version(key: str, number: int):
 @bp.post("/<key>/versions/<int:number>/restore")
 @login_required("admin")
 def restore(key: str, number: int):
+    if not 0 < number <= MAX_VERSION:
+        abort(404, description="no such version")
     with context.session() as s:
         _fact_or_404(key, s)
         try:
