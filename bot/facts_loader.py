@@ -511,15 +511,34 @@ def _segments(file: Path, text: str) -> tuple[str, dict[str, tuple[dict, str]]]:
     return head, segments
 
 
+def _homes(like: Optional[Path]) -> dict[str, tuple[str, int]]:
+    """Each key's file and place in ``like`` (for facts loaded before the database remembered them)."""
+    homes: dict[str, tuple[str, int]] = {}
+    for file in sorted(like.glob("*.yml")) if like is not None and like.is_dir() else []:
+        try:
+            for x in _parse(file, file.read_text(encoding="utf-8")):
+                homes.setdefault(x.row["key"], (file.name, x.position))
+        except (FactsFileError, UnicodeDecodeError):
+            continue
+    return homes
+
+
 def render_files(facts_in_db: list[Fact], like: Optional[Path]) -> tuple[dict[str, str], ExportReport]:
     """The text of each facts file for ``facts_in_db``; ``like`` is the folder whose files show the way."""
     report = ExportReport(out=like or Path("."))
-    by_file: dict[str, list[Fact]] = {}
+    homes = _homes(like)
+    by_file: dict[str, list[tuple[int | None, Fact]]] = {}
     for fact in facts_in_db:
-        by_file.setdefault(Path(fact.source_file or f"{fact.topic}.yml").name, []).append(fact)
+        if fact.source_file:
+            name, position = Path(fact.source_file).name, fact.source_position
+        else:  # loaded before revision 0004 and not since: where the files have it, else its topic's file
+            name, position = homes.get(fact.key, (f"{fact.topic}.yml", None))
+        by_file.setdefault(name, []).append((position, fact))
+    all_keys = {f.key for f in facts_in_db}
     texts = {}
-    for name, members in sorted(by_file.items()):
-        members.sort(key=lambda f: (f.source_position is None, f.source_position or 0, f.key))
+    for name, placed in sorted(by_file.items()):
+        placed.sort(key=lambda p: (p[0] is None, p[0] or 0, p[1].key))
+        members = [fact for _, fact in placed]
         head, segments = "facts:\n", {}
         existing = like / name if like else None
         if existing is not None and existing.exists():
@@ -527,8 +546,7 @@ def render_files(facts_in_db: list[Fact], like: Optional[Path]) -> tuple[dict[st
                 head, segments = _segments(existing, existing.read_text(encoding="utf-8"))
             except (FactsFileError, UnicodeDecodeError):
                 report.reformatted.append(name)
-        keys = {f.key for f in members}
-        report.dropped += sorted(k for k in segments if k not in keys)
+        report.dropped += sorted(k for k in segments if k not in all_keys)
         parts = []
         for fact in members:
             row = fact_row(fact)

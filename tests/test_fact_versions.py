@@ -136,6 +136,18 @@ def test_exporting_an_unchanged_database_reproduces_the_repository_files_byte_fo
         assert (out / original.name).read_bytes() == original.read_bytes(), original.name
 
 
+def test_facts_loaded_before_the_database_knew_their_file_go_back_where_the_files_have_them(tmp_path, url):
+    load_facts([FACTS_DIR], url)
+    with db.session_scope(url) as session:  # as after revision 0004, before the next load
+        for fact in facts.all_facts(session=session):
+            fact.source_file = fact.source_position = None
+    out = tmp_path / "facts"
+    shutil.copytree(FACTS_DIR, out)
+    assert not export_facts(url, out).written
+    for original in FACTS_DIR.glob("*.yml"):
+        assert (out / original.name).read_bytes() == original.read_bytes(), original.name
+
+
 def test_a_fresh_export_loads_back_into_identical_knowledge(tmp_path, url):
     """Without the repository's files to copy from, every fact is written anew: loading it gives the same facts."""
     load_facts([FACTS_DIR], url)
@@ -250,6 +262,7 @@ def test_a_form_loaded_before_someone_else_s_edit_is_refused_not_lost(app):  # n
     response = post_edit(second, "licence.renewal", base_version="1", answer="乙的修改。", reason="乙")
     assert response.status_code == 409 and "现为 v2" in response.get_data(as_text=True)
     assert "乙的修改。" in response.get_data(as_text=True)  # the form keeps what was typed
+    assert 'name="base_version" value="2"' in response.get_data(as_text=True)  # saving it now is deliberate
     with db.session_scope(app.config["SETTINGS"].database_url) as session:
         assert facts.get_fact("licence.renewal", session=session).answer == "甲的修改。"
     assert post_edit(second, "licence.renewal", reason="").status_code == 400

@@ -170,7 +170,7 @@ def _form_changes() -> dict:
 @bp.route("/<key>", methods=["GET", "POST"])
 @login_required("admin")
 def edit(key: str):
-    error, status = None, 200
+    error, status, base = None, 200, None
     with context.session() as s:
         fact = _fact_or_404(key, s)
         if request.method == "POST":
@@ -186,10 +186,12 @@ def edit(key: str):
                 return redirect(url_for("console_facts.edit", key=key))
             except facts.StaleVersion as exc:
                 s.rollback()
-                error, status = f"这条知识已被他人修改（现为 v{exc.current}），请查看下方版本记录后重新编辑。", 409
+                # the form keeps what was typed; saving it again (after a look at the history) is deliberate
+                error, status, base = (f"这条知识已被他人修改（现为 v{exc.current}），请查看下方版本记录，"
+                                       "确认后再保存。"), 409, None
             except IntegrityError:
                 s.rollback()
-                error, status = "同时有另一处修改了这条知识，请刷新后重试。", 409
+                error, status, base = "同时有另一处修改了这条知识，请查看下方版本记录后再保存。", 409, None
             except ValueError as exc:
                 s.rollback()
                 error, status = (str(exc) if not str(exc).startswith("Invalid isoformat")
@@ -197,7 +199,8 @@ def edit(key: str):
             fact = _fact_or_404(key, s)
         return render_template("console/fact.html", fact=fact, versions=version_views(key, s),
                                legacy=facts.edits(key, session=s), seen=_seen(s, fact), error=error,
-                               form=request.form if error else None, levels=facts.CONFIDENCE_LEVELS), status
+                               form=request.form if error else None, levels=facts.CONFIDENCE_LEVELS,
+                               base_version=fact.version if base is None else base), status
 
 
 @bp.get("/<key>/versions/<int:number>")
