@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from bot import db, facts_loader
+from bot import db
 from bot.facts_loader import export_facts, load_facts, main
 from bot.store import conversations, facts, staff
 from tests.conftest import FACTS_DIR
@@ -244,6 +244,10 @@ def test_the_fact_page_shows_versions_with_a_diff_and_restores(app):  # noqa: F8
     page = client.get("/console/facts/licence.validity").get_data(as_text=True)
     assert "已保存为 v2" in page and "补充延续" in page and "loaded from data/facts/licence.yml" in page
     assert "<ins>，到期可申请延续</ins>" in page and "<del>（含呼叫中心业务）</del>" in page
+    seen = client.get("/console/facts/licence.validity?seen=1").get_data(as_text=True)  # from a transcript
+    assert "对话中的访客看到的是" in seen and "当前是 v2" in seen and seen.count("<ins>，到期可申请延续</ins>") == 2
+    assert "seen-notice" not in client.get("/console/facts/licence.validity?seen=99999999999999999999").get_data(
+        as_text=True)
     version_page = client.get("/console/facts/licence.validity/versions/1").get_data(as_text=True)
     assert "file:data/facts/licence.yml" in version_page and "与当前版本 v2 相比" in version_page
     token = csrf(client, "/console/facts/licence.validity")
