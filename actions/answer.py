@@ -52,7 +52,7 @@ def answer_capital(dispatcher: CollectingDispatcher, fact: facts.Fact, capital: 
         verdict = eligibility.capital_verdict(capital, "全网", fact.data)
     wan = eligibility.wan
     common = dict(capital=wan(verdict.capital), minimum=wan(verdict.minimum),
-                  scope=verdict.scope or "地网", source=fact.source_text)
+                  scope=verdict.scope or "地网", source=fact.source_text, fact_key=fact.key, fact_version=fact.version)
     if verdict.enough:
         dispatcher.utter_message(response="utter_capital_enough", **common)
         return
@@ -95,11 +95,14 @@ class ActionAnswerFact(Action):
                 if "capital" in entities and (fact.data or {}).get("capital_min_wan"):
                     answer_capital(dispatcher, fact, entities["capital"], entities.get("licence_scope"))
                 else:
-                    dispatcher.utter_message(response="utter_fact", answer=fact.answer_for(entities),
-                                             source=fact.source_text)
+                    # the bot message records the fact and version it quotes (metadata of the stored event)
+                    answer, version = facts.versioned_answer(fact, entities)
+                    dispatcher.utter_message(response="utter_fact", answer=answer, source=fact.source_text,
+                                             fact_key=fact.key, fact_version=version)
                 for corr in fact.corrections:
                     dispatcher.utter_message(response="utter_fact_correction", claim=corr.claim,
-                                             current=corr.current, since=corr.since or "")
+                                             current=corr.current, since=corr.since or "",
+                                             fact_key=fact.key, fact_version=fact.version)
                 if fact.unconfirmed:
                     dispatcher.utter_message(response="utter_fact_unconfirmed",
                                              note=facts.CONFIDENCE_LEVELS[fact.confidence])

@@ -83,13 +83,13 @@ def test_agent_cannot_edit_facts(app):
                                                                 "verified_date": "2026-11-29"}).status_code == 403
 
 
-def test_admin_edits_a_fact_with_an_audit_trail(app):
+def test_admin_edits_a_fact_as_a_new_version_with_author_and_reason(app):
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     token = csrf(client, "/console/facts/licence.validity")
     response = client.post("/console/facts/licence.validity", data={
         "csrf_token": token, "question": "有效期多久？", "answer": "有效期为5年（复核）。", "confidence": "H",
-        "confidence_note": "", "verified_date": "2026-11-29",
+        "confidence_note": "", "verified_date": "2026-11-29", "base_version": "1", "reason": "按令42第13条复核",
         "sources": "电信业务经营许可管理办法（工信部令第42号） | 第13条\n"})
     assert response.status_code == 302
     url = app.config["SETTINGS"].database_url
@@ -97,11 +97,12 @@ def test_admin_edits_a_fact_with_an_audit_trail(app):
         assert facts.get_fact("licence.validity", session=session).answer == "有效期为5年（复核）。"
         assert facts.get_fact("licence.validity", session=session).source_text == \
             "电信业务经营许可管理办法（工信部令第42号）第13条"
-        [edit] = facts.edits("licence.validity", session=session)
-        assert edit.editor == "admin1" and edit.after["answer"] == "有效期为5年（复核）。"
-        assert edit.before["answer"].startswith("增值电信业务经营许可证")
+        new, first = facts.versions("licence.validity", session=session)
+        assert (new.version, new.author, new.reason) == (2, "admin1", "按令42第13条复核")
+        assert new.content["answer"] == "有效期为5年（复核）。"
+        assert first.content["answer"].startswith("增值电信业务经营许可证")
     page = client.get("/console/facts/licence.validity").get_data(as_text=True)
-    assert "admin1" in page
+    assert "admin1" in page and "按令42第13条复核" in page and "已保存为 v2" in page
 
 
 def test_bad_fact_edit_is_refused_clearly(app):

@@ -62,7 +62,7 @@ def test_filters_transcript_and_review(stack, client):
 def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, client):
     sender = f"console-{uuid.uuid4().hex}"
     with db.session_scope(stack.database_url) as session:
-        original = facts.get_fact("licence.cancellation", session=session).answer
+        original = facts.get_fact("licence.cancellation", session=session).version
     token = csrf(client, "/console/facts/licence.cancellation")
     page = client.get("/console/facts/licence.cancellation").get_data(as_text=True)
     verified = re.search(r'name="verified_date" value="([^"]+)"', page).group(1)
@@ -70,11 +70,11 @@ def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, cl
         client.post("/console/facts/licence.cancellation", data={
             "csrf_token": token, "question": "怎么注销？", "answer": "停止经营须提前90日申请（控制台已更新）。",
             "confidence": "H", "confidence_note": "", "verified_date": verified,
-            "sources": "中华人民共和国电信条例 | 第15条"})
+            "sources": "中华人民共和国电信条例 | 第15条", "reason": "测试：控制台修改"})
         assert "控制台已更新" in stack.text(sender, "呼叫中心许可证怎么注销")
     finally:
         with db.session_scope(stack.database_url) as session:
-            facts.get_fact("licence.cancellation", session=session).answer = original
+            facts.restore_version("licence.cancellation", original, "reviewer", session=session)
 
 
 def test_filter_values_that_look_like_sql_are_just_text(client):

@@ -64,6 +64,22 @@ def test_upgrading_the_old_database_keeps_every_row(old_database):
     assert differences(old_database) == []
 
 
+def test_every_fact_of_the_old_database_starts_its_history_at_version_1(old_database):
+    migrate.upgrade(old_database)
+    with db.session_scope(old_database) as session:
+        all_facts = facts.all_facts(session=session)
+        assert all_facts
+        for fact in all_facts:
+            [first] = facts.versions(fact.key, session=session)
+            assert (first.version, first.author, fact.version) == (1, "migration 0004", 1)
+            assert first.content == facts.content_of(fact)  # the row as it was, corrections included
+        validity = facts.versions("licence.validity", session=session)[0]
+        assert validity.content["answer"] == CONSOLE_EDIT  # the console edit is the first version's text
+        assert "1 earlier console edit(s)" in validity.reason
+        [edit] = facts.edits("licence.validity", session=session)  # and its log entry is kept
+        assert edit.after["answer"] == CONSOLE_EDIT
+
+
 def test_after_the_upgrade_staff_log_in_and_the_console_edit_survives_a_facts_reload(old_database):
     from web import create_app
 
@@ -85,6 +101,10 @@ def test_after_the_upgrade_staff_log_in_and_the_console_edit_survives_a_facts_re
     listing = client.get("/console/conversations").get_data(as_text=True)
     assert "fx-visitor-2" in listing and "fx-visitor-1" in listing
     assert "已电话联系" in client.get("/console/leads/1").get_data(as_text=True)
+    page = client.get("/console/facts/licence.validity").get_data(as_text=True)
+    assert "早期修改记录" in page and CONSOLE_EDIT in page and "migration 0004" in page
+    with db.session_scope(old_database) as session:
+        assert [v.version for v in facts.versions("licence.validity", session=session)] == [1]
 
 
 def test_a_new_database_gets_exactly_the_models_schema(empty_database):
@@ -121,4 +141,30 @@ def test_two_instances_migrating_postgresql_at_once_both_succeed():
         outputs = [run.communicate(timeout=180) for run in runs]
         assert [run.returncode for run in runs] == [0, 0], outputs
         assert differences(url) == []
+        db.get_engine(url).dispose()
+
+
+def test_postgresql_facts_get_version_1_and_edits_and_restores_work_there(old_database):
+    """Production runs PostgreSQL: the data step of 0004 and the row lock of an edit work there too."""
+    from bench.servers import postgres
+
+    migrate.upgrade(old_database, "0003")
+    with postgres("versions") as url:
+        migrate.upgrade(url, "0003")
+        source, target = db.get_engine(old_database), db.get_engine(url)
+        with source.connect() as old, target.begin() as new:
+            for name in ("facts", "fact_corrections"):
+                table = sa.Table(name, sa.MetaData(), autoload_with=old)
+                rows = [dict(row._mapping) for row in old.execute(sa.select(table))]
+                new.execute(sa.Table(name, sa.MetaData(), autoload_with=new).insert(), rows)
+        assert migrate.upgrade(url) == migrate.head()
+        with db.session_scope(url) as session:
+            for fact in facts.all_facts(session=session):
+                [first] = facts.versions(fact.key, session=session)
+                assert first.version == 1 and first.content == facts.content_of(fact)
+            assert facts.edit_fact("licence.validity", {"answer": "有效期为5年。"}, "admin1", "复核",
+                                   session=session, base_version=1).version == 2
+        with db.session_scope(url) as session:
+            assert facts.restore_version("licence.validity", 1, "admin1", session=session).version == 3
+            assert facts.get_fact("licence.validity", session=session).answer == CONSOLE_EDIT
         db.get_engine(url).dispose()

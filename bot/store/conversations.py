@@ -332,6 +332,8 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict[str, Any]]:
             items.append({"kind": "user", "at": when, "text": data.get("text") or "",
                           "normalized": parse.get("normalized_text"), "intent": intent.get("name"),
                           "confidence": intent.get("confidence"), "channel": data.get("input_channel"),
+                          "ranking": [r.get("name") for r in (parse.get("intent_ranking") or [])[:5]
+                                      if isinstance(r, dict)],
                           "entities": [{"entity": e.get("entity"), "value": e.get("value")}
                                        for e in parse.get("entities") or []]})
         elif row.type_name == "bot":
@@ -339,7 +341,9 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict[str, Any]]:
             buttons = (data.get("data") or {}).get("buttons") or []
             items.append({"kind": "staff" if metadata.get("staff") else "bot", "at": when,
                           "text": data.get("text") or "", "response": metadata.get("utter_action"),
-                          "staff": metadata.get("staff"), "buttons": [b.get("title") for b in buttons]})
+                          "staff": metadata.get("staff"), "buttons": [b.get("title") for b in buttons],
+                          # the fact and version the answer came from (actions/answer.py puts them there)
+                          "fact_key": metadata.get("fact_key"), "fact_version": metadata.get("fact_version")})
         elif row.type_name == "slot" and data.get("name") == "fact_key" and items:
             items.append({"kind": "fact", "at": when, "fact_key": data.get("value")})
         elif row.type_name in ("pause", "resume"):

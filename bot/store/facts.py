@@ -2,11 +2,16 @@
 
 Each fact is one rule about the call-centre licence with its source,
 confidence and dates; outdated claims from the product article are kept as
-corrections linked to the fact they contradict. Query functions take an
-explicit ``session`` so callers decide the unit of work.
+corrections linked to the fact they contradict. Every change of a fact's
+content, from the files or the console, is a numbered version (who, when,
+why, the full content), so an answer can name the version it used and any
+version can be restored. Query functions take an explicit ``session`` so
+callers decide the unit of work.
 """
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from typing import Optional
 
 from sqlalchemy import (
@@ -18,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     select,
 )
 from sqlalchemy.orm import Session, relationship
@@ -31,8 +37,31 @@ CONFIDENCE_LEVELS = {
     "L": "仅见于代办机构或常见解读",
     "U": "尚无权威文本可以确认",
 }
+# what a version holds: the fact's knowledge (key, topic and intent say where it lives and what it answers)
+CONTENT_FIELDS = ("question", "answer", "sources", "confidence", "confidence_note", "variants", "corrections",
+                  "data", "effective", "verified")
+MAX_REASON = 500
 
 
+class StaleVersion(Exception):
+    """The fact changed since the editor loaded it (``current`` is its version now)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the fact is at version {current} now")
+        self.current = current
+
+
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def fold_whitespace(text: str) -> str:
+    """Collapse whitespace runs; drop them between Chinese characters (YAML folding adds them)."""
+    pieces = text.split()
+    folded = pieces[0] if pieces else ""
+    for piece in pieces[1:]:
+        folded += ("" if _is_wide(folded[-1]) or _is_wide(piece[0]) else " ") + piece
+    return folded
 
 class Fact(Base):
     __tablename__ = "facts"
@@ -55,6 +84,11 @@ class Fact(Base):
     # hash of the row as last loaded from data/facts: lets the loader tell a
     # changed file from a fact edited in the database since
     file_hash = Column(String(64), nullable=True)
+    # the number of the fact's newest version (fact_versions); 0 until the first is recorded
+    version = Column(Integer, nullable=False, default=0, server_default="0")
+    # where the fact lives in data/facts (file name, place in the file), for the export back to YAML
+    source_file = Column(String(200), nullable=True)
+    source_position = Column(Integer, nullable=True)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     corrections = relationship(
@@ -112,8 +146,30 @@ class Correction(Base):
     fact = relationship("Fact", back_populates="corrections")
 
 
+class FactVersion(Base):
+    """One version of a fact: its full content, who made it, when and why."""
+
+    __tablename__ = "fact_versions"
+    __table_args__ = (UniqueConstraint("fact_key", "version", name="uq_fact_versions_fact_key_version"),)
+
+    id = Column(Integer, primary_key=True)
+    fact_key = Column(String(100), nullable=False)
+    version = Column(Integer, nullable=False)
+    content = Column(JSON, nullable=False)  # CONTENT_FIELDS, dates as YYYY-MM-DD
+    # a staff name, "token:NAME", "file:data/facts/x.yml" (the loader) or "migration 0004"
+    author = Column(String(255), nullable=False)
+    reason = Column(Text, nullable=False)
+    restored_from = Column(Integer, nullable=True)  # the version a restore brought back
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    def as_dict(self) -> dict:
+        return {"version": self.version, "author": self.author, "reason": self.reason,
+                "restored_from": self.restored_from, "created_at": self.created_at.isoformat() + "Z",
+                "content": self.content}
+
+
 class FactEdit(Base):
-    """The audit trail: who changed which fact, when, from what to what."""
+    """Console edits made before versions existed (revision 0004): kept as they were, no longer written."""
 
     __tablename__ = "fact_edits"
 
@@ -125,39 +181,147 @@ class FactEdit(Base):
     after = Column(JSON, nullable=False)
 
 
-EDITABLE = ("question", "answer", "confidence", "confidence_note", "verified_date")
+def _iso(value: Optional[dt.date]) -> Optional[str]:
+    return value.isoformat() if value else None
 
 
-def _editable(fact: Fact) -> dict:
-    return {"question": fact.question, "answer": fact.answer, "sources": fact.sources,
-            "confidence": fact.confidence, "confidence_note": fact.confidence_note,
-            "verified_date": fact.verified_date.isoformat() if fact.verified_date else None}
+def _date(value: Optional[str]) -> Optional[dt.date]:
+    return dt.date.fromisoformat(value) if value else None
 
 
-def edit_fact(key: str, changes: dict, editor: str, *, session: Session) -> Fact:
-    """Apply staff ``changes`` to a fact and record them in the audit trail."""
-    fact = get_fact(key, session=session)
+def content_of(fact: Fact) -> dict:
+    """The fact's content as a version stores it (plain JSON values)."""
+    return {
+        "question": fact.question,
+        "answer": fact.answer,
+        "sources": [{"document": s["document"], "article": s.get("article")} for s in fact.sources or []],
+        "confidence": fact.confidence,
+        "confidence_note": fact.confidence_note,
+        "variants": [{"when": dict(v["when"]), "answer": v["answer"]} for v in fact.variants or []],
+        "corrections": [{"claim": c.claim, "current": c.current, "since": c.since} for c in fact.corrections],
+        "data": fact.data,
+        "effective": _iso(fact.effective_date),
+        "verified": _iso(fact.verified_date),
+    }
+
+
+def apply_content(fact: Fact, content: dict) -> None:
+    """Give ``fact`` the ``content`` of a version (``content_of``'s shape)."""
+    fact.question = content["question"]
+    fact.answer = content["answer"]
+    fact.sources = [dict(s) for s in content["sources"]]
+    fact.confidence = content["confidence"]
+    fact.confidence_note = content["confidence_note"]
+    fact.variants = [dict(v) for v in content["variants"]] or None
+    fact.data = content["data"]
+    fact.effective_date = _date(content["effective"])
+    fact.verified_date = _date(content["verified"])
+    fact.corrections = [Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"])
+                        for i, c in enumerate(content["corrections"])]
+
+
+def changed_fields(before: Optional[dict], after: dict) -> list[str]:
+    """The content fields that differ between two versions' contents (all of them for a first version)."""
+    return [name for name in CONTENT_FIELDS if before is None or before.get(name) != after.get(name)]
+
+
+def latest_version(key: str, *, session: Session) -> Optional[FactVersion]:
+    return session.execute(select(FactVersion).where(FactVersion.fact_key == key)
+                           .order_by(FactVersion.version.desc()).limit(1)).scalar_one_or_none()
+
+
+def record_version(fact: Fact, author: str, reason: str, *, session: Session,
+                   restored_from: Optional[int] = None) -> Optional[FactVersion]:
+    """Record the fact's content as its next version; None when it equals the newest version already."""
+    content = content_of(fact)
+    latest = latest_version(fact.key, session=session)
+    if latest is not None and latest.content == content:
+        return None
+    version = FactVersion(fact_key=fact.key, version=(latest.version if latest else 0) + 1, content=content,
+                          author=author[:255], reason=reason, restored_from=restored_from)
+    session.add(version)
+    fact.version = version.version
+    return version
+
+
+def _reason(reason: Optional[str]) -> str:
+    reason = fold_whitespace(reason or "")
+    if not reason:
+        raise ValueError("a reason is needed: say why the fact changes")
+    if len(reason) > MAX_REASON:
+        raise ValueError(f"the reason is too long (at most {MAX_REASON} characters)")
+    return reason
+
+
+def _locked_fact(key: str, session: Session) -> Fact:
+    """The fact, its row locked for this unit of work (PostgreSQL), so two edits get distinct versions."""
+    fact = session.execute(select(Fact).where(Fact.key == key).with_for_update()).scalar_one_or_none()
     if fact is None:
         raise KeyError(key)
-    before = _editable(fact)
-    if "confidence" in changes and changes["confidence"] not in CONFIDENCE_LEVELS:
-        raise ValueError(f"confidence must be one of {'/'.join(CONFIDENCE_LEVELS)}")
-    if "answer" in changes and not (changes["answer"] or "").strip():
-        raise ValueError("the answer cannot be empty")
-    for name, value in changes.items():
-        if name == "sources":
-            fact.sources = value
-        elif name in EDITABLE:
-            setattr(fact, name, value)
-    after = _editable(fact)
-    if after != before:
-        session.add(FactEdit(fact_key=key, editor=editor, before=before, after=after))
     return fact
 
 
+def edit_fact(key: str, changes: dict, editor: str, reason: str, *, session: Session,
+              base_version: Optional[int] = None) -> Optional[FactVersion]:
+    """Apply staff ``changes`` to a fact as a new version; None when nothing changed.
+
+    ``base_version`` is the version the editor saw: if the fact moved on since,
+    StaleVersion is raised rather than silently undoing the other change. Text
+    is folded like the files' text (one paragraph), so an export reloads the same.
+    """
+    if "confidence" in changes and changes["confidence"] not in CONFIDENCE_LEVELS:
+        raise ValueError(f"confidence must be one of {'/'.join(CONFIDENCE_LEVELS)}")
+    if "answer" in changes and not fold_whitespace(changes["answer"] or ""):
+        raise ValueError("the answer cannot be empty")
+    reason = _reason(reason)
+    fact = _locked_fact(key, session)
+    if base_version is not None and fact.version != base_version:
+        raise StaleVersion(fact.version)
+    for name, value in changes.items():
+        if name in ("question", "confidence_note"):
+            setattr(fact, name, fold_whitespace(value or "") or None)
+        elif name == "answer":
+            fact.answer = fold_whitespace(value)
+        elif name == "sources":
+            fact.sources = [{"document": fold_whitespace(s["document"]),
+                             "article": fold_whitespace(s.get("article") or "") or None} for s in value]
+        elif name in ("confidence", "verified_date"):
+            setattr(fact, name, value)
+    return record_version(fact, editor, reason, session=session)
+
+
+def restore_version(key: str, number: int, staff: str, reason: str = "", *,
+                    session: Session) -> Optional[FactVersion]:
+    """Bring back version ``number``'s content as a new version; None when the fact already has it."""
+    fact = _locked_fact(key, session)
+    old = get_version(key, number, session=session)
+    if old is None:
+        raise LookupError(f"{key} has no version {number}")
+    apply_content(fact, old.content)
+    why = f"restore of v{number}" + (f": {_reason(reason)}" if fold_whitespace(reason or "") else "")
+    return record_version(fact, staff, why, session=session, restored_from=number)
+
+
+def versions(key: str, *, session: Session) -> list[FactVersion]:
+    """The fact's versions, newest first."""
+    return list(session.execute(select(FactVersion).where(FactVersion.fact_key == key)
+                                .order_by(FactVersion.version.desc())).scalars())
+
+
+def get_version(key: str, number: int, *, session: Session) -> Optional[FactVersion]:
+    return session.execute(select(FactVersion).where(FactVersion.fact_key == key,
+                                                     FactVersion.version == number)).scalar_one_or_none()
+
+
 def edits(key: str, *, session: Session) -> list[FactEdit]:
+    """Console edits of ``key`` from before versions existed, newest first."""
     return list(session.execute(select(FactEdit).where(FactEdit.fact_key == key)
                                 .order_by(FactEdit.edited_at.desc(), FactEdit.id.desc())).scalars())
+
+
+def versioned_answer(fact: Fact, entities: dict) -> tuple[str, int]:
+    """The answer for ``entities`` and the fact version it comes from (recorded on the bot message)."""
+    return fact.answer_for(entities), fact.version
 
 
 def fact_for_intent(intent: str, *, session: Session) -> Optional[Fact]:

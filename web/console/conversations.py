@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, rend
                    url_for)
 
 from bot import db
-from bot.store import conversations
+from bot.store import conversations, facts
 from bot.settings import PROJECT_ROOT
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_deep, sees_full_phones
@@ -20,6 +20,31 @@ bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversat
 api = Blueprint("conversations_api", __name__)
 PAGE = 50
 TRI_STATE = {"1": True, "0": False}
+# China has kept UTC+8, without summer time, since 1991: no time zone database needed
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+QUICK_FIXES = 2  # one-click 「应答为…」 buttons per bot reply: the next intents of the visitor's ranking
+
+
+@bp.app_template_filter("china_time")
+def china_time(value, full: bool = False) -> str:
+    """A UTC time (ISO text or naive datetime) as staff in China read it: 「11月29日 18:45」.
+
+    Registered for the whole app: the facts pages show version times with it too.
+    """
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.removesuffix("Z"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    local = value.astimezone(CHINA)
+    if full:
+        return local.strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+    text = f"{local.month}月{local.day}日 {local:%H:%M}"
+    return text if local.year == dt.datetime.now(CHINA).year else f"{local.year}年{text}"
 
 
 @bp.app_template_filter("urlencode_without")
@@ -124,12 +149,65 @@ def collect(conversation_id: str):
     return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))
 
 
+def chat(items: list[dict]) -> list[dict]:
+    """Transcript items as chat bubbles.
+
+    A bot bubble knows the visitor message it replies to (``reply_to``, on the
+    first reply only) and shows its fact chip when the fact or version differs
+    from the bubble before. Conversations stored before answers named their
+    version still name the fact (the ``fact_key`` slot): its key goes on the
+    turn's first bot bubble, without a version.
+    """
+    bubbles: list[dict] = []
+    last_user, replied, shown = None, True, None
+    for item in items:
+        kind = item["kind"]
+        if kind == "user":
+            last_user, replied, shown = item, False, None
+            bubbles.append({**item, "side": "visitor"})
+        elif kind in ("bot", "staff"):
+            bubble = {**item, "side": kind, "reply_to": None if replied or kind == "staff" else last_user}
+            replied = replied or kind == "bot"
+            tag = (item.get("fact_key"), item.get("fact_version"))
+            bubble["show_fact"] = bool(tag[0]) and tag != shown
+            shown = tag if tag[0] else shown
+            bubbles.append(bubble)
+        elif kind == "fact" and item.get("fact_key"):
+            turn = []
+            for bubble in reversed(bubbles):
+                if bubble["side"] == "visitor":
+                    break
+                turn.insert(0, bubble)
+            replies = [b for b in turn if b["side"] == "bot"]
+            if replies and not any(b.get("fact_key") for b in replies):
+                replies[0].update(fact_key=item["fact_key"], fact_version=None, show_fact=True)
+        elif kind in ("pause", "resume"):
+            bubbles.append({**item, "side": "system"})
+    return bubbles
+
+
+def fact_choices() -> list[dict]:
+    """Facts a visitor message can be labelled with (they answer an intent the NLU knows), for admins."""
+    known = set(domain_intents())
+    with context.session() as session:
+        return [{"key": f.key, "intent": f.intent, "question": f.question or ""}
+                for f in facts.all_facts(session=session) if f.intent in known]
+
+
 @bp.get("/<path:conversation_id>")
 @login_required()
 def detail(conversation_id: str):
     summary, items, feedback = load(conversation_id)
-    return render_template("console/transcript.html", summary=summary, items=items, feedback=feedback,
-                           intents=domain_intents())
+    choices = fact_choices() if g.role == "admin" else []
+    by_intent = {c["intent"]: c for c in choices}
+    bubbles = chat(items)
+    for bubble in bubbles:
+        asked = bubble.get("reply_to")
+        if asked:  # one click for the intents the NLU ranked next
+            bubble["quick"] = [by_intent[i] for i in asked.get("ranking") or []
+                               if i in by_intent and i != asked.get("intent")][:QUICK_FIXES]
+    return render_template("console/transcript.html", summary=summary, bubbles=bubbles, feedback=feedback,
+                           intents=domain_intents(), choices=choices, low=conversations.LOW_CONFIDENCE)
 
 
 @bp.post("/<path:conversation_id>/review")
