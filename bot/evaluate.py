@@ -310,7 +310,7 @@ def all_fact_keys(facts_dir: Path = FACTS_DIR) -> set[str]:
 
 # responses that give an eligibility verdict (a registered-capital verdict or the pre-check's result)
 VERDICT_RESPONSES = {"utter_capital_enough", "utter_capital_short", "utter_eligibility_ok",
-                     "utter_eligibility_not_yet"}
+                     "utter_eligibility_ok_partial", "utter_eligibility_not_yet"}
 FORM_QUESTIONS = {f"utter_ask_{slot}": slot for slot in FORM_SLOTS} | {"utter_invalid_capital": "capital"}
 LEAD_RESPONSES = {"utter_lead_start", "utter_handoff_timeout"} | {
     f"utter_ask_lead_{s}" for s in ("name", "phone", "company", "region", "licence", "note", "consent")}
