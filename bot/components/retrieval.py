@@ -13,6 +13,7 @@ from an in-scope question that no fact answers, and that from an off-topic one
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -54,7 +55,12 @@ def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None):
 
 
 class Index:
-    """Training examples as TF-IDF rows, and the intent of each row."""
+    """Training examples as TF-IDF rows, and the intent of each row.
+
+    A message is vectorised with the fitted vectorizer's own analyzer, vocabulary and idf, but not
+    through ``transform`` (whose per-call overhead is a few milliseconds): only its n-grams' rows of
+    the feature × example matrix are touched.
+    """
 
     def __init__(self, vectorizer, matrix: scipy.sparse.csr_matrix, intents: List[str],
                  words: Optional[List[str]] = None) -> None:
@@ -62,17 +68,37 @@ class Index:
         self.matrix = matrix
         self.intents = intents
         self.words = words or []
+        self._analyze = vectorizer.build_analyzer()
+        self._vocabulary = vectorizer.vocabulary_
+        self._idf = np.asarray(vectorizer.idf_)
+        order = np.argsort(np.array(intents, dtype=object), kind="stable")
+        ordered = [intents[i] for i in order]
         self._names = sorted(set(intents))
-        self._column = np.array([self._names.index(i) for i in intents])
+        self._starts = np.array([ordered.index(name) for name in self._names])
+        self._features = matrix[order].T.tocsr()  # n-gram × example, examples grouped by intent
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The message's n-gram indices and their L2-normalised sublinear tf-idf weights."""
+        vocabulary = self._vocabulary
+        counts = Counter(vocabulary[gram] for gram in self._analyze(text) if gram in vocabulary)
+        if not counts:
+            return np.array([], dtype=np.int64), np.array([])
+        columns = np.array(list(counts), dtype=np.int64)
+        weights = (1.0 + np.log(np.array(list(counts.values()), dtype=float))) * self._idf[columns]
+        return columns, weights / np.linalg.norm(weights)
 
     def rank(self, text: str, top: int) -> List[Dict[str, Any]]:
         """Return up to ``top`` intents by their closest example's cosine similarity to ``text``."""
-        vector = self.vectorizer.transform([text])
-        if vector.nnz == 0:
+        columns, weights = self.vector(text)
+        if not len(columns):
             return []
-        similarity = (self.matrix @ vector.T).toarray().ravel()
-        best = np.zeros(len(self._names))
-        np.maximum.at(best, self._column, similarity)
+        # the rows of the message's n-grams, gathered in one go (scipy's row indexing costs milliseconds)
+        features = self._features
+        starts, lengths = features.indptr[columns], np.diff(features.indptr)[columns]
+        positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        similarity = np.bincount(features.indices[positions], weights=features.data[positions] * np.repeat(weights, lengths),
+                                 minlength=features.shape[1])
+        best = np.maximum.reduceat(similarity, self._starts)
         order = np.argsort(-best)[:top]
         return [{"name": self._names[i], "similarity": round(float(best[i]), 4)} for i in order if best[i] > 0]
 
