@@ -53,21 +53,50 @@ def answered_intents(session) -> set:
 
 def retrieved(tracker: Tracker) -> List[Dict[str, Any]]:
     """The retrieval second opinion: [{name, similarity}], best first (empty for a button payload)."""
-    return [r for r in tracker.latest_message.get(RETRIEVAL) or [] if isinstance(r, dict) and "name" in r]
+    return _retrieval(tracker.latest_message)
 
 
 def looks_off_topic(tracker: Tracker) -> bool:
     """Whether the second opinion's closest training example is an off-topic one."""
-    ranking = retrieved(tracker)
+    return closest_is_off_topic(tracker.latest_message)
+
+
+def closest_is_off_topic(message: Dict[str, Any]) -> bool:
+    ranking = _retrieval(message)
     return bool(ranking) and ranking[0]["name"] == OFF_TOPIC
+
+
+def _retrieval(message: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [r for r in message.get(RETRIEVAL) or [] if isinstance(r, dict) and "name" in r]
+
+
+def _closest(message: Dict[str, Any], wanted) -> float:
+    ranking = _retrieval(message)
+    if not ranking:
+        return -1.0
+    return max((r["similarity"] for r in ranking if wanted(r["name"])), default=0.0)
 
 
 def closest(tracker: Tracker, intents: set) -> float:
     """The best similarity of an example of one of ``intents``, or -1 when there is no second opinion."""
-    ranking = retrieved(tracker)
-    if not ranking:
-        return -1.0
-    return max((r["similarity"] for r in ranking if r["name"] in intents), default=0.0)
+    return _closest(tracker.latest_message, lambda name: name in intents)
+
+
+def off_topic(message: Dict[str, Any], answered: set) -> bool:
+    """Whether an unsure message gets the scope reply (``message``: the parse data).
+
+    Off-topic when the closest training example is an off-topic one; or the model's best guess is
+    off-topic and no in-scope example is close; or the message names nothing of our field and is
+    like no in-scope example at all. Without a second opinion: the model's best guess decides.
+    """
+    ranking = [r["name"] for r in message.get("intent_ranking") or [] if r.get("name") not in NOT_ANSWERS]
+    guess = ranking[0] if ranking else None
+    if not _retrieval(message):
+        return guess == OFF_TOPIC
+    in_scope = _closest(message, lambda name: name in answered or name in HONEST_REPLIES)
+    anything = _closest(message, lambda name: name != OFF_TOPIC)
+    return (closest_is_off_topic(message) or (guess == OFF_TOPIC and in_scope < IN_SCOPE)
+            or (message.get(IN_FIELD) is False and anything < NEAR))
 
 
 CLARIFYING = {"utter_clarify", "utter_default"}
@@ -100,9 +129,7 @@ def clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         with db.session_scope(config.database_url) as session:
             answered = answered_intents(session)
             near = closest(tracker, answered)
-            in_scope = closest(tracker, answered | set(HONEST_REPLIES))
-            if looks_off_topic(tracker) or (guess == OFF_TOPIC and in_scope < IN_SCOPE) or (
-                    tracker.latest_message.get(IN_FIELD) is False and in_scope < IN_SCOPE):
+            if off_topic(tracker.latest_message, answered):
                 dispatcher.utter_message(response="utter_out_of_scope")
                 return
             if guess in HONEST_REPLIES and near < IN_SCOPE:

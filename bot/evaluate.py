@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
@@ -82,20 +83,32 @@ def read_examples(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def effective_intent(parse: dict) -> str:
+def effective_intent(parse: dict, config: Optional[settings.Settings] = None) -> str:
     """The intent whose reply the visitor sees.
 
-    A fallback whose best guess is out of scope is answered with the
-    out-of-scope reply (see actions/clarify.py), so it counts as out of scope.
+    A message the assistant is unsure about (a fallback, or a fact intent below the answer gate)
+    that actions/clarify.py answers with the out-of-scope reply counts as out of scope; so does a
+    fact intent that actions/answer.py overrules as off-topic (the retrieval second opinion), and
+    one it answers with the second opinion's question counts as that question.
     """
+    from actions.answer import is_uncertain, overruled_as_off_topic, second_opinion
+    from actions.clarify import off_topic
+
     intent = (parse.get("intent") or {}).get("name")
-    if intent == FALLBACK:
-        ranking = [r["name"] for r in parse.get("intent_ranking") or [] if r["name"] != FALLBACK]
-        if ranking and ranking[0] == OUT_OF_SCOPE:
+    answered = fact_intents()
+    message = SimpleNamespace(latest_message=parse)
+    preferred = second_opinion(parse, answered)
+    if preferred:  # answered with the second opinion's question (actions/answer.py)
+        return preferred
+    if intent == FALLBACK or (intent in answered and is_uncertain(message, config or settings.load())):
+        if off_topic(parse, answered):
             return OUT_OF_SCOPE
+    elif intent in answered and overruled_as_off_topic(message):
+        return OUT_OF_SCOPE
     return intent
 
 
+@lru_cache(maxsize=4)
 def fact_intents(facts_dir: Path = FACTS_DIR) -> set[str]:
     """Return the intents a fact answers (data/facts/*.yml, field ``intent``)."""
     intents = set()
@@ -107,12 +120,12 @@ def fact_intents(facts_dir: Path = FACTS_DIR) -> set[str]:
 
 
 def answers_confidently(parse: dict, answered: set[str], config: settings.Settings) -> bool:
-    """Whether the visitor gets a fact for this parse: a fact intent past the answer gate."""
-    from actions.answer import is_uncertain
+    """Whether the visitor gets a fact for this parse: a fact intent past the answer gate (or the second opinion's)."""
+    from actions.answer import is_uncertain, second_opinion
 
     if effective_intent(parse) not in answered:
         return False
-    return not is_uncertain(SimpleNamespace(latest_message=parse), config)
+    return bool(second_opinion(parse, answered)) or not is_uncertain(SimpleNamespace(latest_message=parse), config)
 
 
 @dataclass

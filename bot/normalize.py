@@ -135,6 +135,7 @@ class Fillers:
 
     def __init__(self, table: dict) -> None:
         self.min_rest = int(table.get("min_rest", 4))
+        self.greetings_min_rest = int(table.get("greetings_min_rest", self.min_rest))
         words = [str(w) for w in table.get("words") or []]
         greetings = [str(w) for w in table.get("greetings") or []]
         repeated = "".join(str(c) for c in table.get("repeated") or [])
@@ -151,14 +152,16 @@ class Fillers:
             return "|".join(parts)
 
         # at the start never one Chinese character: 哈尔滨, 额外, 急诊 begin with one
-        leading = [w for w in words + greetings if len(w) > 1]
+        leading = [w for w in words if len(w) > 1]
         trailing = words
         separators = r"[\s,.!?;:~、，。！？；：…]*"
+        self._greeting = (re.compile(rf"^(?:(?:{alternation(greetings)}){separators})+", re.IGNORECASE)
+                          if greetings else None)
         self._leading = (re.compile(rf"^(?:(?:{alternation(leading)}){separators})+", re.IGNORECASE)
                          if leading else None)
         self._trailing = (re.compile(rf"(?:{separators}(?:{alternation(trailing)}))+{separators}$", re.IGNORECASE)
                           if trailing else None)
-        self._clause = re.compile(rf"^(?:{alternation(words + greetings)})+$", re.IGNORECASE) if words else None
+        self._clause = re.compile(rf"^(?:{alternation(words)})+$", re.IGNORECASE) if words else None
 
     def drop(self, text: str) -> str:
         """Return ``text`` without its filler, or ``text`` itself when too little would be left."""
@@ -169,6 +172,10 @@ class Fillers:
         for pattern in (self._leading, self._trailing):
             if pattern:
                 result = pattern.sub("", result)
+        if self._greeting:
+            rest = self._greeting.sub("", result)
+            if len(_CONTENT.findall(rest)) >= self.greetings_min_rest:
+                result = self._leading.sub("", rest) if self._leading else rest
         if result == text:
             return text
         result = _SPACES.sub(" ", result).lstrip(" ,.!?;:~、，。！？；：…").rstrip(" ,、，;；:：~")

@@ -407,3 +407,23 @@ async def test_a_pre_check_started_with_part_of_the_case_asks_for_the_rest(datab
     slots = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
     tracker = tracker_for("check_eligibility", entities={"capital": 300}, slots={"capital": 300})
     assert await ValidateEligibilityForm().required_slots(slots, CollectingDispatcher(), tracker, {}) == slots
+
+
+async def test_a_place_told_first_gets_who_approves_there(database_url):
+    """「我们在苏州，只做本地」 as the first message: the provincial bureau, not 「您是想问……」."""
+    messages, events = await run(ActionAnswerFact(), "inform", entities={"province": "江苏省", "licence_scope": "地网"},
+                                 ranking=[{"name": "inform", "confidence": 0.5}, {"name": "ask_licence_types", "confidence": 0.3}])
+    assert "江苏省通信管理局" in messages[0]["answer"]
+    assert events[0]["value"] == "licence.types"
+
+
+async def test_the_second_opinion_answers_when_the_model_is_unsure_and_an_example_is_close(database_url):
+    tracker = with_retrieval([{"name": "ask_conditions", "confidence": 0.6}, {"name": "ask_numbers_95_96", "confidence": 0.3}],
+                             [{"name": "ask_numbers_95_96", "similarity": 0.66}], intent="ask_conditions", confidence=0.6)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFact().run(dispatcher, tracker, {})
+    assert events[0]["value"] == "numbers.95_96"
+    tracker = with_retrieval([{"name": "ask_conditions", "confidence": 0.9}], [{"name": "ask_numbers_95_96", "similarity": 0.66}],
+                             intent="ask_conditions", confidence=0.9)
+    events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
+    assert events[0]["value"] == "conditions.all"  # a sure model keeps its answer

@@ -123,6 +123,11 @@ def test_filler_alone_or_inside_words_stays(normalizer, text):
     assert normalizer.normalize(text) == text
 
 
+def test_a_greeting_goes_only_before_a_real_question(normalizer):
+    assert normalizer.normalize("你好，我们是外资公司能申请全网吗") == "我们是外资公司能申请全网吗"
+    assert normalizer.normalize("hello 您好，想咨询点事情") == "hello您好,想咨询点事情"  # a greeting, kept
+
+
 @pytest.mark.parametrize("raw, expected", [("注册资本一个亿", "注册资本10000万"), ("两个亿", "20000万"),
                                            ("1.5亿元", "15000万"), ("注册资本1亿", "注册资本10000万")])
 def test_amounts_in_yi_are_written_in_wan(normalizer, raw, expected):
