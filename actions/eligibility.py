@@ -1,4 +1,9 @@
-"""The eligibility pre-check: a form that asks only what it does not know, then a verdict."""
+"""The eligibility pre-check: a form that asks only what it does not know, then a verdict.
+
+A message that already tells the licence scope and the registered capital (「杭州的公司，注册资本
+300万，接全国的客服外包，能办吗」) gets the verdict at once: the form starts with nothing left to
+ask and ends, and the result names what is still to be confirmed.
+"""
 from __future__ import annotations
 
 import re
@@ -14,6 +19,8 @@ from bot import db, eligibility, settings
 from bot.store import facts
 
 FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
+# what a verdict needs when the visitor told it in one message
+VERDICT_SLOTS = ["licence_scope", "capital"]
 CAPITAL_FACT = "conditions.capital"
 CONDITIONS_FACT = "conditions.all"
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?")
@@ -34,11 +41,37 @@ def parse_capital(value: Any) -> Optional[float]:
     return amount if amount > 0 else None
 
 
+def told_enough(tracker: Tracker) -> bool:
+    """Whether the message that starts the pre-check already names the scope and the capital."""
+    if tracker.get_slot("requested_slot") is not None:
+        return False
+    named = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
+    return all(slot in named for slot in VERDICT_SLOTS)
+
+
+class ActionEligibilityStart(Action):
+    """Announce the questions, unless the message already told enough for a verdict."""
+
+    def name(self) -> Text:
+        return "action_eligibility_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if not told_enough(tracker):
+            dispatcher.utter_message(response="utter_eligibility_start")
+        return []
+
+
 class ValidateEligibilityForm(FormValidationAction):
     """Check each answer; an invalid one is cleared and re-asked with a hint."""
 
     def name(self) -> Text:
         return "validate_eligibility_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> List[Text]:
+        # a situation told in one message: answer it now, the rest is confirmed with a consultant
+        return VERDICT_SLOTS if told_enough(tracker) else domain_slots
 
     async def extract_capital(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:
@@ -105,6 +138,10 @@ class ActionEligibilityResult(Action):
             dispatcher.utter_message(response="utter_eligibility_not_yet", licence=scope, source=source)
             for response, values in gaps:
                 dispatcher.utter_message(response=response, **values)
+        elif tracker.get_slot("on_blacklist") is None or tracker.get_slot("has_premises") is None:
+            # told in one message: what was not said is not claimed
+            dispatcher.utter_message(response="utter_eligibility_ok_partial", licence=scope, capital=wan(capital),
+                                     minimum=wan(verdict.minimum), source=source)
         else:
             dispatcher.utter_message(response="utter_eligibility_ok", licence=scope, capital=wan(capital),
                                      minimum=wan(verdict.minimum), source=source)

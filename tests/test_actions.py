@@ -301,3 +301,126 @@ async def test_f16_one_open_handoff_per_conversation(database_url, on_duty):
     await ask_for_a_human("same")
     with db.session_scope(database_url) as session:
         assert session.query(handoffs.Handoff).filter_by(conversation_id="same").count() == 1
+
+
+# ------------------------------------------------------------------ issue #13: situations and honest replies
+
+async def test_a_situation_with_its_capital_gets_the_verdict_whatever_was_asked(database_url):
+    """「杭州的民营公司，注册资本300万，接全国的客服外包，能办吗」 read as the conditions question."""
+    messages, events = await run(ActionAnswerFact(), "ask_conditions",
+                                 entities={"capital": 300, "licence_scope": "全网", "province": "浙江省"})
+    assert messages[0]["response"] == "utter_capital_short"
+    assert (messages[0]["scope"], messages[0]["capital"], messages[0]["minimum"]) == ("全网", "300", "1000")
+    assert [m["response"] for m in messages][1:] == ["utter_capital_alternative_local", "utter_eligibility_next"]
+    assert events[0]["value"] == "conditions.capital"
+
+
+async def test_a_sole_trader_is_told_no_first_whatever_its_capital(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_need_licence",
+                            entities={"capital": 500, "licence_scope": "地网", "company_type": "个体户"})
+    assert [m["response"] for m in messages][:2] == ["utter_eligibility_not_yet", "utter_gap_company"]
+    assert messages[0]["licence"] == "地网"
+
+
+async def test_an_unsure_situation_whose_likely_readings_all_ask_for_a_verdict_gets_it(database_url):
+    ranking = [{"name": "ask_capital", "confidence": 0.41}, {"name": "ask_conditions", "confidence": 0.39}]
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", confidence=0.41, ranking=ranking,
+                            entities={"capital": 2000, "licence_scope": "全网"})
+    assert messages[0]["response"] == "utter_capital_enough"
+
+
+def with_retrieval(ranking: list, retrieval: list, intent: str = "nlu_fallback", confidence: float = 0.25):
+    tracker = tracker_for(intent, confidence=confidence, ranking=ranking)
+    tracker.latest_message["retrieval"] = retrieval
+    return tracker
+
+
+async def test_an_in_scope_question_like_none_we_answer_gets_the_honest_reply(database_url):
+    tracker = with_retrieval(LOW, [{"name": "ask_capital", "similarity": 0.21}, {"name": "greet", "similarity": 0.1}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_fact"]
+
+
+async def test_a_question_close_to_ours_gets_buttons_ranked_with_the_second_opinion(database_url):
+    tracker = with_retrieval(LOW, [{"name": "ask_materials", "similarity": 0.8}, {"name": "ask_capital", "similarity": 0.3}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_clarify"
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]][0] == "/ask_materials"
+
+
+async def test_an_off_topic_guess_is_overruled_when_the_message_is_close_to_a_licence_question(database_url):
+    ranking = [{"name": "out_of_scope", "confidence": 0.4}, {"name": "ask_fees", "confidence": 0.3}]
+    tracker = with_retrieval(ranking, [{"name": "ask_fees", "similarity": 0.75}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_clarify"
+    tracker = with_retrieval(ranking, [{"name": "out_of_scope", "similarity": 0.7}, {"name": "ask_fees", "similarity": 0.2}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_out_of_scope"
+
+
+async def test_an_unsure_guess_of_another_licence_still_gets_the_honest_reply(database_url):
+    ranking = [{"name": "ask_other_licence", "confidence": 0.3}, {"name": "ask_definition", "confidence": 0.25}]
+    tracker = with_retrieval(ranking, [{"name": "ask_other_licence", "similarity": 0.5}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_other_licence"
+
+
+async def test_a_renewal_question_about_a_licence_never_used_opens_with_no(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_renewal", entities={"operation": "未开通"})
+    assert messages[0]["answer"].startswith("有效期内一直未开通的业务不予延续")
+
+
+async def test_a_national_case_in_a_named_province_is_answered_for_the_national_licence(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_process", entities={"province": "上海市", "licence_scope": "全网"})
+    assert "工业和信息化部" in messages[0]["answer"] and "地网" not in messages[0]["answer"]
+
+
+async def test_a_pre_check_started_with_scope_and_capital_asks_nothing_and_gives_the_verdict(database_url):
+    from actions.eligibility import ActionEligibilityResult, ActionEligibilityStart, ValidateEligibilityForm
+
+    told = {"capital": 2000, "licence_scope": "全网", "company_type": "外资"}
+    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities=told)
+    assert start == []  # no 「我问您几个问题」 when there is nothing to ask
+    tracker = tracker_for("check_eligibility", entities=told, slots=told)
+    required = await ValidateEligibilityForm().required_slots(
+        ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"], CollectingDispatcher(), tracker, {})
+    assert required == ["licence_scope", "capital"]
+    messages, events = await run(ActionEligibilityResult(), "check_eligibility", entities=told, slots=told)
+    assert messages[0]["response"] == "utter_eligibility_ok_partial"  # blacklist and premises were not said
+    assert (messages[0]["licence"], messages[0]["capital"], messages[0]["minimum"]) == ("全网", "2000", "1000")
+    assert "全网" in events[0]["value"]
+
+
+async def test_a_pre_check_started_with_part_of_the_case_asks_for_the_rest(database_url):
+    from actions.eligibility import ActionEligibilityStart, ValidateEligibilityForm
+
+    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities={"company_type": "外资"})
+    assert [m["response"] for m in start] == ["utter_eligibility_start"]
+    slots = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
+    tracker = tracker_for("check_eligibility", entities={"capital": 300}, slots={"capital": 300})
+    assert await ValidateEligibilityForm().required_slots(slots, CollectingDispatcher(), tracker, {}) == slots
+
+
+async def test_a_place_told_first_gets_who_approves_there(database_url):
+    """「我们在苏州，只做本地」 as the first message: the provincial bureau, not 「您是想问……」."""
+    messages, events = await run(ActionAnswerFact(), "inform", entities={"province": "江苏省", "licence_scope": "地网"},
+                                 ranking=[{"name": "inform", "confidence": 0.5}, {"name": "ask_licence_types", "confidence": 0.3}])
+    assert "江苏省通信管理局" in messages[0]["answer"]
+    assert events[0]["value"] == "licence.types"
+
+
+async def test_the_second_opinion_answers_when_the_model_is_unsure_and_an_example_is_close(database_url):
+    tracker = with_retrieval([{"name": "ask_conditions", "confidence": 0.6}, {"name": "ask_numbers_95_96", "confidence": 0.3}],
+                             [{"name": "ask_numbers_95_96", "similarity": 0.66}], intent="ask_conditions", confidence=0.6)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFact().run(dispatcher, tracker, {})
+    assert events[0]["value"] == "numbers.95_96"
+    tracker = with_retrieval([{"name": "ask_conditions", "confidence": 0.9}], [{"name": "ask_numbers_95_96", "similarity": 0.66}],
+                             intent="ask_conditions", confidence=0.9)
+    events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
+    assert events[0]["value"] == "conditions.all"  # a sure model keeps its answer

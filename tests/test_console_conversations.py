@@ -96,3 +96,15 @@ def test_dashboard_counts_real_conversations(stack, client):
     page = client.get("/console/dashboard")
     assert page.status_code == 200 and "chart.umd.js" in page.get_data(as_text=True)
     assert client.get("/console/vendor/chart.umd.js").status_code == 200
+
+
+def test_an_in_scope_question_without_a_fact_is_answered_honestly_and_queued_for_review(stack, client):
+    """Issue #13: an ICP question is a prospective client's: no refusal, a consultant, and staff see it."""
+    sender = f"console-{uuid.uuid4().hex}"
+    messages = stack.say(sender, "我们还想办ICP许可证，你们能一起办吗")
+    text = "\n".join(m.get("text", "") for m in messages)
+    assert "不在我的服务范围" not in text and "依据：" not in text
+    assert "顾问" in text
+    assert {"title": "联系顾问", "payload": "/request_consultant"} in [b for m in messages for b in m.get("buttons", [])]
+    queued = client.get("/console/api/conversations", query_string={"needs_review": "1", "q": "ICP"}).get_json()
+    assert sender in [c["conversation_id"] for c in queued["conversations"]]

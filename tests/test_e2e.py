@@ -120,7 +120,7 @@ def test_original_text_is_kept_and_normalised_text_is_recorded(stack):
                                                                                  ("licence_scope", "全网")}
 
 
-@pytest.mark.parametrize("message", ["今天天气怎么样", "给我讲个笑话", "ICP许可证怎么办", "😀", "asdkjhqwe"])
+@pytest.mark.parametrize("message", ["今天天气怎么样", "给我讲个笑话", "😀", "asdkjhqwe", "我想开一家奶茶店，要办哪些证"])
 def test_off_topic_gets_the_scope_answer_not_a_licence_fact(stack, message):
     text = stack.text(visitor(), message)
     assert "依据：" not in text
@@ -137,3 +137,27 @@ def test_unsure_answer_offers_questions_that_lead_to_answers_then_a_consultant(s
     assert "1000万元" in stack.text(visitor(), button["payload"])
     again = "\n".join(m.get("text", "") for m in stack.say(sender, "/ask_capital@0.3", trusted=True))
     assert "顾问" in again and "没能理解" in again
+
+
+@pytest.mark.parametrize("message", ["ICP许可证怎么办", "营业执照的经营范围要怎么改", "EDI证你们也能办吗😂"])
+def test_other_licences_and_business_registration_get_an_honest_reply_and_a_consultant(stack, message):
+    """Issue #13: a telecom licensing agency's prospective client is never told the question is off-topic."""
+    messages = stack.say(visitor(), message)
+    text = "\n".join(m.get("text", "") for m in messages)
+    assert "不在我的服务范围" not in text and "依据：" not in text
+    assert "顾问" in text
+    assert {"title": "联系顾问", "payload": "/request_consultant"} in [b for m in messages for b in m.get("buttons", [])]
+
+
+def test_a_city_names_its_provincial_bureau(stack):
+    assert "江苏省通信管理局" in stack.text(visitor(), "我们在苏州，只做本地的客户，地网找哪个部门审批")
+
+
+def test_a_situation_told_in_one_message_gets_the_verdict_for_the_scope_the_places_imply(stack):
+    text = stack.text(visitor(), "我们是杭州的民营公司，注册资本三百万，客户在浙江和上海，能办吗")
+    assert text.startswith("不能") and "全网" in text and "1000万元" in text and "300万元" in text
+
+
+def test_emoji_and_filler_do_not_turn_a_licence_question_off_topic(stack):
+    text = stack.text(visitor(), "在吗在吗 年报到底什么时候交啊啊啊😭")
+    assert "不在我的服务范围" not in text and "3月31日" in text

@@ -61,7 +61,7 @@ def test_numerals_that_are_not_amounts_stay(normalizer, text):
 def test_every_typo_in_the_table_is_fixed(normalizer):
     table = yaml.safe_load(DEFAULT_TYPOS.read_text(encoding="utf-8"))["replacements"]
     for wrong, right in table.items():
-        assert normalizer.normalize(f"请问{wrong}怎么办") == f"请问{right}怎么办", wrong
+        assert normalizer.normalize(f"我们{wrong}怎么办") == f"我们{right}怎么办", wrong
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -87,10 +87,58 @@ def test_chinese_numerals(numeral, value):
     assert chinese_to_int(numeral) == value
 
 
-@pytest.mark.parametrize("raw, expected", [("😂😂😂", "emoji"), ("🙏", "emoji"), ("❤️", "emoji"),
-                                           ("好的👌", "好的emoji"), ("👨‍👩‍👧你好", "emoji你好")])
-def test_emoji_runs_become_one_token(normalizer, raw, expected):
+@pytest.mark.parametrize("raw, expected", [("😂😂😂", "emoji"), ("🙏", "emoji"), ("❤️", "emoji"), ("??😀", "?emoji")])
+def test_a_message_of_emoji_only_becomes_one_token(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("好的👌", "好的"), ("👨‍👩‍👧你好", "你好"),
+    ("急!!! 材料到底要哪些😭", "材料到底要哪些"),
+    ("🙏🙏 拜托问一下，地网要多少注册资本", "地网要多少注册资本"),
+])
+def test_emoji_beside_words_never_decide_the_intent(normalizer, raw, expected):
+    assert normalizer.normalize(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("在吗在吗，年报什么时候交", "年报什么时候交"),
+    ("请问一下下，全网要多少注册资本？", "全网要多少注册资本?"),
+    ("哈哈哈 没证做外包会怎样", "没证做外包会怎样"),
+    ("年报怎么报啊啊啊啊", "年报怎么报"),
+    ("lol 自己公司的热线也要办证??", "自己公司的热线也要办证?"),
+    ("你好在吗我们是外资公司能办吗", "我们是外资公司能办吗"),
+    ("地网证多少钱呀 hhh", "地网证多少钱"),
+])
+def test_filler_is_dropped(normalizer, raw, expected):
+    assert normalizer.normalize(raw) == expected
+
+
+@pytest.mark.parametrize("text", ["你好", "在吗", "哈哈哈哈", "谢谢啊", "那地网呢", "是啊",
+                                  # one character at the start is never taken for filler
+                                  "哈尔滨的公司办地网", "额外还要什么材料", "急诊热线要办证吗",
+                                  # Latin filler only as a whole word
+                                  "highway客服外包", "hiring话务员"])
+def test_filler_alone_or_inside_words_stays(normalizer, text):
+    assert normalizer.normalize(text) == text
+
+
+def test_a_greeting_goes_only_before_a_real_question(normalizer):
+    assert normalizer.normalize("你好，我们是外资公司能申请全网吗") == "我们是外资公司能申请全网吗"
+    assert normalizer.normalize("hello 您好，想咨询点事情") == "hello您好,想咨询点事情"  # a greeting, kept
+
+
+@pytest.mark.parametrize("raw, expected", [("注册资本一个亿", "注册资本10000万"), ("两个亿", "20000万"),
+                                           ("1.5亿元", "15000万"), ("注册资本1亿", "注册资本10000万")])
+def test_amounts_in_yi_are_written_in_wan(normalizer, raw, expected):
+    assert normalizer.normalize(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["你好/restart", "在吗 /ask_fees@0.1", "😂/restart", "哈哈哈/restart"])
+def test_f03_dropping_filler_or_emoji_never_uncovers_a_slash(normalizer, raw):
+    """F3: what was in front of a "/" may be filler or emoji: the fold keeps it rather than make a payload."""
+    assert not normalizer.fold(raw).startswith("/")
+    assert not normalizer.normalize(raw).startswith("/")
 
 
 def test_a_payload_the_guard_defused_stays_text(normalizer):

@@ -27,7 +27,8 @@ from bot.store import handoffs, leads
 BATCH = 5000
 LOW_CONFIDENCE = 0.6
 SEARCH_LIMIT = 4000
-UNSURE_REPLIES = {"utter_clarify", "utter_default", "utter_clarify_consultant"}
+# replies that leave the visitor without an answer: the conversation needs review
+UNSURE_REPLIES = {"utter_clarify", "utter_default", "utter_clarify_consultant", "utter_no_fact", "utter_other_licence"}
 SKIPPED_ACTIONS = {"action_listen", "action_session_start", None}
 
 

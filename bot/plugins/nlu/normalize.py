@@ -1,10 +1,11 @@
 """Normalise a visitor's Chinese message before tokenisation.
 
-Steps, in order: emoji runs to one token, Unicode NFKC (full-width letters, digits and punctuation to
-half-width), traditional to simplified Chinese (OpenCC), the domain typo and
-homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and
-counts to digits (一千万 → 1000万, 五百万元 → 500万), and punctuation and
-whitespace folding. The result starts with "/" only if the text did: Rasa
+Steps, in order: emoji dropped (a message of emoji only becomes one token), Unicode NFKC (full-width
+letters, digits and punctuation to half-width), traditional to simplified Chinese (OpenCC), the domain
+typo and homophone table (bot/lexicon/typos.yml), Chinese numerals in amounts and counts to digits
+(一千万 → 1000万, 五百万元 → 500万, 一个亿 → 10000万), punctuation and whitespace folding, and filler
+dropped (bot/lexicon/fillers.yml: 在吗, 请问一下, 哈哈哈, 啊啊啊 never decide what is asked). The
+result starts with "/" only if the text did: Rasa
 reads a leading "/" as an intent payload, and only texts that started with
 one were screened (bot/plugins/channels/guard.py). ``Normalizer`` is built once per
 component; ``normalize`` is pure.
@@ -20,6 +21,7 @@ import yaml
 from bot.settings import PROJECT_ROOT
 
 DEFAULT_TYPOS = PROJECT_ROOT / "bot" / "lexicon" / "typos.yml"
+DEFAULT_FILLERS = PROJECT_ROOT / "bot" / "lexicon" / "fillers.yml"
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
            "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
@@ -31,6 +33,8 @@ _CHINESE_AMOUNT = re.compile(rf"(?<![{_NUMERAL}\d.])([{_NUMERAL}]+)(?={_COUNTED}
 _MIXED_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千])(?=万|亿|元)")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _WAN_YUAN = re.compile(r"(\d)\s*万(?:元|块钱|块)")
+_GE_YI = re.compile(rf"(?<=[{_NUMERAL}\d])个(?=亿)")  # 一个亿 → 一亿
+_YI = re.compile(r"(\d+(?:\.\d+)?)\s*亿(?:元|块钱|块)?")
 _REPEATED_PUNCT = re.compile(r"([!?,.~。，！？、…~])\1+")
 _SPACE_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _SPACES = re.compile(r"\s+")
@@ -44,6 +48,10 @@ _EMOJI_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 # what may stand before a payload's "/" and vanish here: whitespace, slashes, characters deleted above
 PAYLOAD_LEAD = re.compile(rf"^(?:[\s/／]|{_CONTROL.pattern}|{_EMOJI_JOINERS.pattern})+")
 EMOJI_TOKEN = "emoji"
+_EMOJI_MARK = "\ue000"  # a private-use character: where emoji were, until fold decides to drop them
+_CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+_CLAUSE = re.compile(r"([^,.!?;:~、，。！？；：…\s]+)([,.!?;:~、，。！？；：…\s]*)")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def chinese_to_int(numeral: str) -> int | None:
@@ -65,7 +73,7 @@ def chinese_to_int(numeral: str) -> int | None:
 class Normalizer:
     """Normalise text with a typo table loaded once."""
 
-    def __init__(self, typos_path: Path | str = DEFAULT_TYPOS) -> None:
+    def __init__(self, typos_path: Path | str = DEFAULT_TYPOS, fillers_path: Path | str | None = DEFAULT_FILLERS) -> None:
         import opencc  # imported here: loading its dictionaries is not free
 
         self._t2s = opencc.OpenCC("t2s")
@@ -76,6 +84,8 @@ class Normalizer:
             re.compile("|".join(re.escape(k) for k in sorted(replacements, key=len, reverse=True)))
             if replacements else None
         )
+        self._fillers = Fillers(yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {}
+                                if fillers_path else {})
 
     def normalize(self, text: str) -> str:
         folded = self.fold(text)
@@ -83,9 +93,10 @@ class Normalizer:
 
     def fold(self, text: str) -> str:
         """Apply every step but the leading-slash rule (the guard screens what this returns)."""
+        payload = text.lstrip().startswith("/")
         text = _EMOJI_JOINERS.sub("", text)
         text = _CONTROL.sub("", text)
-        text = _emoji_to_token(text)
+        text = _emoji_to_token(text, f" {_EMOJI_MARK} ")
         text = _LEADING_WIDE_SLASHES.sub("", text)
         text = unicodedata.normalize("NFKC", text)
         text = self._t2s.convert(text)
@@ -94,7 +105,16 @@ class Normalizer:
         text = self.numbers(text)
         text = _REPEATED_PUNCT.sub(r"\1", text)
         text = _SPACE_BETWEEN_WIDE.sub("", text)
-        return _SPACES.sub(" ", text).strip()
+        text = _SPACES.sub(" ", text).strip()
+        # emoji and filler go only where words remain, and never so as to uncover a "/" (bot/plugins/channels/guard.py)
+        with_token = text.replace(_EMOJI_MARK, EMOJI_TOKEN)
+        if payload:
+            return with_token
+        cleaned = _SPACES.sub(" ", text.replace(_EMOJI_MARK, " ")).strip()
+        if not _CONTENT.search(cleaned):
+            return with_token
+        cleaned = self._fillers.drop(cleaned)
+        return with_token if cleaned.startswith("/") and not with_token.startswith("/") else cleaned
 
     @staticmethod
     def numbers(text: str) -> str:
@@ -106,16 +126,74 @@ class Normalizer:
         text = _MIXED_AMOUNT.sub(lambda m: _scaled(m.group(1), _UNITS[m.group(2)]), text)
         text = _CHINESE_AMOUNT.sub(chinese, text)
         text = _THOUSANDS.sub("", text)
-        return _WAN_YUAN.sub(r"\1万", text)
+        text = _WAN_YUAN.sub(r"\1万", text)
+        text = _GE_YI.sub("", text)
+        text = _CHINESE_AMOUNT.sub(chinese, text)  # 一亿 (from 一个亿)
+        return _YI.sub(lambda m: _scaled(m.group(1), 10000) + "万", text)
 
 
-def _emoji_to_token(text: str) -> str:
-    """Replace each run of emoji/pictographs with one token: 😂😂 and 🙏 look alike to the model."""
+class Fillers:
+    """Drop filler (bot/lexicon/fillers.yml) unless nothing else is left."""
+
+    def __init__(self, table: dict) -> None:
+        self.min_rest = int(table.get("min_rest", 4))
+        self.greetings_min_rest = int(table.get("greetings_min_rest", self.min_rest))
+        words = [str(w) for w in table.get("words") or []]
+        greetings = [str(w) for w in table.get("greetings") or []]
+        repeated = "".join(str(c) for c in table.get("repeated") or [])
+        self._words = {w.lower() for w in words}
+        self._runs = re.compile(rf"([{re.escape(repeated)}])\1+") if repeated else None
+
+        def alternation(items: list[str]) -> str:
+            parts = []
+            for item in sorted(set(items), key=len, reverse=True):
+                if _ASCII_WORD.fullmatch(item):  # a whole word only: hi ≠ high, 2333 ≠ 2333万
+                    parts.append(rf"(?<![A-Za-z0-9]){re.escape(item)}(?![A-Za-z0-9万亿元])")
+                else:
+                    parts.append(re.escape(item))
+            return "|".join(parts)
+
+        # at the start never one Chinese character: 哈尔滨, 额外, 急诊 begin with one
+        leading = [w for w in words if len(w) > 1]
+        trailing = words
+        separators = r"[\s,.!?;:~、，。！？；：…]*"
+        self._greeting = (re.compile(rf"^(?:(?:{alternation(greetings)}){separators})+", re.IGNORECASE)
+                          if greetings else None)
+        self._leading = (re.compile(rf"^(?:(?:{alternation(leading)}){separators})+", re.IGNORECASE)
+                         if leading else None)
+        self._trailing = (re.compile(rf"(?:{separators}(?:{alternation(trailing)}))+{separators}$", re.IGNORECASE)
+                          if trailing else None)
+        self._clause = re.compile(rf"^(?:{alternation(words)})+$", re.IGNORECASE) if words else None
+
+    def drop(self, text: str) -> str:
+        """Return ``text`` without its filler, or ``text`` itself when too little would be left."""
+        result = self._runs.sub("", text) if self._runs else text
+        if self._clause:
+            result = "".join(clause + tail for clause, tail in _CLAUSE.findall(result)
+                             if not self._clause.match(clause))
+        for pattern in (self._leading, self._trailing):
+            if pattern:
+                result = pattern.sub("", result)
+        if self._greeting:
+            rest = self._greeting.sub("", result)
+            if len(_CONTENT.findall(rest)) >= self.greetings_min_rest:
+                result = self._leading.sub("", rest) if self._leading else rest
+        if result == text:
+            return text
+        result = _SPACES.sub(" ", result).lstrip(" ,.!?;:~、，。！？；：…").rstrip(" ,、，;；:：~")
+        if len(_CONTENT.findall(result)) < self.min_rest:
+            return text
+        # keep the question mark: 「……能办吗?」 asks, the filler around it does not
+        return result + ("?" if text.endswith("?") and not result.endswith("?") else "")
+
+
+def _emoji_to_token(text: str, token: str) -> str:
+    """Replace each run of emoji/pictographs with ``token``: 😂😂 and 🙏 look alike to the model."""
     out, in_run = [], False
     for char in text:
         if unicodedata.category(char) == "So":
             if not in_run:
-                out.append(f" {EMOJI_TOKEN} ")
+                out.append(token)
             in_run = True
         else:
             out.append(char)
