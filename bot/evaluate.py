@@ -353,7 +353,11 @@ class Outcome:
     def summary(self) -> str:
         first = (self.answer or (self.texts[0] if self.texts else "")).replace("\n", " ")
         label = self.kind + (f" {self.fact_key}" if self.fact_key else "") + (f" (asks {self.asked})" if self.asked else "")
-        return f"{label}: {first[:60]}{'…' if len(first) > 60 else ''}"
+        return f"{label}: {_short(first, 60)}"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def classify(tracker: dict) -> Outcome:
@@ -622,6 +626,11 @@ def criteria(report: dict) -> list[tuple[str, str, Optional[bool]]]:
     return rows
 
 
+def _cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("\n", " ").replace("|", "\\|")
+
+
 def _pct(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.1%}"
 
@@ -632,7 +641,7 @@ def render(report: dict) -> str:
     done = criteria(report)
     if done:
         lines += ["## Issue #13 done-criteria", "", "| criterion | measured | met |", "|---|---|---|"]
-        lines += [f"| {c} | {v} | {'yes' if ok else 'no'} |" for c, v, ok in done]
+        lines += [f"| {_cell(c)} | {_cell(v)} | {'yes' if ok else 'no'} |" for c, v, ok in done]
         lines.append("")
     lines += ["## Every set", "",
               "Accuracy: intent sets by intent; the realistic set by what the visitor sees. Wrong confident: a fact "
@@ -676,9 +685,10 @@ def render(report: dict) -> str:
         for p in pipelines:
             misses = [c for c in report.get("realistic_cases", {}).get(p, []) if c["category"] != CORRECT]
             lines += ["", f"## Realistic misses ({p}, {len(misses)})", "",
-                      "| case | cause | category | expected | got | why |", "|---|---|---|---|---|---|"]
-            lines += [f"| {c['id']} | {c['cause']} | {c['category']} | {c['expected']} | {c['got']} | {c['reason']} |"
-                      .replace("\n", " ") for c in misses]
+                      "| case | cause | message | category | expected | got | why |", "|---|---|---|---|---|---|---|"]
+            lines += ["| " + " | ".join(_cell(v) for v in (c["id"], c["cause"], _short(c["text"], 40), c["category"],
+                                                          c["expected"], c["got"], c["reason"])) + " |"
+                      for c in misses]
     for pipeline in PIPELINES:
         for name, m in (report.get("intent_sets") or {}).get(pipeline, {}).items():
             if pipeline == "ours" and m["misses"]:

@@ -339,8 +339,10 @@ def test_done_criteria_and_report_follow_the_measured_figures():
     stock = summarise([CaseResult(c, o, judge(c, o)) for c, o in [right] * 30 + [wrong] * 18 + [off] * 2])
     intent_rows = ([("年报怎么报", "ask_annual_report", "ask_annual_report", True)] * 20
                    + [("天气", "out_of_scope", "out_of_scope", False)] * 18 + [("天气", "out_of_scope", "greet", False)] * 2)
+    miss = {"id": "c", "cause": "places", "text": "苏州办地网找谁", "category": evaluate.INCOMPLETE, "reason": "…",
+            "expected": "fact licence.types|process.steps", "got": "fact licence.types: 地网…"}
     report = {"realistic": {"ours": ours, "stock": stock},
-              "realistic_cases": {"ours": [], "stock": []},
+              "realistic_cases": {"ours": [miss], "stock": []},
               "intent_sets": {"ours": {"eval_set": evaluate.metrics(intent_rows).as_dict()}},
               "cross_validation": {"ours": {"accuracy": 0.86, "folds": 5, "weighted_f1": 0.86, "macro_f1": 0.85}}}
     assert ours["accuracy"] == 0.96 and ours["wrong_confident_rate"] == 0.04
@@ -354,6 +356,7 @@ def test_done_criteria_and_report_follow_the_measured_figures():
     assert "| realistic_set | ours | 50 | 96.0% | 100.0% | 0 | 2 (4.0%) |" in text
     assert "| realistic_set | stock | 50 | 64.0% |" in text
     assert "+32.0 points" in text
+    assert "| c | places | 苏州办地网找谁 | incomplete | fact licence.types\\|process.steps |" in text
     assert "| eval_set | ours | 40 | 95.0% | 90.0% | 0 | 0 |" in text
     assert "eval_set 90.0%" in text and "realistic_set" not in text.split("## Every set")[0]
 
