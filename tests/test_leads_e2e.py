@@ -29,7 +29,7 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
     assert "怎么称呼" in stack.text(sender, "帮我办一个")
     assert "手机号" in stack.text(sender, "张先生")
     assert "公司名称" in stack.text(sender, phone)
-    assert "哪个省市" in stack.text(sender, "深圳某某科技有限公司")
+    assert "哪个省市" in stack.text(sender, "某某科技有限公司")
     # 全网 came up earlier in the conversation: not asked again
     assert "补充" in stack.text(sender, "广东深圳")
     assert "同意" in stack.text(sender, "没有")
@@ -37,7 +37,7 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
     assert "已记录" in done and "联系您" in done
     [lead] = stored(stack, phone)
     assert (lead["name"], lead["company"], lead["region"], lead["licence"]) == (
-        "张先生", "深圳某某科技有限公司", "广东深圳", "全网")
+        "张先生", "某某科技有限公司", "广东深圳", "全网")
     assert lead["channel"] == "rest" and lead["conversation_id"] == sender and "capital" in lead["topics"]
     with db.session_scope(stack.database_url) as session:
         token = staff.create_token("e2e", session=session)
@@ -45,6 +45,19 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
                           timeout=10).json()["leads"]
     assert any(l["conversation_id"] == sender and l["phone"] == phone[:3] + "****" + phone[-4:] for l in listed)
     assert requests.get(f"{stack.web_url}/console/api/leads", timeout=10).status_code == 401
+
+
+def test_a_company_named_after_its_city_is_not_asked_for_its_province(stack):
+    sender, phone = visitor(), unique_phone()
+    stack.text(sender, "办全网注册资本要多少")
+    stack.text(sender, "帮我办一个")
+    stack.text(sender, "张先生")
+    stack.text(sender, phone)
+    assert "补充" in stack.text(sender, "深圳某某科技有限公司")
+    stack.text(sender, "没有")
+    stack.text(sender, "/affirm")
+    [lead] = stored(stack, phone)
+    assert (lead["company"], lead["region"]) == ("深圳某某科技有限公司", "广东省")
 
 
 def test_invalid_phone_is_re_asked_with_a_hint(stack):
