@@ -386,13 +386,13 @@ def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
 
 # ---------- N6, I1 in a real browser: the policies break nothing a user does
 def _browser(playwright, *extra: str):
-    from tests.test_widget_browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
 
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + list(extra), headless=True)
 
 
 def _chromium_missing() -> bool:
-    from tests.test_widget_browser import CHROMIUM
+    from tests.support.browser import CHROMIUM
 
     return not Path(CHROMIUM).exists()
 
@@ -403,6 +403,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 });"""
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_i01_the_console_works_under_its_content_security_policy(stack):
     """I1, N6: styles, dashboard charts and the handoff desk run with no CSP violation."""
@@ -432,6 +433,7 @@ def test_i01_the_console_works_under_its_content_security_policy(stack):
         browser.close()
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_n06_the_widget_embeds_in_a_customer_site_even_under_coep(stack):
     """N6: a customer page on another origin (here with COEP require-corp) loads the widget and gets answers."""

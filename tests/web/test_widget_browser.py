@@ -3,36 +3,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from tests.conftest import service_pid
+from tests.support.browser import MISSING, chromium_missing
+from tests.support.stack import service_pid
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by make test")
+pytestmark = pytest.mark.skipif(chromium_missing(), reason=MISSING)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, stack):
+@contextmanager
+def demo_page(browser, stack):
+    """The demo page of ``stack`` in a fresh browser context; dialogs it opens are kept in ``page.dialogs``."""
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(30000)
@@ -40,8 +28,16 @@ def page(browser, stack):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.dialogs = dialogs
     page.goto(stack.web_url + "/")
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    with demo_page(browser, stack) as page:
+        yield page
 
 
 def open_chat(page):
@@ -164,20 +160,22 @@ def _rasa_pids(stack) -> list[int]:
     return [service_pid(stack, "rasa")]
 
 
-def test_offline_state_and_queued_message_answered_after_rasa_restarts(page, stack):
-    open_chat(page)
-    ask(page, "你好")
-    for pid in _rasa_pids(stack):
-        os.kill(pid, signal.SIGKILL)  # the launcher notices and starts Rasa again
-    page.get_by_test_id("chat-offline").wait_for(timeout=30000)
-    box = page.get_by_test_id("chat-input")
-    box.fill("年报什么时候截止")
-    box.press("Enter")
-    pending = page.get_by_test_id("chat-message-user").last
-    assert "待发送" in pending.inner_text()
-    page.get_by_test_id("chat-online").wait_for(state="attached", timeout=180000)
-    page.wait_for_function(
-        """() => [...document.querySelector('[data-cclw]').shadowRoot
-               .querySelectorAll('[data-testid=chat-message-bot]')].some(m => m.innerText.includes('3月31日'))""",
-        timeout=60000)
-    assert "待发送" not in page.get_by_test_id("chat-message-user").last.inner_text()
+def test_offline_state_and_queued_message_answered_after_rasa_restarts(browser, own_stack):
+    """Rasa of this module's own stack is killed: the shared stack the other tests use is never touched."""
+    with demo_page(browser, own_stack) as page:
+        open_chat(page)
+        ask(page, "你好")
+        for pid in _rasa_pids(own_stack):
+            os.kill(pid, signal.SIGKILL)  # the launcher notices and starts Rasa again
+        page.get_by_test_id("chat-offline").wait_for(timeout=30000)
+        box = page.get_by_test_id("chat-input")
+        box.fill("年报什么时候截止")
+        box.press("Enter")
+        pending = page.get_by_test_id("chat-message-user").last
+        assert "待发送" in pending.inner_text()
+        page.get_by_test_id("chat-online").wait_for(state="attached", timeout=180000)
+        page.wait_for_function(
+            """() => [...document.querySelector('[data-cclw]').shadowRoot
+                   .querySelectorAll('[data-testid=chat-message-bot]')].some(m => m.innerText.includes('3月31日'))""",
+            timeout=60000)
+        assert "待发送" not in page.get_by_test_id("chat-message-user").last.inner_text()

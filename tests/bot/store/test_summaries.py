@@ -37,24 +37,25 @@ def fold_at_once(tracker: str, app: str, refreshers: int) -> None:
     assert not errors
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def databases(request, tmp_path):
-    if request.param == "sqlite":
-        tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
-        migrate.upgrade(app)
-        yield tracker, app
-        return
-    from bench.servers import postgres
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    """Batches of 500 events: 300 conversations (~1,800 events) still fold in several batches per refresher."""
+    monkeypatch.setattr(conversations, "BATCH", 500)
 
-    with postgres("summaries") as url:  # the production shape: one database for Rasa and the console
-        migrate.upgrade(url)
-        yield url, url
-        db.get_engine(url).dispose()
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.stack)])
+def databases(request, tmp_path, empty_database):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
+        return
+    url = request.getfixturevalue("postgres_url")  # the production shape: one database for Rasa and the console
+    migrate.upgrade(url)
+    yield url, url
 
 
 def test_two_refreshes_at_once_count_every_message_once(databases, tmp_path):
     tracker, app = databases
-    generate(tracker, 3000)  # ~18,000 events: several batches each
+    generate(tracker, 300)  # ~1,800 events: several batches each
     fold_at_once(tracker, app, refreshers=3)
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
     migrate.upgrade(reference)
@@ -65,10 +66,9 @@ def test_two_refreshes_at_once_count_every_message_once(databases, tmp_path):
     assert sum(count for count, *_ in summaries(app).values()) == users
 
 
-def test_a_bounded_refresh_leaves_the_rest_for_the_next_round(tmp_path):
-    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
-    migrate.upgrade(app)
-    events = generate(tracker, 3000)
+def test_a_bounded_refresh_leaves_the_rest_for_the_next_round(tmp_path, empty_database):
+    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
+    events = generate(tracker, 300)
     first = conversations.refresh(tracker, app, max_batches=1)
     assert first == conversations.BATCH < events
     assert first + conversations.refresh(tracker, app) == events

@@ -1,4 +1,8 @@
-"""Parts of the running stack fail; visitors still get an answer or an apology, and nothing is lost."""
+"""Parts of the running stack fail; visitors still get an answer or an apology, and nothing is lost.
+
+These tests kill, pause and break the services of a stack: this module's own (``stack``, ``webhook_sink`` and
+``fake_wechat`` below are the ``own_*`` fixtures), whose processes are found under its launcher's PID.
+"""
 from __future__ import annotations
 
 import os
@@ -6,12 +10,28 @@ import signal
 import time
 import uuid
 
+import pytest
 import requests
 
 from bot import db
 from bot.store import leads
-from tests.conftest import service_pid
-from tests.test_wechat import follower, signed, text_xml
+from tests.support.stack import service_pid
+from tests.support.wechat import follower, signed, text_xml
+
+
+@pytest.fixture(scope="module")
+def stack(own_stack):
+    return own_stack
+
+
+@pytest.fixture(scope="module")
+def webhook_sink(own_webhook_sink):
+    return own_webhook_sink
+
+
+@pytest.fixture(scope="module")
+def fake_wechat(own_fake_wechat):
+    return own_fake_wechat
 
 
 def visitor() -> str:

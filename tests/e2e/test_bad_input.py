@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from bot.plugins.channels import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST
-from tests.test_wechat import reply_text, signed, text_xml
+from tests.support.wechat import reply_text, signed, text_xml
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(document.cookie)</script>'
 

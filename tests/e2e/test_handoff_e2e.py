@@ -1,17 +1,16 @@
 """Human handoff on the real Rasa server: pause, staff messages live in the widget and WeChat, resume."""
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 import pytest
 import requests
-import socketio
 
 from bot import db
 from bot.store import staff as staff_store
-from tests.test_wechat import follower, reply_text, signed, text_xml
+from tests.support.wechat import follower, reply_text, signed, text_xml
+from tests.support.widget import Visitor
 
 
 @pytest.fixture(scope="module")
@@ -23,34 +22,6 @@ def staff(stack):
         return requests.request(method, f"{stack.web_url}/console/api{path}",
                                 headers={"Authorization": f"Bearer {token}"}, timeout=15, **kwargs)
     return call
-
-
-class Visitor:
-    """A widget visitor: Rasa's socket.io channel with session persistence."""
-
-    def __init__(self, url: str, web_url: str):
-        session = requests.post(f"{web_url}/api/session", timeout=10).json()  # as the widget gets it
-        self.session_id, token = session["session_id"], session["token"]
-        self.received: list[str] = []
-        confirmed = threading.Event()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("bot_uttered", lambda data: self.received.append(data.get("text") or ""))
-        self.client.on("session_confirm", lambda *_: confirmed.set())
-        self.client.connect(url, transports=["websocket"], socketio_path="/socket.io")
-        self.client.emit("session_request", {"session_id": self.session_id, "token": token})
-        assert confirmed.wait(10), "no session_confirm"
-
-    def say(self, text: str):
-        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
-
-    def wait_for(self, fragment: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in list(self.received):
-                if fragment in text:
-                    return text
-            time.sleep(0.2)
-        raise AssertionError(f"{fragment!r} never arrived; got {self.received}")
 
 
 def test_widget_handoff_pauses_the_bot_and_staff_messages_arrive_live(stack, staff):

@@ -22,6 +22,8 @@ TRACKERS = {
 
 
 class FakeResponse:
+    ok, status_code = True, 200
+
     def __init__(self, payload):
         self.payload = payload
         self.content = b"{}"

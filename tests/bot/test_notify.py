@@ -15,7 +15,8 @@ import pytest
 
 from bot import db, notify, settings
 from bot.store import handoffs, leads
-from tests.conftest import config_for, free_port
+from tests.support.config import config_for
+from tests.support.stack import free_port
 
 LEAD = {"conversation_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "channel": "socketio", "name": "张先生",
         "phone": "13812345678", "company": "某某科技", "region": "广东省", "licence": "全网", "consent": True}

@@ -11,7 +11,7 @@ import pytest
 
 from bot import console, db, notify, settings
 from bot.store import leads, staff
-from tests.conftest import config_for
+from tests.support.config import config_for
 from web import create_app
 
 
@@ -105,7 +105,7 @@ class FakeSmtp:
                 fake.messages.append(envelope.content.decode("utf-8", "replace"))
                 return "250 OK"
 
-        from tests.conftest import free_port
+        from tests.support.stack import free_port
 
         self.port = free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
@@ -317,7 +317,7 @@ def test_f16_notifications_have_an_hourly_ceiling(url):
 
 def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, tmp_path):
     """N9: staff see the visitor's 补充 and a possible duplicate; saving staff notes never touches the visitor's."""
-    from tests.test_console import csrf, login
+    from tests.support.console import csrf, login
 
     with db.session_scope(url) as session:
         staff.create_user("admin1", "admin", "admin password 1", session=session)

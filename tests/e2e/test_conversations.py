@@ -1,4 +1,4 @@
-"""Conversation tests (tests/test_stories.yml) with Rasa's own test runner."""
+"""Conversation tests (tests/e2e/test_stories.yml) with Rasa's own test runner."""
 import subprocess
 import sys
 
@@ -9,7 +9,7 @@ from bot.settings import PROJECT_ROOT
 def test_stories_pass(stack, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "rasa", "test", "core", "--model", str(train.MODEL_PATH),
-         "--stories", "tests/test_stories.yml", "--endpoints", "bot/endpoints.yml",
+         "--stories", "tests/e2e/test_stories.yml", "--endpoints", "bot/endpoints.yml",
          "--out", str(tmp_path), "--fail-on-prediction-errors"],
         cwd=PROJECT_ROOT, env=stack.env, capture_output=True, text=True, timeout=600,
     )

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from bot import db, facts_loader, migrate, settings
 from bot.store import facts, leads, staff
 from bot.settings import PROJECT_ROOT
-from tests.conftest import FACTS_DIR
+from tests.support.databases import FACTS_DIR
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "db-fd83708.sql"
 CONSOLE_EDIT = "许可证有效期为5年（控制台编辑）。"
@@ -111,14 +111,10 @@ def test_an_unreachable_database_is_one_clear_line():
     assert done.stderr.strip().startswith("error: database unavailable") and "Traceback" not in done.stderr
 
 
-def test_two_instances_migrating_postgresql_at_once_both_succeed():
-    from bench.servers import postgres
-
-    with postgres("migrations") as url:
-        command = [sys.executable, "-m", "bot.migrate", "--url", url]
-        runs = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True) for _ in range(2)]
-        outputs = [run.communicate(timeout=180) for run in runs]
-        assert [run.returncode for run in runs] == [0, 0], outputs
-        assert differences(url) == []
-        db.get_engine(url).dispose()
+def test_two_instances_migrating_postgresql_at_once_both_succeed(postgres_url):
+    command = [sys.executable, "-m", "bot.migrate", "--url", postgres_url]
+    runs = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert differences(postgres_url) == []

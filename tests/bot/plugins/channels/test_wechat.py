@@ -1,59 +1,17 @@
 """The WeChat channel against the real Rasa server, with requests signed as WeChat signs them."""
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import time
-import uuid
 
 import pytest
 import requests
 from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
 
-from tests.conftest import WECHAT, service_pid
-
-TOKEN = WECHAT["WECHAT_TOKEN"]
-CRYPTO = WeChatCrypto(TOKEN, WECHAT["WECHAT_AES_KEY"], WECHAT["WECHAT_APP_ID"])
-
-
-def sign(timestamp: str, nonce: str) -> str:
-    return hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
-
-
-def params(timestamp: int | None = None, **extra):
-    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), uuid.uuid4().hex[:10]
-    return {"timestamp": timestamp, "nonce": nonce, "signature": sign(timestamp, nonce), **extra}
-
-
-def signed(body: str, timestamp: int | None = None, **extra) -> dict:
-    """``requests.post`` arguments for ``body`` as WeChat sends it in safe mode: encrypted and signed."""
-    query = params(timestamp, encrypt_type="aes", **extra)
-    envelope = CRYPTO.encrypt_message(body, query["nonce"], query["timestamp"])
-    query["msg_signature"] = parse_message_signature(envelope)["signature"]
-    return {"params": query, "data": envelope.encode()}
-
-
-def xml(openid: str, msg_type: str, body: str, msg_id: int | None = None, create_time: int | None = None) -> str:
-    msg_id = msg_id if msg_id is not None else int(uuid.uuid4().int % 10**15)
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"{body}<MsgId>{msg_id}</MsgId></xml>")
-
-
-def event(openid: str, name: str, key: str = "", create_time: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{name}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
-
-
-def text_xml(openid: str, content: str, **kw) -> str:
-    return xml(openid, "text", f"<Content><![CDATA[{content}]]></Content>", **kw)
-
-
-def follower() -> str:
-    return "o" + uuid.uuid4().hex[:27]
+from tests.support.stack import service_pid
+from tests.support.wechat import (CRYPTO, event, follower, params, parse_message_signature, reply_text, signed,
+                                  text_xml, xml)
 
 
 @pytest.fixture
@@ -63,18 +21,6 @@ def post(stack):
     def send(body: str, **extra):
         return requests.post(url, **signed(body, **extra), timeout=30)
     return send
-
-
-def reply_text(response) -> str:
-    """The text of a passive reply (decrypted in safe mode); "" for ``success``."""
-    assert response.status_code == 200, response.text
-    if response.text == "success":
-        return ""
-    body = response.text
-    if "<Encrypt>" in body:
-        envelope = parse_message_signature(body)
-        body = CRYPTO.decrypt_message(body, envelope["signature"], envelope["timestamp"], envelope["nonce"])
-    return parse_message(body.encode() if isinstance(body, str) else body).content
 
 
 def test_server_verification_echoes_echostr(stack):
@@ -97,13 +43,6 @@ def test_encrypted_message_gets_an_encrypted_answer(stack):
     reply = parse_message_signature(response.text)
     plain = CRYPTO.decrypt_message(response.text, reply["signature"], reply["timestamp"], reply["nonce"])
     assert "100万元" in parse_message(plain).content
-
-
-def parse_message_signature(text: str) -> dict:
-    import xmltodict
-
-    body = xmltodict.parse(text)["xml"]
-    return {"signature": body.get("MsgSignature"), "timestamp": body.get("TimeStamp"), "nonce": body.get("Nonce")}
 
 
 def test_bad_signature_is_refused(stack):

@@ -21,34 +21,33 @@ import socketio
 import sqlalchemy
 
 from bot.plugins.channels import widget_session
-from tests.conftest import launch, stop, wait_ready
-from bench.servers import postgres, redis_server
+from tests.support.stack import launch, stop, wait_ready
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory, fake_wechat):
-    with postgres() as database_url, redis_server() as redis_url:
-        shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url,
-                  "RASA_AUTH_TOKEN": "scale-token-" + secrets.token_hex(8)}
-        first, a = launch(tmp_path_factory.mktemp("a"), fake_wechat.base, **shared)
-        second = None
-        try:
-            # let the first instance create the tables, so two processes never race to create them
-            engine = sqlalchemy.create_engine(database_url)
-            deadline = time.monotonic() + 300
-            while not {"events", "facts", "leads"} <= set(sqlalchemy.inspect(engine).get_table_names()):
-                assert time.monotonic() < deadline and first.poll() is None, a.log.read_text()[-3000:]
-                time.sleep(1)
-                engine.dispose()
-            second, b = launch(tmp_path_factory.mktemp("b"), fake_wechat.base, **shared)
-            wait_ready(first, a)
-            wait_ready(second, b)
-            yield a, b, engine
-        finally:
-            for process in (first, second):
-                if process is not None:
-                    stop(process)
+def pair(tmp_path_factory, fake_wechat, postgres_url, redis_url):
+    database_url = postgres_url
+    shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url,
+              "RASA_AUTH_TOKEN": "scale-token-" + secrets.token_hex(8)}
+    a = launch(tmp_path_factory.mktemp("a"), fake_wechat.base, **shared)
+    b = None
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        # let the first instance create the tables, so two processes never race to create them
+        deadline = time.monotonic() + 300
+        while not {"events", "facts", "leads"} <= set(sqlalchemy.inspect(engine).get_table_names()):
+            assert time.monotonic() < deadline and a.process.poll() is None, a.log.read_text()[-3000:]
+            time.sleep(1)
             engine.dispose()
+        b = launch(tmp_path_factory.mktemp("b"), fake_wechat.base, **shared)
+        wait_ready(a)
+        wait_ready(b)
+        yield a, b, engine
+    finally:
+        for instance in (a, b):
+            if instance is not None:
+                stop(instance)
+        engine.dispose()
 
 
 def stored(engine, sender: str) -> list[tuple[str, float, str]]:

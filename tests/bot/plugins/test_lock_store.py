@@ -8,13 +8,6 @@ from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 
 from bot.plugins.lock_store import AtomicRedisLockStore, LockStore
 from bot.settings import SettingsError
-from bench.servers import redis_server
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
 
 
 def test_in_memory_without_redis(monkeypatch):

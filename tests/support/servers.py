@@ -1,4 +1,4 @@
-"""Throw-away PostgreSQL and Redis servers from Debian's packages, for the scale-out test and benchmark.
+"""Throw-away PostgreSQL and Redis servers from Debian's packages, for the tests and the benchmark.
 
 scripts/system-deps.sh installs the packages; nothing here touches a system service.
 """
@@ -17,14 +17,7 @@ from typing import Iterator
 import redis
 import sqlalchemy
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from tests.support.stack import free_port
 
 
 def _postgres_bin(name: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from bot import db, settings
 from bot.store import facts, staff
-from tests.test_console import csrf, login
+from tests.support.console import csrf, login
 from web import create_app
 from web.console import auth
 
