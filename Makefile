@@ -10,11 +10,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install system-deps facts train validate run shell test security lint eval bench audit clean
+.PHONY: help install system-deps facts train validate run shell test test-fast security lint eval bench audit clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
 	@echo "make test      everything the project checks (what CI runs)"
+	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, under a minute"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
 	@echo "make lint      ruff (style and likely bugs) and mypy (types of bot/ and web/)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
@@ -53,6 +54,9 @@ shell: install
 test: install system-deps validate train
 	$(MAKE) --no-print-directory security
 	$(PY) -m pytest -p no:cacheprovider --ignore=tests/security
+
+test-fast: install
+	$(PY) -m pytest -p no:cacheprovider -m unit
 
 security: install system-deps train
 	$(PY) -m pytest -p no:cacheprovider tests/security

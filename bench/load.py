@@ -15,8 +15,6 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,9 +26,12 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import free_port, postgres, redis_server
 from bot import train
 from bot.settings import PROJECT_ROOT
+# the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
+# stack exactly as the tests do, so it runs from a checkout of the project, like `make bench`
+from tests.support.servers import postgres, redis_server
+from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
@@ -49,82 +50,18 @@ SERVICES = {"rasa": "-m bot.serve rasa", "actions": "-m bot.serve actions", "web
             "notify": "-m bot.serve notifier", "launcher": "-m bot.run"}
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen
-    rasa_url: str
-    token: str
-    log: Path
-    urls: list
-    started: float
-    started_in: float = 0.0
+def start_stack(model: Path, work: Path, **extra: str) -> Stack:
+    """Start `python -m bot.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
+    return start(work, {"APP_ENV": "development", "RASA_MODEL": str(model), "WIDGET_SECRET": "bench",
+                        "CONSOLE_SECRET": "bench",
+                        # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
+                        "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0", **extra})
 
 
-def start_stack(model: Path, work: Path, wait: bool = True, **extra: str) -> Running:
-    """Start `python -m bot.run` with ``model`` and fresh SQLite databases (or ``extra``'s)."""
-    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token = secrets.token_hex(12)
-    env = {**os.environ, "APP_ENV": "development", "RASA_MODEL": str(model), "RASA_PORT": str(rasa_port),
-           "ACTION_PORT": str(action_port), "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1",
-           "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-           "RASA_AUTH_TOKEN": token, "WIDGET_SECRET": "bench", "CONSOLE_SECRET": "bench",
-           "DATABASE_URL": f"sqlite:///{work / 'facts.db'}", "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-           # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
-           "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0", **extra}
-    log = work / "stack.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    running = Running(process, f"http://127.0.0.1:{rasa_port}", token, log,
-                      [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
-                       f"http://127.0.0.1:{web_port}/healthz"], time.monotonic())
-    if wait:
-        wait_ready(running)
-    return running
-
-
-def wait_ready(running: Running) -> None:
-    """Wait until every service of ``running`` answers; record how long start-up took."""
-    while True:
-        if running.process.poll() is not None:
-            raise RuntimeError(f"stack exited:\n{running.log.read_text()[-3000:]}")
-        try:
-            if all(requests.get(url, timeout=2).status_code == 200 for url in running.urls):
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() - running.started > 600:
-            raise RuntimeError("stack not ready after 600 s")
-        time.sleep(0.5)
-    running.started_in = time.monotonic() - running.started
-
-
-def stop_stack(running: Running) -> None:
-    if running.process.poll() is None:
-        running.process.send_signal(signal.SIGTERM)
-        try:
-            running.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(running.process.pid, signal.SIGKILL)
-
-
-def _descendants(pid: int) -> list[int]:
-    found, queue = [], [pid]
-    while queue:
-        parent = queue.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        found += [int(c) for c in children]
-        queue += [int(c) for c in children]
-    return found
-
-
-def rss_by_service(launcher: int) -> dict[str, float]:
+def rss_by_service(stack: Stack) -> dict[str, float]:
     """Resident memory (MB) of the launcher and each service it started."""
     sizes: dict[str, float] = {}
-    for pid in [launcher, *_descendants(launcher)]:
+    for pid in stack_pids(stack):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             status = Path(f"/proc/{pid}/status").read_text()
@@ -161,7 +98,7 @@ class Level:
                 "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())}}
 
 
-def run_level(instances: list[Running], visitors: int, seconds: float, tag: str) -> Level:
+def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -> Level:
     """Replay conversations with ``visitors`` concurrent visitors for ``seconds``.
 
     With several instances each visitor keeps to one of them, as behind a load balancer with sticky sessions.
@@ -219,7 +156,7 @@ def run_level(instances: list[Running], visitors: int, seconds: float, tag: str)
     return level
 
 
-def warm_up(running: Running) -> None:
+def warm_up(running: Stack) -> None:
     for text in ("你好", "注册资本要多少"):
         requests.post(f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text},
                       timeout=60)
@@ -230,12 +167,13 @@ def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
         running = start_stack(model, Path(work))
         try:
+            startup = wait_ready(running)
             warm_up(running)
             return {"model": str(model), "instances": 1, "stores": "SQLite",
-                    "startup_seconds": round(running.started_in, 1),
+                    "startup_seconds": round(startup, 1),
                     "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels]}
         finally:
-            stop_stack(running)
+            stop(running)
 
 
 def measure_shared(model: Path, levels: list[int], seconds: float, instances: int, tag: str) -> dict:
@@ -245,12 +183,12 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
     with postgres() as database_url, redis_server() as redis_url, \
             tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
         shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url}
-        running: list[Running] = []
+        running: list[Stack] = []
         try:
             for number in range(instances):
                 folder = Path(work) / str(number)
                 folder.mkdir()
-                running.append(start_stack(model, folder, wait=False, **shared))
+                running.append(start_stack(model, folder, **shared))
                 if number == 0:  # the first instance creates the tables; the others must not race it
                     engine = sqlalchemy.create_engine(database_url)
                     while not {"events", "facts"} <= set(sqlalchemy.inspect(engine).get_table_names()):
@@ -258,15 +196,16 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
                             raise RuntimeError(running[0].log.read_text()[-3000:])
                         time.sleep(1)
                     engine.dispose()
+            startups = []
             for instance in running:
-                wait_ready(instance)
+                startups.append(wait_ready(instance))
                 warm_up(instance)
             return {"model": str(model), "instances": instances, "stores": "PostgreSQL + Redis",
-                    "startup_seconds": round(max(r.started_in for r in running), 1),
+                    "startup_seconds": round(max(startups), 1),
                     "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels]}
         finally:
             for instance in running:
-                stop_stack(instance)
+                stop(instance)
 
 
 def report_level(level: Level, tag: str) -> dict:

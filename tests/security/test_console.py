@@ -22,42 +22,7 @@ import sqlalchemy as sa
 from bot import db
 from bot.store import handoffs, leads
 from bot.store import staff as staff_store
-
-PASSWORD = "console attack test password"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make_user(stack, role: str, name: str | None = None) -> str:
-    name = name or unique(f"sec-{role}")
-    with db.session_scope(stack.database_url) as session:
-        staff_store.create_user(name, role, PASSWORD, session=session)
-    return name
-
-
-def make_token(stack, role: str = "agent", name: str | None = None) -> str:
-    with db.session_scope(stack.database_url) as session:
-        return staff_store.create_token(name or unique(f"sec-token-{role}"), role=role, session=session)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(stack, name: str) -> requests.Session:
-    """A browser-like console session (cookie) that also knows its CSRF token."""
-    browser = requests.Session()
-    page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
-    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = browser.post(f"{stack.web_url}/console/login", data={
-        "username": name, "password": PASSWORD, "csrf_token": browser.csrf}, allow_redirects=False, timeout=30)
-    assert answer.status_code == 302, answer.text
-    page = browser.get(f"{stack.web_url}/console/leads", timeout=10).text
-    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return browser
-
+from tests.support.console import PASSWORD, bearer, log_in, make_token, make_user, unique
 
 def raw_request(stack, method: str, path: str, headers: dict) -> tuple[int, str]:
     """Send ``path`` byte for byte (like curl --path-as-is): no client-side dot-segment or escape clean-up."""
@@ -386,13 +351,13 @@ def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
 
 # ---------- N6, I1 in a real browser: the policies break nothing a user does
 def _browser(playwright, *extra: str):
-    from tests.test_widget_browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
 
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + list(extra), headless=True)
 
 
 def _chromium_missing() -> bool:
-    from tests.test_widget_browser import CHROMIUM
+    from tests.support.browser import CHROMIUM
 
     return not Path(CHROMIUM).exists()
 
@@ -403,6 +368,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 });"""
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_i01_the_console_works_under_its_content_security_policy(stack):
     """I1, N6: styles, dashboard charts and the handoff desk run with no CSP violation."""
@@ -432,6 +398,7 @@ def test_i01_the_console_works_under_its_content_security_policy(stack):
         browser.close()
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_n06_the_widget_embeds_in_a_customer_site_even_under_coep(stack):
     """N6: a customer page on another origin (here with COEP require-corp) loads the widget and gets answers."""

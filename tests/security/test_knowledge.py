@@ -12,7 +12,7 @@ import requests
 
 from bot import db
 from bot.store import conversations, facts
-from tests.security.test_console import bearer, log_in, make_token, make_user
+from tests.support.console import bearer, log_in, make_token, make_user
 
 XSS_ANSWER = '有效期为5年。<img src=x onerror="alert(1)"></textarea><script>alert(3)</script>'
 XSS_REASON = "<script>alert(2)</script>复核"

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from bot import db
 from bot.store import leads
 from bot.settings import PROJECT_ROOT
-from tests.conftest import service_pid, stack_pids
+from tests.support.stack import service_pid, stack_pids
 
 SECRET_NAMES = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET", "WECHAT_TOKEN",
                 "WECHAT_APP_SECRET", "WECHAT_AES_KEY")

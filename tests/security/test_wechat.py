@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from tests.test_wechat import event, follower, params, reply_text, signed, text_xml, xml
+from tests.support.wechat import event, follower, params, reply_text, signed, text_xml, xml
 
 
 @pytest.fixture
