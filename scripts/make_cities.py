@@ -90,7 +90,8 @@ def is_place_word(word: str, dictionary: dict[str, tuple[int, str]]) -> bool:
 
 
 def build(csv_path: Path) -> dict[str, list[str]]:
-    rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    with csv_path.open(encoding="utf-8") as table:
+        rows = list(csv.DictReader(table))
     names = {row["adcode"]: row["name"].strip() for row in rows}
     ethnic, dictionary = nations(csv_path), jieba_words()
     provinces = {code[:2]: name for code, name in names.items() if code[2:] == "0" * 10}

@@ -4,9 +4,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from actions.clarify import HONEST_REPLIES
 from bot import db
 from bot.store import facts
 from bot.facts_loader import FactsFileError, load_facts, main, read_facts
+from bot.settings import PROJECT_ROOT
 from tests.support.facts_files import GOOD, write
 
 
@@ -107,15 +109,16 @@ def test_cli_reports_changes_and_errors(tmp_path, url, capsys):
 def test_project_facts_cover_every_answer_intent_and_reference_section():
     rows = read_facts([facts_loader_dir()])
     intents = {r["intent"] for r in rows if r["intent"]}
-    domain = yaml.safe_load(open(facts_loader_dir().parent.parent / "bot" / "domain.yml", encoding="utf-8"))
-    asked = {i for i in domain["intents"] if i.startswith("ask_")} - {"ask_followup"}
+    domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    # in scope but without a fact by design: answered honestly and handed to a consultant (actions/clarify.py)
+    honest = set(HONEST_REPLIES)
+    asked = {i for i in domain["intents"] if i.startswith("ask_")} - {"ask_followup"} - honest
     assert asked == intents, "every ask_* intent needs exactly one fact"
     assert {r["confidence"] for r in rows} == {"H", "M", "L", "U"}
     assert sum(len(r["corrections"]) for r in rows) >= 11  # section C of the reference
 
 
 def facts_loader_dir():
-    from bot.settings import PROJECT_ROOT
     return PROJECT_ROOT / "data" / "facts"
 
 

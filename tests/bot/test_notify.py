@@ -262,6 +262,7 @@ def test_f18_http_errors_keep_the_status_code_not_the_url(url):
         assert "HTTPError" in error and "500" in error and "SUPERSECRET" not in error and "/cgi-bin" not in error
     finally:
         robot.server.shutdown()
+        robot.server.server_close()
 
 
 def test_f18_wecom_errmsg_is_not_stored(url):
@@ -275,6 +276,7 @@ def test_f18_wecom_errmsg_is_not_stored(url):
         assert "93000" in error and "SUPERSECRET" not in error and "hint" not in error
     finally:
         robot.server.shutdown()
+        robot.server.server_close()
 
 
 def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
@@ -310,5 +312,7 @@ def test_f05_notifications_link_to_the_console_not_the_conversation(url, notifie
         assert LEAD["conversation_id"] not in text
     finally:
         robot.server.shutdown()
+        robot.server.server_close()
         sink.server.shutdown()
+        sink.server.server_close()
         server.stop()

@@ -16,6 +16,7 @@ def fake():
     rasa = FakeRasa()
     yield rasa
     rasa.server.shutdown()
+    rasa.server.server_close()
 
 
 def config(url: str) -> settings.Settings:

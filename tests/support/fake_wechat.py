@@ -67,3 +67,4 @@ class FakeWeChat:
 
     def __exit__(self, *exc):
         self.server.shutdown()
+        self.server.server_close()

@@ -48,7 +48,8 @@ def load_jieba_dictionary(path: Path | str | None) -> None:
     if path and Path(path).is_dir():
         for file in sorted(Path(path).iterdir()):
             if file.is_file():
-                jieba.load_userdict(str(file))
+                with file.open("rb") as words:  # given a path, jieba leaves the file open
+                    jieba.load_userdict(words)
 
 
 def build_nlp(lexicon: dict, normalize=None):

@@ -137,6 +137,7 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
     finally:
         smtp.controller.stop()
         receiver.server.shutdown()
+        receiver.server.server_close()
 
 
 def test_undeliverable_rows_stay_visible_with_their_error(url):
@@ -170,6 +171,7 @@ def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
     assert notify.deliver_due(config_for(url, env)) == 1
     assert len(receiver.keys) == 1
     receiver.server.shutdown()
+    receiver.server.server_close()
 
 
 def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
@@ -254,6 +256,7 @@ def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
             assert session.query(leads.Notification).one().delivered_at is not None
     finally:
         robot.server.shutdown()
+        robot.server.server_close()
 
 
 def test_f14_same_phone_from_another_conversation_never_overwrites(url):

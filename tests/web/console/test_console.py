@@ -366,10 +366,10 @@ def test_n06_widget_files_and_demo_page_keep_working_headers(app):
     """N6: the widget's files carry nosniff but nothing that stops other sites from loading them."""
     client = app.test_client()
     for path in ("/widget.js", "/widget.css", "/vendor/socket.io.min.js"):
-        response = client.get(path)
-        assert response.status_code == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers.get("Cross-Origin-Resource-Policy", "cross-origin") == "cross-origin"
-        assert "X-Frame-Options" not in response.headers
+        with client.get(path) as response:  # a file response holds the file open until closed
+            assert response.status_code == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers.get("Cross-Origin-Resource-Policy", "cross-origin") == "cross-origin"
+            assert "X-Frame-Options" not in response.headers
     demo = client.get("/")
     assert "script-src 'self'" in demo.headers["Content-Security-Policy"]
     assert app.config["SETTINGS"].rasa_public_url.replace("http", "ws", 1) in demo.headers["Content-Security-Policy"]
@@ -452,6 +452,7 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
     assert client.get("/console/api/handoffs/nobody/messages", headers=headers).status_code == 404
     assert len(rasa.paths) == asked  # no open handoff: Rasa is not asked at all
     rasa.server.shutdown()
+    rasa.server.server_close()
 
 
 @pytest.mark.parametrize("text, masked", [
