@@ -7,12 +7,13 @@ our field but close to none of them, and the scope reply when it is off-topic.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot import db, settings
 from bot.store import facts
@@ -47,7 +48,7 @@ def candidate_intents(tracker: Tracker) -> List[str]:
     return sorted(scores, key=lambda name: -scores[name])
 
 
-def answered_intents(session) -> set:
+def answered_intents(session: Session) -> set:
     """The intents a fact answers."""
     return set(session.execute(select(facts.Fact.intent).where(facts.Fact.intent.isnot(None))).scalars())
 
@@ -71,7 +72,7 @@ def _retrieval(message: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [r for r in message.get(RETRIEVAL) or [] if isinstance(r, dict) and "name" in r]
 
 
-def _closest(message: Dict[str, Any], wanted) -> float:
+def _closest(message: Dict[str, Any], wanted: Callable[[str], bool]) -> float:
     ranking = _retrieval(message)
     if not ranking:
         return -1.0

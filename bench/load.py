@@ -108,17 +108,17 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
     stop_at = time.monotonic() + seconds
     done = threading.Event()
 
-    def sample_memory():
+    def sample_memory() -> None:
         while not done.is_set():
             totals: dict[str, float] = {}
             for running in instances:
-                for name, mb in rss_by_service(running.process.pid).items():
+                for name, mb in rss_by_service(running).items():
                     totals[name] = totals.get(name, 0) + mb
             for name, mb in totals.items():
                 level.rss_peak[name] = max(level.rss_peak.get(name, 0), mb)
             done.wait(1)
 
-    def visitor(number: int):
+    def visitor(number: int) -> None:
         session = requests.Session()
         running = instances[number % len(instances)]
         conversation = number

@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
@@ -94,7 +94,7 @@ def effective_intent(parse: dict, config: Optional[settings.Settings] = None) ->
     from actions.answer import is_uncertain, overruled_as_off_topic, second_opinion
     from actions.clarify import off_topic
 
-    intent = (parse.get("intent") or {}).get("name")
+    intent: str = (parse.get("intent") or {}).get("name") or ""
     answered = fact_intents()
     message = SimpleNamespace(latest_message=parse)
     preferred = second_opinion(parse, answered)
@@ -176,6 +176,11 @@ def metrics(rows: Iterable[tuple]) -> Metrics:
     )
 
 
+def score_intent_sets(model: Path, sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict]:
+    """Intent metrics of ``model`` on each labelled set."""
+    return {name: metrics(predict(model, rows)).as_dict() for name, rows in sets.items()}
+
+
 def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str, str, bool]]:
     """Parse every example with ``model`` in this process; say which would be answered with a fact."""
     import logging
@@ -187,7 +192,7 @@ def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str
     agent = Agent.load(str(model))
     answered, config = fact_intents(), settings.load()
 
-    async def run():
+    async def run() -> list[tuple[str, str, str, bool]]:
         rows = []
         for text, expected in examples:
             parse = await agent.parse_message(text)
@@ -372,7 +377,7 @@ def classify(tracker: dict) -> Outcome:
     fact_keys = [e.get("value") for e in turn if e.get("event") == "slot" and e.get("name") == "fact_key"]
     fact_key = next((k for k in reversed(fact_keys) if k), None)
     slots = dict(tracker.get("slots") or {})
-    common = dict(texts=texts, responses=names, slots=slots)
+    common: dict[str, Any] = {"texts": texts, "responses": names, "slots": slots}
 
     def first_of(wanted: Callable[[str], bool]) -> str:
         return next((t for n, t in zip(names, texts) if wanted(n)), "")
@@ -529,19 +534,20 @@ def converse(stack: Any, case: Case, sender: str) -> Outcome:
 
 def run_realistic(model: Path, cases: list[Case], work: Path, workers: int) -> tuple[list[CaseResult], float]:
     """Start the whole assistant on ``model``, play every case, stop it; return the results and start-up seconds."""
-    from bench.load import start_stack, stop_stack
+    from bench.load import start_stack, stop, wait_ready
 
     work.mkdir(parents=True, exist_ok=True)
     for name in ("facts.db", "tracker.db"):  # every run starts from empty conversations
         (work / name).unlink(missing_ok=True)
     stack = start_stack(model, work, BUSINESS_HOURS="0-24", BUSINESS_DAYS="1,2,3,4,5,6,7")
     try:
+        started_in = wait_ready(stack)
         run = f"{int(time.time())}"
         with ThreadPoolExecutor(max_workers=workers) as pool:
             outcomes = list(pool.map(lambda c: converse(stack, c, f"eval-{run}-{c.id}"), cases))
     finally:
-        stop_stack(stack)
-    return [CaseResult(c, o, judge(c, o)) for c, o in zip(cases, outcomes)], round(stack.started_in)
+        stop(stack)
+    return [CaseResult(c, o, judge(c, o)) for c, o in zip(cases, outcomes)], round(started_in)
 
 
 # ------------------------------------------------------------------ models and cross-validation
@@ -743,11 +749,10 @@ def main(argv: list[str] | None = None) -> int:
     for pipeline, model in models.items():
         report["intent_sets"][pipeline] = timed(
             f"intent sets, {pipeline}",
-            lambda m=model: {name: metrics(predict(m, rows)).as_dict() for name, rows in examples.items()})
+            partial(score_intent_sets, model, examples))
         if not args.no_realistic:
             results, started_in = timed(f"realistic set, {pipeline} ({len(cases)} conversations, stack included)",
-                                        lambda m=model, p=pipeline: run_realistic(m, cases, OUT / f"stack-{p}",
-                                                                                  args.workers))
+                                        partial(run_realistic, model, cases, OUT / f"stack-{pipeline}", args.workers))
             timings[f"realistic set, {pipeline}: stack start-up"] = {"wall": started_in, "cpu": None}
             report["realistic"][pipeline] = summarise(results)
             report["realistic_cases"][pipeline] = _case_rows(results)

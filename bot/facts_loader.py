@@ -27,7 +27,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any, Iterable, Literal, NamedTuple, Optional, overload
 
 import yaml
 
@@ -102,7 +102,12 @@ def _date(value: Any, where: str, name: str) -> dt.date | None:
         raise FactsFileError(f"{where}: {name} must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
+@overload
+def _text(row: dict, name: str, where: str, required: Literal[True]) -> str: ...
+@overload
+def _text(row: dict, name: str, where: str, required: bool) -> str | None: ...
 def _text(row: dict, name: str, where: str, required: bool) -> str | None:
+    """The field ``name`` as text with its line breaks folded; ``None`` if it may be and is missing."""
     value = row.get(name)
     if value is None and not required:
         return None
@@ -121,7 +126,7 @@ def _validate_row(row: Any, where: str) -> dict:
     unknown = keys - REQUIRED - OPTIONAL
     if unknown:
         raise FactsFileError(f"{where}: unknown field(s): {', '.join(sorted(unknown))}")
-    clean = {
+    clean: dict[str, Any] = {
         "key": _text(row, "key", where, True),
         "topic": _text(row, "topic", where, True),
         "intent": _text(row, "intent", where, False),
@@ -136,7 +141,7 @@ def _validate_row(row: Any, where: str) -> dict:
     sources = row["sources"]
     if not isinstance(sources, list) or not sources:
         raise FactsFileError(f"{where}: sources must be a non-empty list")
-    clean["sources"] = []
+    clean_sources: list[dict[str, str | None]] = []
     for src in sources:
         src_where = f"{where.rsplit(':', 1)[0]}:{src.get('__line__', '?') if isinstance(src, dict) else '?'}"
         if not isinstance(src, dict) or not isinstance(src.get("document"), str) or not src["document"].strip():
@@ -145,15 +150,16 @@ def _validate_row(row: Any, where: str) -> dict:
         if extra:
             raise FactsFileError(f"{src_where}: unknown source field(s): {', '.join(sorted(extra))}")
         article = src.get("article")
-        clean["sources"].append({"document": src["document"].strip(),
-                                 "article": str(article).strip() if article is not None else None})
+        clean_sources.append({"document": src["document"].strip(),
+                              "article": str(article).strip() if article is not None else None})
+    clean["sources"] = clean_sources
     clean["effective"] = _date(row.get("effective"), where, "effective")
     clean["verified"] = _date(row["verified"], where, "verified")
     data = row.get("data")
     if data is not None and not isinstance(data, dict):
         raise FactsFileError(f"{where}: data must be a mapping")
     clean["data"] = _strip_lines(data)
-    clean["variants"] = []
+    variants: list[dict[str, Any]] = []
     for variant in row.get("variants") or []:
         var_where = f"{where.rsplit(':', 1)[0]}:{variant.get('__line__', '?') if isinstance(variant, dict) else '?'}"
         if not isinstance(variant, dict) or not isinstance(variant.get("when"), dict) or not variant["when"]:
@@ -167,8 +173,9 @@ def _validate_row(row: Any, where: str) -> dict:
             answer.format_map({name: "" for name in when})
         except (KeyError, ValueError, IndexError) as exc:
             raise FactsFileError(f"{var_where}: answer may only use placeholders from 'when' ({exc})") from None
-        clean["variants"].append({"when": when, "answer": answer})
-    clean["corrections"] = []
+        variants.append({"when": when, "answer": answer})
+    clean["variants"] = variants
+    corrections: list[dict[str, str | None]] = []
     for corr in row.get("corrections") or []:
         corr_where = f"{where.rsplit(':', 1)[0]}:{corr.get('__line__', '?') if isinstance(corr, dict) else '?'}"
         if not isinstance(corr, dict):
@@ -176,11 +183,12 @@ def _validate_row(row: Any, where: str) -> dict:
         extra = set(corr) - CORRECTION_FIELDS - {"__line__"}
         if extra:
             raise FactsFileError(f"{corr_where}: unknown correction field(s): {', '.join(sorted(extra))}")
-        clean["corrections"].append({
+        corrections.append({
             "claim": _text(corr, "claim", corr_where, True),
             "current": _text(corr, "current", corr_where, True),
             "since": str(corr["since"]) if corr.get("since") is not None else None,
         })
+    clean["corrections"] = corrections
     return clean
 
 
@@ -206,7 +214,8 @@ def _parse(file: Path, text: str) -> list[Located]:
     found = []
     for position, row in enumerate(doc["facts"]):
         line = row.get("__line__", "?") if isinstance(row, dict) else "?"
-        found.append(Located(_validate_row(row, f"{file}:{line}"), file, line, position))
+        clean = _validate_row(row, f"{file}:{line}")  # raises unless the row is a mapping (which has its line)
+        found.append(Located(clean, file, row["__line__"], position))
     return found
 
 
@@ -539,7 +548,7 @@ def render_files(facts_in_db: list[Fact], like: Optional[Path]) -> tuple[dict[st
     for name, placed in sorted(by_file.items()):
         placed.sort(key=lambda p: (p[0] is None, p[0] or 0, p[1].key))
         members = [fact for _, fact in placed]
-        head, segments = "facts:\n", {}
+        head, segments = "facts:\n", dict[str, tuple[dict, str]]()
         existing = like / name if like else None
         if existing is not None and existing.exists():
             try:

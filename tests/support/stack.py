@@ -124,8 +124,8 @@ def launch(work: Path, fake_wechat_base: str, **extra: str) -> Stack:
         "RATE_LIMIT_PER_SENDER": "20",
         "NOTIFY_INTERVAL": "1",
         "WECHAT_API_BASE": fake_wechat_base,
-        "RASA_AUTH_TOKEN": extra.pop("RASA_AUTH_TOKEN", None) or "test-token-" + os.urandom(8).hex(),
-        "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", None) or "test-action-token-" + os.urandom(8).hex(),
+        "RASA_AUTH_TOKEN": extra.pop("RASA_AUTH_TOKEN", "") or "test-token-" + os.urandom(8).hex(),
+        "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", "") or "test-action-token-" + os.urandom(8).hex(),
         **extra,
     }, ports)
 

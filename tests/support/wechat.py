@@ -5,6 +5,8 @@ import hashlib
 import time
 import uuid
 
+import requests
+
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 
@@ -19,12 +21,13 @@ def sign(timestamp: str, nonce: str) -> str:
     return hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
 
 
-def params(timestamp: int | None = None, **extra):
-    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), uuid.uuid4().hex[:10]
-    return {"timestamp": timestamp, "nonce": nonce, "signature": sign(timestamp, nonce), **extra}
+def params(timestamp: int | None = None, **extra: str) -> dict[str, str]:
+    """The query WeChat signs a request with: ``timestamp`` (now by default), a nonce, the signature."""
+    stamp, nonce = str(int(time.time()) if timestamp is None else timestamp), uuid.uuid4().hex[:10]
+    return {"timestamp": stamp, "nonce": nonce, "signature": sign(stamp, nonce), **extra}
 
 
-def signed(body: str, timestamp: int | None = None, **extra) -> dict:
+def signed(body: str, timestamp: int | None = None, **extra: str) -> dict:
     """``requests.post`` arguments for ``body`` as WeChat sends it in safe mode: encrypted and signed."""
     query = params(timestamp, encrypt_type="aes", **extra)
     envelope = CRYPTO.encrypt_message(body, query["nonce"], query["timestamp"])
@@ -45,7 +48,7 @@ def event(openid: str, name: str, key: str = "", create_time: int | None = None)
             f"<Event><![CDATA[{name}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
 
 
-def text_xml(openid: str, content: str, **kw) -> str:
+def text_xml(openid: str, content: str, **kw: int | None) -> str:
     return xml(openid, "text", f"<Content><![CDATA[{content}]]></Content>", **kw)
 
 
@@ -61,7 +64,7 @@ def parse_message_signature(text: str) -> dict:
     return {"signature": body.get("MsgSignature"), "timestamp": body.get("TimeStamp"), "nonce": body.get("Nonce")}
 
 
-def reply_text(response) -> str:
+def reply_text(response: requests.Response) -> str:
     """The text of a passive reply (decrypted in safe mode); "" for ``success``."""
     assert response.status_code == 200, response.text
     if response.text == "success":

@@ -4,10 +4,14 @@ from __future__ import annotations
 import datetime as dt
 
 from functools import lru_cache
+from typing import Any
 
 import yaml
 from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request,
                    url_for)
+
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from bot import db
 from bot.store import conversations, facts
@@ -26,7 +30,7 @@ QUICK_FIXES = 2  # one-click 「应答为…」 buttons per bot reply: the next 
 
 
 @bp.app_template_filter("china_time")
-def china_time(value, full: bool = False) -> str:
+def china_time(value: str | dt.datetime | None, full: bool = False) -> str:
     """A UTC time (ISO text or naive datetime) as staff in China read it: 「11月29日 18:45」.
 
     Registered for the whole app: the facts pages show version times with it too.
@@ -35,12 +39,14 @@ def china_time(value, full: bool = False) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value.removesuffix("Z"))
+            when = dt.datetime.fromisoformat(value.removesuffix("Z"))
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    local = value.astimezone(CHINA)
+    else:
+        when = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    local = when.astimezone(CHINA)
     if full:
         return local.strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
     text = f"{local.month}月{local.day}日 {local:%H:%M}"
@@ -48,16 +54,16 @@ def china_time(value, full: bool = False) -> str:
 
 
 @bp.app_template_filter("urlencode_without")
-def urlencode_without(args, name: str) -> str:
+def urlencode_without(args: MultiDict[str, str], name: str) -> str:
     """Query string of ``args`` without ``name`` (for paging links)."""
     from urllib.parse import urlencode
     return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
 
 
-def parse_filters(args) -> conversations.Filters:
+def parse_filters(args: MultiDict[str, str]) -> conversations.Filters:
     """Read list filters from query parameters; bad values are ignored, not fatal."""
-    def date(name):
+    def date(name: str) -> dt.date | None:
         try:
             return dt.date.fromisoformat(args.get(name, ""))
         except ValueError:
@@ -71,22 +77,22 @@ def parse_filters(args) -> conversations.Filters:
         needs_review=TRI_STATE.get(args.get("needs_review", "")))
 
 
-def page_number(args) -> int:
+def page_number(args: MultiDict[str, str]) -> int:
     try:
         return max(int(args.get("page", 1)), 1)
     except ValueError:
         return 1
 
 
-def search(args):
+def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
     config = context.settings()
     # the notifier folds new events every round; a page only catches up on the last moments
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
     with db.session_scope(config.database_url) as session:
-        rows, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
-                                           offset=(page - 1) * PAGE)
-        rows = [row.as_dict() for row in rows]
+        found, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
+                                            offset=(page - 1) * PAGE)
+        rows = [row.as_dict() for row in found]
     if not sees_full_phones():
         rows = [{**row, "preview": mask_deep(row["preview"])} for row in rows]
     return rows, total, page
@@ -94,13 +100,13 @@ def search(args):
 
 @bp.get("")
 @login_required()
-def list_view():
+def list_view() -> ResponseReturnValue:
     rows, total, page = search(request.args)
     return render_template("console/conversations.html", rows=rows, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), args=request.args)
 
 
-def load(conversation_id: str):
+def load(conversation_id: str) -> tuple[dict[str, Any], list[dict], list[dict]]:
     """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
     config = context.settings()
     # the notifier folds new events every round; a page only catches up on the last moments
@@ -127,7 +133,7 @@ def domain_intents() -> tuple[str, ...]:
 
 @bp.get("/<path:conversation_id>/story.yml")
 @login_required()
-def story(conversation_id: str):
+def story(conversation_id: str) -> ResponseReturnValue:
     """The conversation as a test story, ready for tests/test_stories.yml."""
     _, items, _ = load(conversation_id)
     return Response(conversations.test_story(conversation_id, items), mimetype="text/yaml; charset=utf-8",
@@ -136,7 +142,7 @@ def story(conversation_id: str):
 
 @bp.post("/<path:conversation_id>/collect")
 @login_required()
-def collect(conversation_id: str):
+def collect(conversation_id: str) -> ResponseReturnValue:
     """Keep a misunderstood message with the intent it should have had."""
     text = (request.form.get("text") or "").strip()
     intent = request.form.get("intent")
@@ -173,7 +179,7 @@ def chat(items: list[dict]) -> list[dict]:
             shown = tag if tag[0] else shown
             bubbles.append(bubble)
         elif kind == "fact" and item.get("fact_key"):
-            turn = []
+            turn: list[dict] = []
             for bubble in reversed(bubbles):
                 if bubble["side"] == "visitor":
                     break
@@ -196,7 +202,7 @@ def fact_choices() -> list[dict]:
 
 @bp.get("/<path:conversation_id>")
 @login_required()
-def detail(conversation_id: str):
+def detail(conversation_id: str) -> ResponseReturnValue:
     summary, items, feedback = load(conversation_id)
     choices = fact_choices() if g.role == "admin" else []
     by_intent = {c["intent"]: c for c in choices}
@@ -212,7 +218,7 @@ def detail(conversation_id: str):
 
 @bp.post("/<path:conversation_id>/review")
 @login_required()
-def review(conversation_id: str):
+def review(conversation_id: str) -> ResponseReturnValue:
     with context.session() as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
         if summary is None:
@@ -226,7 +232,7 @@ def review(conversation_id: str):
 
 @api.get("/conversations")
 @token_required
-def conversations_list():
+def conversations_list() -> ResponseReturnValue:
     """JSON twin of /console/conversations (same filters: channel, fallback, reviewed, q …)."""
     rows, total, page = search(request.args)
     return jsonify(conversations=rows, total=total, page=page, page_size=PAGE)
@@ -234,6 +240,6 @@ def conversations_list():
 
 @api.get("/conversations/<path:conversation_id>")
 @token_required
-def conversation_detail(conversation_id: str):
+def conversation_detail(conversation_id: str) -> ResponseReturnValue:
     summary, items, feedback = load(conversation_id)
     return jsonify(conversation=summary, transcript=items, feedback=feedback)

@@ -6,7 +6,11 @@ import difflib
 import io
 import zipfile
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from sqlalchemy.exc import IntegrityError
 
 from bot import facts_loader
@@ -51,13 +55,13 @@ def fact_rows() -> list[dict]:
 
 # ---------- diffs between versions, as segments the templates escape
 
-def _flatten(value, prefix: str = "") -> list[str]:
+def _flatten(value: Any, prefix: str = "") -> list[str]:
     if isinstance(value, dict):
         return [line for k, v in value.items() for line in _flatten(v, f"{prefix}{k}.")]
     return [f"{prefix.rstrip('.')}: {value}"]
 
 
-def field_lines(name: str, value) -> list[str]:
+def field_lines(name: str, value: Any) -> list[str]:
     """A list-like field as one line per item, for a line diff."""
     if name == "sources":
         return [s["document"] + (f" | {s['article']}" if s.get("article") else "") for s in value or []]
@@ -70,10 +74,10 @@ def field_lines(name: str, value) -> list[str]:
     return _flatten(value) if value else []
 
 
-def diff_segments(old, new) -> list[tuple[str, str]]:
+def diff_segments(old: str | list[str], new: str | list[str]) -> list[tuple[str, str]]:
     """``old`` → ``new`` (strings compared by character, lists by item) as (op, text): '', 'del', 'ins'."""
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    out = []
+    out: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             out += [("", x) for x in ([old[i1:i2]] if isinstance(old, str) else old[i1:i2])]
@@ -99,7 +103,7 @@ def field_diffs(before: dict | None, after: dict) -> list[dict]:
     return diffs
 
 
-def version_views(key: str, session) -> list[dict]:
+def version_views(key: str, session: Session) -> list[dict]:
     """The fact's versions, newest first, each with its diff to the one before."""
     rows = facts.versions(key, session=session)
     views = []
@@ -112,14 +116,14 @@ def version_views(key: str, session) -> list[dict]:
     return views
 
 
-def _fact_or_404(key: str, session) -> facts.Fact:
+def _fact_or_404(key: str, session: Session) -> facts.Fact:
     fact = facts.get_fact(key, session=session)
     if fact is None:
         abort(404, description="no such fact")
     return fact
 
 
-def _seen(session, fact: facts.Fact) -> dict | None:
+def _seen(session: Session, fact: facts.Fact) -> dict | None:
     """``?seen=N`` (from a transcript): what changed between the version a visitor got and now."""
     try:
         number = int(request.args.get("seen", ""))
@@ -137,13 +141,13 @@ def _seen(session, fact: facts.Fact) -> dict | None:
 
 @bp.get("")
 @login_required("admin")
-def list_view():
+def list_view() -> ResponseReturnValue:
     return render_template("console/facts.html", rows=fact_rows(), stale_days=STALE_AFTER.days)
 
 
 @bp.get("/export.zip")
 @login_required("admin")
-def export():
+def export() -> ResponseReturnValue:
     """The knowledge as data/facts/*.yml (the repository's files keep their comments), to commit."""
     with context.session() as s:
         texts, _ = facts_loader.render_files(s.query(facts.Fact).all(), PROJECT_ROOT / "data" / "facts")
@@ -169,7 +173,7 @@ def _form_changes() -> dict:
 
 @bp.route("/<key>", methods=["GET", "POST"])
 @login_required("admin")
-def edit(key: str):
+def edit(key: str) -> ResponseReturnValue:
     error, status, base = None, 200, None
     with context.session() as s:
         fact = _fact_or_404(key, s)
@@ -205,7 +209,7 @@ def edit(key: str):
 
 @bp.get("/<key>/versions/<int:number>")
 @login_required("admin")
-def version(key: str, number: int):
+def version(key: str, number: int) -> ResponseReturnValue:
     if not 0 < number <= MAX_VERSION:
         abort(404, description="no such version")
     with context.session() as s:
@@ -219,7 +223,7 @@ def version(key: str, number: int):
 
 @bp.post("/<key>/versions/<int:number>/restore")
 @login_required("admin")
-def restore(key: str, number: int):
+def restore(key: str, number: int) -> ResponseReturnValue:
     if not 0 < number <= MAX_VERSION:
         abort(404, description="no such version")
     with context.session() as s:
@@ -241,7 +245,7 @@ def restore(key: str, number: int):
 @api.get("/facts")
 @token_required
 @admin_required
-def facts_list():
+def facts_list() -> ResponseReturnValue:
     """JSON twin of /console/facts (admin)."""
     return jsonify(facts=fact_rows())
 
@@ -249,7 +253,7 @@ def facts_list():
 @api.get("/facts/<key>/versions")
 @token_required
 @admin_required
-def fact_versions(key: str):
+def fact_versions(key: str) -> ResponseReturnValue:
     """JSON twin of a fact's version history (admin): newest first, each with its content and changed fields."""
     with context.session() as s:
         fact = _fact_or_404(key, s)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Text, cast
 
 import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,6 +22,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+if TYPE_CHECKING:  # spaCy is imported when a pipeline is built, not with this module
+    from spacy.language import Language
+    from spacy.pipeline import EntityRuler
 
 from bot.plugins.nlu.normalize import Normalizer
 from bot.settings import PROJECT_ROOT
@@ -52,7 +56,7 @@ def load_jieba_dictionary(path: Path | str | None) -> None:
                     jieba.load_userdict(words)
 
 
-def build_nlp(lexicon: dict, normalize=None):
+def build_nlp(lexicon: dict, normalize: Optional[Callable[[str], str]] = None) -> Language:
     """Return a blank zh spaCy pipeline (jieba) with an EntityRuler for ``lexicon``.
 
     Phrases go through ``normalize`` (the message normaliser) so that they
@@ -63,7 +67,7 @@ def build_nlp(lexicon: dict, normalize=None):
     normalize = normalize or (lambda text: text)
 
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler = cast("EntityRuler", nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}))
     patterns = []
     for label, values in (lexicon.get("phrases") or {}).items():
         for canonical, phrases in values.items():
@@ -73,14 +77,18 @@ def build_nlp(lexicon: dict, normalize=None):
     return nlp
 
 
-def place_names(nlp) -> Dict[str, str]:
+def place_names(nlp: Language) -> Dict[str, str]:
     """Return {place name: province} from the ruler's province patterns (names of two characters or more)."""
-    ruler = nlp.get_pipe("entity_ruler")
-    return {p["pattern"]: p["id"] for p in ruler.patterns
-            if p["label"] == "province" and isinstance(p["pattern"], str) and len(p["pattern"]) >= 2}
+    ruler = cast("EntityRuler", nlp.get_pipe("entity_ruler"))
+    names: Dict[str, str] = {}
+    for p in ruler.patterns:
+        pattern = p["pattern"]
+        if p["label"] == "province" and isinstance(pattern, str) and len(pattern) >= 2:
+            names[pattern] = str(p["id"])
+    return names
 
 
-def entities_in(text: str, nlp, regexes: Dict[str, re.Pattern], coverage: Optional[dict] = None,
+def entities_in(text: str, nlp: Language, regexes: Dict[str, re.Pattern], coverage: Optional[dict] = None,
                 places: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
     """Return Rasa entity dicts for ``text``, with the licence scope its places imply (``coverage``).
 
@@ -143,7 +151,7 @@ class LexiconEntityExtractor(GraphComponent):
         return {"lexicon": str(DEFAULT_LEXICON), "places": str(DEFAULT_PLACES), "dictionary_path": None}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 nlp=None, regexes: Optional[Dict[str, str]] = None, coverage: Optional[dict] = None) -> None:
+                 nlp: Optional[Language] = None, regexes: Optional[Dict[str, str]] = None, coverage: Optional[dict] = None) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
 
 import numpy as np
 import scipy.sparse
@@ -28,6 +28,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
@@ -49,7 +52,7 @@ def field_words(field: Optional[str], dictionary: Optional[str]) -> List[str]:
     return sorted({w.lower() for w in words if w})
 
 
-def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None):
+def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None) -> TfidfVectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(config["min_ngram"], config["max_ngram"]),
@@ -64,7 +67,7 @@ class Index:
     the feature × example matrix are touched.
     """
 
-    def __init__(self, vectorizer, matrix: scipy.sparse.csr_matrix, intents: List[str],
+    def __init__(self, vectorizer: TfidfVectorizer, matrix: scipy.sparse.csr_matrix, intents: List[str],
                  words: Optional[List[str]] = None) -> None:
         self.vectorizer = vectorizer
         self.matrix = matrix
