@@ -4,20 +4,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-# offline and quiet: no telemetry, no SQLAlchemy 2.0 warnings, no TensorFlow chatter
+# offline and quiet: no telemetry, no SQLAlchemy 2.0 warnings, no TensorFlow chatter. Python warnings are not
+# silenced here: the tests turn every warning into an error and ignore third-party ones by name (pyproject.toml)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: help install system-deps facts train validate run shell test test-fast security lint eval bench audit clean
 
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
 	@echo "make test      everything the project checks (what CI runs)"
-	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, under a minute"
+	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, about a minute"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
-	@echo "make lint      ruff (style and likely bugs) and mypy (types of bot/ and web/)"
+	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/ and web/)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
 	@echo "make shell     talk to the bot in this terminal"
 	@echo "make facts     load data/facts/*.yml into the facts database"
@@ -52,6 +52,7 @@ shell: install
 	$(PY) -m bot.run --shell
 
 test: install system-deps validate train
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory security
 	$(PY) -m pytest -p no:cacheprovider --ignore=tests/security
 
@@ -63,6 +64,7 @@ security: install system-deps train
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
 eval: install

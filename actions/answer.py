@@ -75,8 +75,8 @@ def answer_capital(dispatcher: CollectingDispatcher, fact: facts.Fact, capital: 
     if verdict.scope is None and verdict.local_only:
         verdict = eligibility.capital_verdict(capital, "全网", fact.data)
     wan = eligibility.wan
-    common = dict(capital=wan(verdict.capital), minimum=wan(verdict.minimum),
-                  scope=verdict.scope or "地网", source=fact.source_text, fact_key=fact.key, fact_version=fact.version)
+    common = {"capital": wan(verdict.capital), "minimum": wan(verdict.minimum), "scope": verdict.scope or "地网",
+              "source": fact.source_text, "fact_key": fact.key, "fact_version": fact.version}
     if verdict.enough:
         dispatcher.utter_message(response="utter_capital_enough", **common)
         return

@@ -112,9 +112,9 @@ def failed_just_before(tracker: Tracker) -> bool:
             if seen_user:
                 return False
             seen_user = True
-        elif seen_user and event.get("event") == "bot":
-            if (event.get("metadata") or {}).get("utter_action") in CLARIFYING:
-                return True
+        elif (seen_user and event.get("event") == "bot"
+              and (event.get("metadata") or {}).get("utter_action") in CLARIFYING):
+            return True
     return False
 
 

@@ -126,10 +126,10 @@ class ActionEligibilityResult(Action):
             gaps.append(("utter_gap_company", {}))
         if not verdict.enough:
             if verdict.local_only:
-                gaps.append(("utter_gap_capital_local", dict(national=wan(verdict.national), local=wan(verdict.local),
-                                                             capital=wan(capital))))
+                gaps.append(("utter_gap_capital_local", {"national": wan(verdict.national), "local": wan(verdict.local),
+                                                          "capital": wan(capital)}))
             else:
-                gaps.append(("utter_gap_capital", dict(minimum=wan(verdict.minimum), capital=wan(capital))))
+                gaps.append(("utter_gap_capital", {"minimum": wan(verdict.minimum), "capital": wan(capital)}))
         if tracker.get_slot("on_blacklist"):
             gaps.append(("utter_gap_blacklist", {}))
         if tracker.get_slot("has_premises") is False:

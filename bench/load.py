@@ -28,6 +28,7 @@ import requests
 
 from bot import train
 from bot.settings import PROJECT_ROOT
+
 # the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
 # stack exactly as the tests do, so it runs from a checkout of the project, like `make bench`
 from tests.support.servers import postgres, redis_server

@@ -380,7 +380,7 @@ def classify(tracker: dict) -> Outcome:
     common: dict[str, Any] = {"texts": texts, "responses": names, "slots": slots}
 
     def first_of(wanted: Callable[[str], bool]) -> str:
-        return next((t for n, t in zip(names, texts) if wanted(n)), "")
+        return next((t for n, t in zip(names, texts, strict=True) if wanted(n)), "")
 
     if any(n in VERDICT_RESPONSES for n in names):
         return Outcome("verdict", fact_key, first_of(lambda n: n in VERDICT_RESPONSES), **common)
@@ -547,7 +547,7 @@ def run_realistic(model: Path, cases: list[Case], work: Path, workers: int) -> t
             outcomes = list(pool.map(lambda c: converse(stack, c, f"eval-{run}-{c.id}"), cases))
     finally:
         stop(stack)
-    return [CaseResult(c, o, judge(c, o)) for c, o in zip(cases, outcomes)], round(started_in)
+    return [CaseResult(c, o, judge(c, o)) for c, o in zip(cases, outcomes, strict=True)], round(started_in)
 
 
 # ------------------------------------------------------------------ models and cross-validation

@@ -34,8 +34,7 @@ import yaml
 from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
-from bot.store.facts import (CONFIDENCE_LEVELS, Correction, Fact, _is_wide, content_of, fold_whitespace,
-                             record_version)
+from bot.store.facts import CONFIDENCE_LEVELS, Correction, Fact, _is_wide, content_of, fold_whitespace, record_version
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}
@@ -170,7 +169,7 @@ def _validate_row(row: Any, where: str) -> dict:
         when = {str(k): str(v) for k, v in _strip_lines(variant["when"]).items()}
         answer = _text(variant, "answer", var_where, True)
         try:
-            answer.format_map({name: "" for name in when})
+            answer.format_map(dict.fromkeys(when, ""))
         except (KeyError, ValueError, IndexError) as exc:
             raise FactsFileError(f"{var_where}: answer may only use placeholders from 'when' ({exc})") from None
         variants.append({"when": when, "answer": answer})
@@ -247,11 +246,12 @@ def read_located(paths: Iterable[Path]) -> list[Located]:
             if clean["key"] in seen_keys:
                 raise FactsFileError(f"{where}: duplicate key {clean['key']!r} (first at {seen_keys[clean['key']]})")
             seen_keys[clean["key"]] = where
-            if clean["intent"]:
-                if clean["intent"] in seen_intents:
-                    raise FactsFileError(
-                        f"{where}: intent {clean['intent']!r} is already answered by the fact at {seen_intents[clean['intent']]}")
-                seen_intents[clean["intent"]] = where
+            intent = clean["intent"]
+            if intent:
+                if intent in seen_intents:
+                    raise FactsFileError(f"{where}: intent {intent!r} is already answered by the fact at "
+                                         f"{seen_intents[intent]}")
+                seen_intents[intent] = where
             found.append(located)
     return found
 
@@ -515,7 +515,7 @@ def _segments(file: Path, text: str) -> tuple[str, dict[str, tuple[dict, str]]]:
         return "".join(line + "\n" for line in lines if line.startswith("#")) + "facts:\n", {}
     head = "\n".join(lines[:starts[0] - 1]) + "\n"
     segments = {}
-    for x, end in zip(located, starts[1:]):
+    for x, end in zip(located, starts[1:], strict=True):
         segments[x.row["key"]] = (x.row, "\n".join(lines[x.line - 1:end - 1]).rstrip("\n").rstrip())
     return head, segments
 

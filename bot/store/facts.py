@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, relationship
 
 from bot.db import Base, utcnow
 
-
 CONFIDENCE_LEVELS = {
     "H": "依据法规或官方通知原文",
     "M": "与官方材料的多方转载一致",

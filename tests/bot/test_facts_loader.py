@@ -6,9 +6,9 @@ import yaml
 
 from actions.clarify import HONEST_REPLIES
 from bot import db
-from bot.store import facts
 from bot.facts_loader import FactsFileError, load_facts, main, read_facts
 from bot.settings import PROJECT_ROOT
+from bot.store import facts
 from tests.support.facts_files import GOOD, write
 
 

@@ -12,8 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot import db, facts_loader, migrate, settings
-from bot.store import facts, leads, staff
 from bot.settings import PROJECT_ROOT
+from bot.store import facts, leads, staff
 from tests.support.databases import FACTS_DIR
 from tests.support.servers import postgres
 
@@ -39,7 +39,7 @@ def rows(url: str) -> dict[str, list[tuple]]:
             if name == "alembic_version":
                 continue
             table = sa.Table(name, sa.MetaData(), autoload_with=connection)
-            out[name] = sorted((tuple(str(v) for v in row) for row in connection.execute(sa.select(table))))
+            out[name] = sorted(tuple(str(v) for v in row) for row in connection.execute(sa.select(table)))
     return out
 
 

@@ -9,7 +9,9 @@ import uuid
 import pytest
 import requests
 import socketio
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.plugins.channels import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST

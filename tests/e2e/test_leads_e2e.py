@@ -43,7 +43,7 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
         token = staff.create_token("e2e", session=session)
     listed = requests.get(f"{stack.web_url}/console/api/leads", headers={"Authorization": f"Bearer {token}"},
                           timeout=10).json()["leads"]
-    assert any(l["conversation_id"] == sender and l["phone"] == phone[:3] + "****" + phone[-4:] for l in listed)
+    assert any(lead["conversation_id"] == sender and lead["phone"] == phone[:3] + "****" + phone[-4:] for lead in listed)
     assert requests.get(f"{stack.web_url}/console/api/leads", timeout=10).status_code == 401
 
 

@@ -103,7 +103,7 @@ def test_simultaneous_turns_on_both_instances_do_not_interleave(pair, attempt):
     users = [i for i, kind in enumerate(kinds) if kind == "user"]
     assert len(users) == 5, "\n".join(f"{k} {t} {d[:160]}" for k, t, d in rows)
     # a turn ends with the bot listening again before the next visitor message is processed
-    for start, end in zip(users, users[1:]):
+    for start, end in zip(users, users[1:], strict=False):
         assert "bot" in kinds[start:end] and kinds[end - 1] == "action"
 
 

@@ -1,4 +1,4 @@
-"""F3, F4, F5, F8, I3, I4, N7, N8, N10, N11: attacks on the public chat channels (REST, socket.io) and the widget API."""
+"""F3, F4, F5, F8, I3, I4, N7, N8, N10, N11: attacks on the public chat channels (REST, socket.io), widget API."""
 from __future__ import annotations
 
 import threading
@@ -259,7 +259,7 @@ def test_i04_rest_without_a_sender_is_refused(stack, body):
 def test_n10_rest_takes_json_bodies_only(stack, content_type):
     """N10: a text/plain JSON body (a CORS simple request, no preflight) was processed."""
     sender = f"sec-n10-{uuid.uuid4().hex[:12]}"
-    raw = ('{"sender": "%s", "message": "你好"}' % sender).encode()
+    raw = ('{"sender": "' + sender + '", "message": "你好"}').encode()
     response = rest(stack, None, raw=raw, content_type=content_type)
     assert response.status_code == 415 and "application/json" in response.json()["error"]
     assert users(stack, sender) == []

@@ -24,6 +24,7 @@ from bot.store import handoffs, leads
 from bot.store import staff as staff_store
 from tests.support.console import PASSWORD, bearer, log_in, make_token, make_user, unique
 
+
 def raw_request(stack, method: str, path: str, headers: dict) -> tuple[int, str]:
     """Send ``path`` byte for byte (like curl --path-as-is): no client-side dot-segment or escape clean-up."""
     parts = urlsplit(stack.web_url)

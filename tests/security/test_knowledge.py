@@ -46,7 +46,7 @@ def test_restore_without_the_csrf_token_is_refused(stack):
 
 
 def test_agents_and_agent_tokens_cannot_read_or_restore_versions(stack):
-    """#15 roles: facts are admin work — an agent (cookie or token) gets 403 on history, version pages, restore and API."""
+    """#15 roles: facts are admin work — an agent (cookie or token) gets 403 on history, versions, restore, API."""
     key = "licence.coverage"
     before = versions_of(stack, key)
     agent = log_in(stack, make_user(stack, "agent"))
@@ -81,7 +81,8 @@ def test_odd_version_numbers_get_a_clean_404(stack, number):
 
 def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript(stack):
     """#15 XSS: an answer and a reason carrying markup are shown as text in the history, the diff, the version page
-    and the transcript bubble the visitor's answer became; nothing runs (also: the console's CSP allows no inline script)."""
+    and the transcript bubble the visitor's answer became; nothing runs (also: the console's CSP allows no inline
+    script)."""
     key = "licence.renewal"
     start, original = current(stack, key)
     admin = log_in(stack, make_user(stack, "admin"))
@@ -111,7 +112,7 @@ def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript
 
 
 def test_a_training_example_from_a_bot_bubble_needs_the_csrf_token(stack):
-    """#15 「应答为…」: the one-click fix posts to the collect endpoint, which refuses a request without the CSRF token."""
+    """#15 「应答为…」: the one-click fix posts to the collect endpoint, which refuses a request with no CSRF token."""
     admin = log_in(stack, make_user(stack, "admin"))
     sender = f"sec-collect-{uuid.uuid4().hex}"
     url = f"{stack.web_url}/console/conversations/{sender}/collect"

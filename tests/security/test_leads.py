@@ -98,7 +98,7 @@ def test_f16_one_phone_cannot_flood_staff_notifications(stack, webhook_sink):
 
 
 def test_f16_handoff_flood_is_capped_and_refused_politely(stack):
-    """F16: many new conversations asking for a human fill the queue only up to the cap; the rest hear staff are busy."""
+    """F16: many new conversations asking for a human fill the queue only up to the cap; the rest hear staff is busy."""
     senders, replies = [], {}
     try:
         for _ in range(12):

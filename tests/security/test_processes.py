@@ -20,8 +20,8 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bot import db
-from bot.store import leads
 from bot.settings import PROJECT_ROOT
+from bot.store import leads
 from tests.support.stack import service_pid, stack_pids
 
 SECRET_NAMES = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET", "WECHAT_TOKEN",
@@ -77,7 +77,7 @@ def announce_big_body(host: str, port: int, path: str, size: int, headers: dict,
         sock.sendall("\r\n".join(head).encode() + b"{" + b" " * (64 * 1024))
         try:
             answer = sock.recv(4096)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             return ""
     return answer.split(b"\r\n", 1)[0].decode("latin-1")
 

@@ -61,7 +61,7 @@ def test_n02_another_follower_never_gets_someone_elses_reply(url):
 
 @pytest.mark.parametrize("key", ["restart", "session_start", "back"])
 def test_n02_menu_key_cannot_run_a_command(stack, url, key):
-    """N2, F13: a CLICK with EventKey `restart`/`session_start`/`back` does not run it; the conversation keeps its state."""
+    """N2, F13: a CLICK with EventKey `restart`/`session_start`/`back` does not run it; the conversation keeps state."""
     openid = follower()
     reply_text(requests.post(url, **signed(text_xml(openid, "我在广东办地网找谁")), timeout=30))
     before = tracker(stack, openid)

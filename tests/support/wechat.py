@@ -6,7 +6,6 @@ import time
 import uuid
 
 import requests
-
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 

@@ -5,8 +5,8 @@ import pytest
 import requests
 
 from bot import db, settings
-from web import create_app
 from bot.store.conversations import Feedback
+from web import create_app
 
 TRACKERS = {
     # what Rasa's GET /conversations/<id>/tracker returns for two visitors

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from bot.settings import PROJECT_ROOT
 from tests.support.browser import ARTIFACTS, MISSING, chromium_missing
 from tests.support.stack import service_pid
 

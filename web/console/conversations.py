@@ -2,23 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from functools import lru_cache
 from typing import Any
 
 import yaml
-from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
-
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from bot import db
-from bot.store import conversations, facts
 from bot.settings import PROJECT_ROOT
+from bot.store import conversations, facts
+from web import context
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_deep, sees_full_phones
-from web import context
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
 api = Blueprint("conversations_api", __name__)

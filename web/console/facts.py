@@ -5,19 +5,18 @@ import datetime as dt
 import difflib
 import io
 import zipfile
-
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot import facts_loader
 from bot.settings import PROJECT_ROOT
 from bot.store import facts
-from web.console.auth import admin_required, login_required, token_required
 from web import context
+from web.console.auth import admin_required, login_required, token_required
 
 bp = Blueprint("console_facts", __name__, url_prefix="/console/facts")
 api = Blueprint("facts_api", __name__)
@@ -107,7 +106,7 @@ def version_views(key: str, session: Session) -> list[dict]:
     """The fact's versions, newest first, each with its diff to the one before."""
     rows = facts.versions(key, session=session)
     views = []
-    for version, previous in zip(rows, rows[1:] + [None]):
+    for version, previous in zip(rows, rows[1:] + [None], strict=True):
         views.append({"version": version.version, "author": version.author, "reason": version.reason,
                       "at": version.created_at, "restored_from": version.restored_from,
                       "content": version.content,
@@ -259,7 +258,7 @@ def fact_versions(key: str) -> ResponseReturnValue:
         fact = _fact_or_404(key, s)
         rows = facts.versions(key, session=s)
         out = []
-        for version, previous in zip(rows, rows[1:] + [None]):
+        for version, previous in zip(rows, rows[1:] + [None], strict=True):
             out.append({**version.as_dict(),
                         "changed": facts.changed_fields(previous.content if previous else None, version.content)})
         return jsonify(key=fact.key, version=fact.version, versions=out)

@@ -162,7 +162,7 @@ class LexiconEntityExtractor(GraphComponent):
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LexiconEntityExtractor":
+               execution_context: ExecutionContext) -> LexiconEntityExtractor:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -179,7 +179,7 @@ class LexiconEntityExtractor(GraphComponent):
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LexiconEntityExtractor":
+             execution_context: ExecutionContext, **kwargs: Any) -> LexiconEntityExtractor:
         import spacy
 
         load_jieba_dictionary(config["dictionary_path"])

@@ -35,7 +35,7 @@ class ChineseNormalizer(GraphComponent):
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ChineseNormalizer":
+               execution_context: ExecutionContext) -> ChineseNormalizer:
         return cls(config)
 
     def _normalize(self, message: Message, output: bool) -> None:

@@ -126,7 +126,7 @@ class RetrievalSecondOpinion(GraphComponent):
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RetrievalSecondOpinion":
+               execution_context: ExecutionContext) -> RetrievalSecondOpinion:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -147,7 +147,7 @@ class RetrievalSecondOpinion(GraphComponent):
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RetrievalSecondOpinion":
+             execution_context: ExecutionContext, **kwargs: Any) -> RetrievalSecondOpinion:
         try:
             with model_storage.read_from(resource) as directory:
                 stored = json.loads((directory / "index.json").read_text(encoding="utf-8"))

@@ -234,7 +234,7 @@ def admin(app):  # noqa: F811 - the fixture's app
 
 def post_edit(client, key: str, **fields):
     page = client.get(f"/console/facts/{key}").get_data(as_text=True)
-    form = {name: value for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page)}
+    form = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page))
     form["answer"] = re.search(r'<textarea name="answer"[^>]*>([^<]*)</textarea>', page).group(1)
     form["sources"] = re.search(r'<textarea name="sources"[^>]*>([^<]*)</textarea>', page).group(1)
     form["confidence"] = re.search(r'<option value="(\w)" selected', page).group(1)

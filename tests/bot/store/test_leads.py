@@ -198,9 +198,9 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
     assert client.get("/console/api/leads").status_code == 401
     assert client.get("/console/api/leads", headers={"Authorization": "Bearer nope"}).status_code == 401
     body = client.get("/console/api/leads", headers={"Authorization": f"Bearer {token}"}).get_json()
-    assert [l["phone"] for l in body["leads"]] == ["139****0000", "138****5678"]
+    assert [lead["phone"] for lead in body["leads"]] == ["139****0000", "138****5678"]
     only = client.get("/console/api/leads?status=contacted", headers={"Authorization": f"Bearer {token}"})
-    assert [l["status"] for l in only.get_json()["leads"]] == ["contacted"]
+    assert [lead["status"] for lead in only.get_json()["leads"]] == ["contacted"]
     assert client.get("/console/api/leads?status=bogus", headers={"Authorization": f"Bearer {token}"}).status_code == 400
 
 

@@ -7,7 +7,9 @@ from functools import lru_cache
 
 import pytest
 import yaml
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
@@ -15,7 +17,17 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import settings
-from bot.plugins.channels.guard import BAD_REQUEST, DOMAIN, EMPTY, TOO_FAST, TRUST, TRUSTED, Guard, allowed_payloads, screen
+from bot.plugins.channels.guard import (
+    BAD_REQUEST,
+    DOMAIN,
+    EMPTY,
+    TOO_FAST,
+    TRUST,
+    TRUSTED,
+    Guard,
+    allowed_payloads,
+    screen,
+)
 from bot.plugins.nlu.normalize import Normalizer
 from bot.ratelimit import RateLimiter
 

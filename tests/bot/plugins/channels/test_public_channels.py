@@ -99,7 +99,7 @@ async def test_f04_session_requests_count_against_the_per_address_limit(channel)
     """F4: session_request was unlimited; now it shares RATE_LIMIT_PER_IP with the messages."""
     sid = channel.connect("198.51.100.9")
     for _ in range(30):
-        await channel.event("session_request", sid, dict(zip(("session_id", "token"), signed())))
+        await channel.event("session_request", sid, dict(zip(("session_id", "token"), signed(), strict=True)))
     assert len(confirmed(channel, sid)) == 30
     session_id, token = signed()
     await channel.event("session_request", sid, {"session_id": session_id, "token": token})

@@ -10,8 +10,17 @@ import requests
 from wechatpy import parse_message
 
 from tests.support.stack import service_pid
-from tests.support.wechat import (CRYPTO, event, follower, params, parse_message_signature, reply_text, signed,
-                                  text_xml, xml)
+from tests.support.wechat import (
+    CRYPTO,
+    event,
+    follower,
+    params,
+    parse_message_signature,
+    reply_text,
+    signed,
+    text_xml,
+    xml,
+)
 
 
 @pytest.fixture

@@ -1,6 +1,18 @@
 """WeChat reply rendering and the shared store, without a server."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+
+import pytest
+from sanic.request import RequestParameters
+from wechatpy import parse_message
+
+from bot.plugins.channels.wechat import WeChatInput, render_messages, split_text
 from bot.store import wechat as wechat_store
-from bot.plugins.channels.wechat import render_messages, split_text
 
 
 def test_buttons_become_numbered_options():
@@ -52,17 +64,6 @@ def test_token_storage_expires_before_the_real_expiry(empty_database):
 
 
 # ---------- the request pipeline (plaintext mode), driven without a server
-import asyncio
-import hashlib
-import logging
-import time
-import uuid
-
-import pytest
-from sanic.request import RequestParameters
-from wechatpy import parse_message
-
-from bot.plugins.channels.wechat import WeChatInput
 
 TOKEN = "unit-wechat-token"
 

@@ -6,8 +6,15 @@ import re
 import pytest
 import yaml
 
-from bot.plugins.nlu.entities import (DEFAULT_LEXICON, DEFAULT_PLACES, build_nlp, entities_in, load_jieba_dictionary,
-                                      place_names, read_lexicon)
+from bot.plugins.nlu.entities import (
+    DEFAULT_LEXICON,
+    DEFAULT_PLACES,
+    build_nlp,
+    entities_in,
+    load_jieba_dictionary,
+    place_names,
+    read_lexicon,
+)
 from bot.plugins.nlu.normalize import Normalizer
 from bot.settings import PROJECT_ROOT
 

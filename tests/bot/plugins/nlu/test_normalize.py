@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
 
