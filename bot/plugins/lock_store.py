@@ -6,7 +6,7 @@ Rasa's own ``RedisLockStore`` with one fix: Rasa 3.6 changes a conversation's
 ticket lock with a plain GET then SET, so two instances issuing tickets at
 the same moment can both be "first" and process turns of one conversation
 at once, and the SQL tracker store then drops one turn's events
-(tests/test_scale_out.py caught it). Here each read-modify-write of the
+(tests/e2e/test_scale_out.py caught it). Here each read-modify-write of the
 ticket lock runs under a short Redis mutex.
 """
 from __future__ import annotations

@@ -131,7 +131,7 @@ def domain_intents() -> tuple[str, ...]:
 @bp.get("/<path:conversation_id>/story.yml")
 @login_required()
 def story(conversation_id: str) -> ResponseReturnValue:
-    """The conversation as a test story, ready for tests/test_stories.yml."""
+    """The conversation as a test story, ready for tests/e2e/test_stories.yml."""
     _, items, _ = load(conversation_id)
     return Response(conversations.test_story(conversation_id, items), mimetype="text/yaml; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=story.yml"})

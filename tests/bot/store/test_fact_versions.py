@@ -23,6 +23,12 @@ def app(console_app):
 
 
 @pytest.fixture
+def project_facts(database_url):
+    """A database holding data/facts as the loader loads it (a copy of the one loaded once per run)."""
+    return database_url
+
+
+@pytest.fixture
 def url(tmp_path):
     return f"sqlite:///{tmp_path / 'facts.db'}"
 
@@ -131,8 +137,8 @@ def test_the_answer_names_the_version_it_comes_from(tmp_path, url):
 
 # ---------- export back to data/facts
 
-def test_exporting_an_unchanged_database_reproduces_the_repository_files_byte_for_byte(tmp_path, url):
-    load_facts([FACTS_DIR], url)
+def test_exporting_an_unchanged_database_reproduces_the_repository_files_byte_for_byte(tmp_path, project_facts):
+    url = project_facts
     out = tmp_path / "facts"
     shutil.copytree(FACTS_DIR, out)
     report = export_facts(url, out)
@@ -141,8 +147,8 @@ def test_exporting_an_unchanged_database_reproduces_the_repository_files_byte_fo
         assert (out / original.name).read_bytes() == original.read_bytes(), original.name
 
 
-def test_facts_loaded_before_the_database_knew_their_file_go_back_where_the_files_have_them(tmp_path, url):
-    load_facts([FACTS_DIR], url)
+def test_facts_loaded_before_the_database_knew_their_file_go_back_where_the_files_have_them(tmp_path, project_facts):
+    url = project_facts
     with db.session_scope(url) as session:  # as after revision 0004, before the next load
         for fact in facts.all_facts(session=session):
             fact.source_file = fact.source_position = None
@@ -153,9 +159,9 @@ def test_facts_loaded_before_the_database_knew_their_file_go_back_where_the_file
         assert (out / original.name).read_bytes() == original.read_bytes(), original.name
 
 
-def test_a_fresh_export_loads_back_into_identical_knowledge(tmp_path, url):
+def test_a_fresh_export_loads_back_into_identical_knowledge(tmp_path, project_facts):
     """Without the repository's files to copy from, every fact is written anew: loading it gives the same facts."""
-    load_facts([FACTS_DIR], url)
+    url = project_facts
     out = tmp_path / "fresh"
     export_facts(url, out)
     assert sorted(p.name for p in out.glob("*.yml")) == sorted(p.name for p in FACTS_DIR.glob("*.yml"))
@@ -172,8 +178,8 @@ TRICKY = {
 }
 
 
-def test_console_edits_export_in_place_and_load_back_without_a_change(tmp_path, url):
-    load_facts([FACTS_DIR], url)
+def test_console_edits_export_in_place_and_load_back_without_a_change(tmp_path, project_facts):
+    url = project_facts
     edit(url, "licence.validity", reason="控制台修改", **TRICKY)
     edit(url, "annual.lists", reason="短答案", answer="两类名单都通过管理平台公示。")
     out = tmp_path / "facts"
@@ -213,8 +219,8 @@ def test_export_leaves_out_facts_the_database_does_not_have_and_says_so(tmp_path
     assert "unconfirmed.upgrade" in (out / "b.yml").read_text(encoding="utf-8")
 
 
-def test_the_export_command(tmp_path, url, capsys):
-    load_facts([FACTS_DIR], url)
+def test_the_export_command(tmp_path, project_facts, capsys):
+    url = project_facts
     assert main(["export", "--out", str(tmp_path / "x"), "--database-url", url]) == 0
     assert "exported 33 facts" in capsys.readouterr().out
     assert main(["export", "--out", str(tmp_path / "x"), "--database-url", url]) == 0
