@@ -13,6 +13,7 @@ import redis
 
 from bot.plugins.channels import public, widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST
+from tests.support.servers import redis_server
 
 SECRET = "unit-widget-secret"
 
@@ -133,7 +134,8 @@ def test_i3_browsers_only_from_the_allowed_sites_and_frames_of_a_few_kb(channel)
     assert "https://evil.example" not in refused and "https://www.customer.example" in refused
 
 
-async def test_cve_2025_61765_the_redis_channel_carries_json_and_never_unpickles(tmp_path, redis_url):
+@pytest.mark.stack
+async def test_cve_2025_61765_the_redis_channel_carries_json_and_never_unpickles(tmp_path):
     """CVE-2025-61765: python-socketio 5.9 unpickled what it read from Redis; the manager here reads JSON only."""
     from bidict import bidict
 
@@ -143,27 +145,33 @@ async def test_cve_2025_61765_the_redis_channel_carries_json_and_never_unpickles
         def __reduce__(self):
             return os.mkdir, (str(marker),)
 
-    manager = public.JsonRedisManager(redis_url, channel="socketio-test")
-    manager.rooms = {"/": {"room-a": bidict({"sid-1": "eio-1"}), "room-b": bidict({"sid-2": "eio-2"})}}
-    listening = asyncio.ensure_future(manager._thread())  # the loop every instance runs
-    await asyncio.sleep(0.5)
-    raw = redis.Redis.from_url(redis_url)
-    assert raw.publish("socketio-test", pickle.dumps(Exploit())) == 1
-    raw.publish("socketio-test", pickle.dumps({"method": "close_room", "room": "room-b", "namespace": "/"}))
-    raw.publish("socketio-test", b"\x80\x04not json either")
-    await manager._publish({"method": "close_room", "room": "room-a", "namespace": "/"})
-    deadline = asyncio.get_running_loop().time() + 10
-    while "room-a" in manager.rooms.get("/", {}) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-    assert not marker.exists()  # the pickle did not run
-    assert "room-a" not in manager.rooms.get("/", {})  # JSON from another instance is obeyed
-    assert "room-b" in manager.rooms.get("/", {})  # a pickle is not read at all
-    # what another instance reads from Redis is plain JSON
-    pubsub = raw.pubsub()
-    pubsub.subscribe("socketio-test")
-    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
-    await manager._publish({"method": "close_room", "room": "r", "namespace": "/"})
-    published = pubsub.get_message(timeout=2)
-    assert json.loads(published["data"]) == {"method": "close_room", "room": "r", "namespace": "/"}
-    listening.cancel()
-    await manager.redis.close()
+    # a server of this test's own: the listener's thread stops when it does, so the loop can close
+    with redis_server() as redis_url:
+        manager = public.JsonRedisManager(redis_url, channel="socketio-test")
+        manager.rooms = {"/": {"room-a": bidict({"sid-1": "eio-1"}), "room-b": bidict({"sid-2": "eio-2"})}}
+        listening = asyncio.ensure_future(manager._thread())  # the loop every instance runs
+        await asyncio.sleep(0.5)
+        raw = redis.Redis.from_url(redis_url)
+        assert raw.publish("socketio-test", pickle.dumps(Exploit())) == 1
+        raw.publish("socketio-test", pickle.dumps({"method": "close_room", "room": "room-b", "namespace": "/"}))
+        raw.publish("socketio-test", b"\x80\x04not json either")
+        await manager._publish({"method": "close_room", "room": "room-a", "namespace": "/"})
+        deadline = asyncio.get_running_loop().time() + 10
+        while "room-a" in manager.rooms.get("/", {}) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert not marker.exists()  # the pickle did not run
+        assert "room-a" not in manager.rooms.get("/", {})  # JSON from another instance is obeyed
+        assert "room-b" in manager.rooms.get("/", {})  # a pickle is not read at all
+        # what another instance reads from Redis is plain JSON
+        pubsub = raw.pubsub()
+        pubsub.subscribe("socketio-test")
+        assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+        await manager._publish({"method": "close_room", "room": "r", "namespace": "/"})
+        published = pubsub.get_message(timeout=2)
+        assert json.loads(published["data"]) == {"method": "close_room", "room": "r", "namespace": "/"}
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await manager.pubsub.close()  # the listener's connection, then the publisher's pool
+        await manager.redis.connection_pool.disconnect()
+        raw.close()
+        pubsub.close()
