@@ -59,7 +59,8 @@ class FakeWeChat:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # polled often: shutdown() then returns at once, not after half a second
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
         self.thread.start()

@@ -33,7 +33,8 @@ class WebhookSink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/leads"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # polled often: shutdown() then returns at once, not after half a second
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def __enter__(self) -> WebhookSink:

@@ -84,7 +84,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # polled often: shutdown() then returns at once, not after half a second
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
 
 class FakeSmtp:
@@ -234,7 +235,8 @@ class FakeWeComRobot:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/webhook/send?key=test"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # polled often: shutdown() then returns at once, not after half a second
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
 
 def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
