@@ -5,6 +5,7 @@ the message) decides between the three honest replies: 「您是想问……」 
 is close to questions we answer, 「这个问题我还没有确切资料」 with a consultant when it is about
 our field but close to none of them, and the scope reply when it is off-topic.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Text
@@ -40,8 +41,11 @@ def candidate_intents(tracker: Tracker) -> List[str]:
     scores its confidence plus its closest example's similarity.
     """
     ranking = tracker.latest_message.get("intent_ranking") or []
-    scores = {r["name"]: float(r.get("confidence") or 0) for r in ranking
-              if r.get("name") not in NOT_ANSWERS and (r.get("confidence") or 0) >= MIN_CANDIDATE_CONFIDENCE}
+    scores = {
+        r["name"]: float(r.get("confidence") or 0)
+        for r in ranking
+        if r.get("name") not in NOT_ANSWERS and (r.get("confidence") or 0) >= MIN_CANDIDATE_CONFIDENCE
+    }
     for r in retrieved(tracker):
         if r["name"] not in NOT_ANSWERS:
             scores[r["name"]] = scores.get(r["name"], 0.0) + r["similarity"]
@@ -97,8 +101,11 @@ def off_topic(message: Dict[str, Any], answered: set) -> bool:
         return guess == OFF_TOPIC
     in_scope = _closest(message, lambda name: name in answered or name in HONEST_REPLIES)
     anything = _closest(message, lambda name: name != OFF_TOPIC)
-    return (closest_is_off_topic(message) or (guess == OFF_TOPIC and in_scope < IN_SCOPE)
-            or (message.get(IN_FIELD) is False and anything < NEAR))
+    return (
+        closest_is_off_topic(message)
+        or (guess == OFF_TOPIC and in_scope < IN_SCOPE)
+        or (message.get(IN_FIELD) is False and anything < NEAR)
+    )
 
 
 CLARIFYING = {"utter_clarify", "utter_default"}
@@ -112,8 +119,11 @@ def failed_just_before(tracker: Tracker) -> bool:
             if seen_user:
                 return False
             seen_user = True
-        elif (seen_user and event.get("event") == "bot"
-              and (event.get("metadata") or {}).get("utter_action") in CLARIFYING):
+        elif (
+            seen_user
+            and event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") in CLARIFYING
+        ):
             return True
     return False
 
@@ -123,8 +133,9 @@ def clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     if failed_just_before(tracker):
         dispatcher.utter_message(response="utter_clarify_consultant")
         return
-    ranking = [r["name"] for r in tracker.latest_message.get("intent_ranking") or []
-               if r.get("name") not in NOT_ANSWERS]
+    ranking = [
+        r["name"] for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") not in NOT_ANSWERS
+    ]
     guess = ranking[0] if ranking else None
     config = settings.current()
     try:
@@ -162,8 +173,9 @@ class ActionClarify(Action):
     def name(self) -> Text:
         return "action_clarify"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         from actions import answer  # answer uses clarify: imported here, not at the top
 
         config = settings.current()

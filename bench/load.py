@@ -8,6 +8,7 @@ pipeline (tests/nlu/baseline_config.yml) on the same data, and writes
 bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
 peak RSS of each process, start-up (model load) time and training time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,16 +48,30 @@ CONVERSATIONS = [
     ["没有许可证做外呼会怎么样", "罚款多少", "个体户可以办吗"],
     ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
 ]
-SERVICES = {"rasa": "-m bot.serve rasa", "actions": "-m bot.serve actions", "web": "-m bot.serve web",
-            "notify": "-m bot.serve notifier", "launcher": "-m bot.run"}
+SERVICES = {
+    "rasa": "-m bot.serve rasa",
+    "actions": "-m bot.serve actions",
+    "web": "-m bot.serve web",
+    "notify": "-m bot.serve notifier",
+    "launcher": "-m bot.run",
+}
 
 
 def start_stack(model: Path, work: Path, **extra: str) -> Stack:
     """Start `python -m bot.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
-    return start(work, {"APP_ENV": "development", "RASA_MODEL": str(model), "WIDGET_SECRET": "bench",
-                        "CONSOLE_SECRET": "bench",
-                        # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
-                        "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0", **extra})
+    return start(
+        work,
+        {
+            "APP_ENV": "development",
+            "RASA_MODEL": str(model),
+            "WIDGET_SECRET": "bench",
+            "CONSOLE_SECRET": "bench",
+            # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
+            "RATE_LIMIT_PER_IP": "0",
+            "RATE_LIMIT_PER_SENDER": "0",
+            **extra,
+        },
+    )
 
 
 def rss_by_service(stack: Stack) -> dict[str, float]:
@@ -91,12 +106,19 @@ class Level:
             return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1) if ordered else 0
 
         turns = len(self.latencies) + self.errors
-        return {"visitors": self.visitors, "seconds": round(self.seconds, 1), "turns": turns,
-                "turns_per_second": round(len(self.latencies) / self.seconds, 2) if self.seconds else 0,
-                "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-                "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0,
-                "errors": self.errors, "error_rate": round(self.errors / turns, 4) if turns else 0,
-                "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())}}
+        return {
+            "visitors": self.visitors,
+            "seconds": round(self.seconds, 1),
+            "turns": turns,
+            "turns_per_second": round(len(self.latencies) / self.seconds, 2) if self.seconds else 0,
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0,
+            "errors": self.errors,
+            "error_rate": round(self.errors / turns, 4) if turns else 0,
+            "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())},
+        }
 
 
 def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -> Level:
@@ -130,8 +152,11 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
                     break
                 started = time.perf_counter()
                 try:
-                    response = session.post(f"{running.rasa_url}/webhooks/rest/webhook", timeout=60,
-                                            json={"sender": sender, "message": text})
+                    response = session.post(
+                        f"{running.rasa_url}/webhooks/rest/webhook",
+                        timeout=60,
+                        json={"sender": sender, "message": text},
+                    )
                     ok = response.status_code == 200 and bool(response.json())
                 except (requests.RequestException, ValueError):
                     ok = False
@@ -159,8 +184,9 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
 
 def warm_up(running: Stack) -> None:
     for text in ("你好", "注册资本要多少"):
-        requests.post(f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text},
-                      timeout=60)
+        requests.post(
+            f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text}, timeout=60
+        )
 
 
 def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
@@ -170,9 +196,13 @@ def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
         try:
             startup = wait_ready(running)
             warm_up(running)
-            return {"model": str(model), "instances": 1, "stores": "SQLite",
-                    "startup_seconds": round(startup, 1),
-                    "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels]}
+            return {
+                "model": str(model),
+                "instances": 1,
+                "stores": "SQLite",
+                "startup_seconds": round(startup, 1),
+                "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels],
+            }
         finally:
             stop(running)
 
@@ -181,8 +211,11 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
     """``instances`` complete instances sharing PostgreSQL and Redis (the scale-out mode)."""
     import sqlalchemy
 
-    with postgres() as database_url, redis_server() as redis_url, \
-            tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
+    with (
+        postgres() as database_url,
+        redis_server() as redis_url,
+        tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work,
+    ):
         shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url}
         running: list[Stack] = []
         try:
@@ -201,9 +234,13 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
             for instance in running:
                 startups.append(wait_ready(instance))
                 warm_up(instance)
-            return {"model": str(model), "instances": instances, "stores": "PostgreSQL + Redis",
-                    "startup_seconds": round(max(startups), 1),
-                    "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels]}
+            return {
+                "model": str(model),
+                "instances": instances,
+                "stores": "PostgreSQL + Redis",
+                "startup_seconds": round(max(startups), 1),
+                "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels],
+            }
         finally:
             for instance in running:
                 stop(instance)
@@ -211,64 +248,113 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
 
 def report_level(level: Level, tag: str) -> dict:
     summary = level.summary()
-    print(f"{tag}: {summary['visitors']} visitors: {summary['turns_per_second']} turns/s, p50 {summary['p50_ms']} ms, "
-          f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}", flush=True)
+    print(
+        f"{tag}: {summary['visitors']} visitors: {summary['turns_per_second']} turns/s, p50 {summary['p50_ms']} ms, "
+        f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}",
+        flush=True,
+    )
     return summary
 
 
 def render(report: dict) -> str:
     ours, stock = report["ours"], report.get("stock")
     lines = [
-        "# Load benchmark", "",
+        "# Load benchmark",
+        "",
         f"{report['date']} · {report['machine']} · {report['seconds']} s per level · "
-        "conversations replayed through the REST channel (bench/load.py)", "",
+        "conversations replayed through the REST channel (bench/load.py)",
+        "",
         "| pipeline | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in (("project (jieba, normaliser, lexicon)", ours), ("stock Rasa pipeline", stock)):
         if result:
             for level in result["levels"]:
-                lines.append(f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
-                             f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |")
+                lines.append(
+                    f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
+                    f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |"
+                )
     if stock:
-        lines += ["", "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):", "",
-                  "| visitors | turns/s | p50 | p95 | p99 |", "|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):",
+            "",
+            "| visitors | turns/s | p50 | p95 | p99 |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for a, b in zip(ours["levels"], stock["levels"], strict=True):  # both measured at the same levels
-            ratio = {key: f"{a[key] / b[key]:.2f}" if b[key] else "–"
-                     for key in ("turns_per_second", "p50_ms", "p95_ms", "p99_ms")}
-            lines.append(f"| {a['visitors']} | {ratio['turns_per_second']} | {ratio['p50_ms']} | {ratio['p95_ms']} "
-                         f"| {ratio['p99_ms']} |")
+            ratio = {
+                key: f"{a[key] / b[key]:.2f}" if b[key] else "–"
+                for key in ("turns_per_second", "p50_ms", "p95_ms", "p99_ms")
+            }
+            lines.append(
+                f"| {a['visitors']} | {ratio['turns_per_second']} | {ratio['p50_ms']} | {ratio['p95_ms']} "
+                f"| {ratio['p99_ms']} |"
+            )
     scaled = [r for r in (report.get("shared_1"), report.get("shared_2")) if r]
     if scaled:
-        lines += ["", "Scale-out mode (project pipeline; each visitor sticks to one instance):", "",
-                  "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Scale-out mode (project pipeline; each visitor sticks to one instance):",
+            "",
+            "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for result in scaled:
             for level in result["levels"]:
-                lines.append(f"| {result['instances']}, {result['stores']} | {level['visitors']} "
-                             f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
-                             f"| {level['p99_ms']} | {level['errors']} |")
-    lines += ["", "Peak resident memory (MB) at the highest level:", "",
-              "| pipeline | " + " | ".join(SERVICES) + " |", "|---|" + "---:|" * len(SERVICES)]
-    for name, result in (("project", ours), ("stock", stock),
-                         ("project, 2 instances (sum)", report.get("shared_2"))):
+                lines.append(
+                    f"| {result['instances']}, {result['stores']} | {level['visitors']} "
+                    f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
+                    f"| {level['p99_ms']} | {level['errors']} |"
+                )
+    lines += [
+        "",
+        "Peak resident memory (MB) at the highest level:",
+        "",
+        "| pipeline | " + " | ".join(SERVICES) + " |",
+        "|---|" + "---:|" * len(SERVICES),
+    ]
+    for name, result in (("project", ours), ("stock", stock), ("project, 2 instances (sum)", report.get("shared_2"))):
         if result:
             peak = result["levels"][-1]["rss_peak_mb"]
             lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
-    lines += ["", "| | project | stock |", "|---|---:|---:|",
-              f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
-              f"{stock['startup_seconds'] if stock else '–'} |",
-              f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
-              f"{report.get('training_seconds', {}).get('stock', '–')} |", ""]
+    lines += [
+        "",
+        "| | project | stock |",
+        "|---|---:|---:|",
+        f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
+        f"{stock['startup_seconds'] if stock else '–'} |",
+        f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
+        f"{report.get('training_seconds', {}).get('stock', '–')} |",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def train_stock(out: Path) -> tuple[Path, float]:
     """Train a whole model (NLU and dialogue) with Rasa's stock pipeline on the project's data."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "--config", str(STOCK_CONFIG), "--domain", str(train.DOMAIN),
-                    "--data", *map(str, train.TRAINING_DATA), "--out", str(out), "--fixed-model-name", "stock",
-                    "--force"], cwd=PROJECT_ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "--config",
+            str(STOCK_CONFIG),
+            "--domain",
+            str(train.DOMAIN),
+            "--data",
+            *map(str, train.TRAINING_DATA),
+            "--out",
+            str(out),
+            "--fixed-model-name",
+            "stock",
+            "--force",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     return out / "stock.tar.gz", time.monotonic() - started
 
 
@@ -277,16 +363,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 30)))
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
-    parser.add_argument("--no-scale-out", action="store_true",
-                        help="skip 1 and 2 instances on PostgreSQL + Redis")
+    parser.add_argument("--no-scale-out", action="store_true", help="skip 1 and 2 instances on PostgreSQL + Redis")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]
     if train.is_stale():
         print("error: the model is missing or stale; run make train", file=sys.stderr)
         return 1
-    report = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-              "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
-              "seconds": args.seconds, "training_seconds": {}}
+    report = {
+        "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "seconds": args.seconds,
+        "training_seconds": {},
+    }
     if train.TIMING_PATH.exists():
         report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
     report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")

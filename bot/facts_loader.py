@@ -17,6 +17,7 @@ A fact whose content equals its row in the existing file keeps that row's
 text byte for byte (comments, line breaks, quoting); a changed or new fact is
 written in the files' style. Loading the export gives the same facts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,12 +59,8 @@ class LoadReport:
         return bool(self.added or self.updated)
 
     def summary(self) -> str:
-        text = (
-            f"facts: {len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged"
-        )
-        for label, keys in (("added", self.added), ("updated", self.updated),
-                            ("only in database", self.not_in_files)):
+        text = f"facts: {len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+        for label, keys in (("added", self.added), ("updated", self.updated), ("only in database", self.not_in_files)):
             if keys:
                 text += f"\n  {label}: {', '.join(keys)}"
         return text
@@ -149,8 +146,9 @@ def _validate_row(row: Any, where: str) -> dict:
         if extra:
             raise FactsFileError(f"{src_where}: unknown source field(s): {', '.join(sorted(extra))}")
         article = src.get("article")
-        clean_sources.append({"document": src["document"].strip(),
-                              "article": str(article).strip() if article is not None else None})
+        clean_sources.append(
+            {"document": src["document"].strip(), "article": str(article).strip() if article is not None else None}
+        )
     clean["sources"] = clean_sources
     clean["effective"] = _date(row.get("effective"), where, "effective")
     clean["verified"] = _date(row["verified"], where, "verified")
@@ -182,11 +180,13 @@ def _validate_row(row: Any, where: str) -> dict:
         extra = set(corr) - CORRECTION_FIELDS - {"__line__"}
         if extra:
             raise FactsFileError(f"{corr_where}: unknown correction field(s): {', '.join(sorted(extra))}")
-        corrections.append({
-            "claim": _text(corr, "claim", corr_where, True),
-            "current": _text(corr, "current", corr_where, True),
-            "since": str(corr["since"]) if corr.get("since") is not None else None,
-        })
+        corrections.append(
+            {
+                "claim": _text(corr, "claim", corr_where, True),
+                "current": _text(corr, "current", corr_where, True),
+                "since": str(corr["since"]) if corr.get("since") is not None else None,
+            }
+        )
     clean["corrections"] = corrections
     return clean
 
@@ -249,8 +249,9 @@ def read_located(paths: Iterable[Path]) -> list[Located]:
             intent = clean["intent"]
             if intent:
                 if intent in seen_intents:
-                    raise FactsFileError(f"{where}: intent {intent!r} is already answered by the fact at "
-                                         f"{seen_intents[intent]}")
+                    raise FactsFileError(
+                        f"{where}: intent {intent!r} is already answered by the fact at {seen_intents[intent]}"
+                    )
                 seen_intents[intent] = where
             found.append(located)
     return found
@@ -321,8 +322,9 @@ def load_facts(paths: Iterable[Path], database_url: str) -> LoadReport:
                 _apply(fact, row, digest)
                 # the file may now say what the database already has (an exported console edit): no new version
                 version = record_version(fact, f"file:{origin}", f"loaded from {origin}", session=session)
-                (report.updated if version or before != (fact.topic, fact.intent) else report.unchanged
-                 ).append(row["key"])
+                (report.updated if version or before != (fact.topic, fact.intent) else report.unchanged).append(
+                    row["key"]
+                )
             else:
                 report.unchanged.append(row["key"])
             fact.source_file, fact.source_position = file.name, position
@@ -353,11 +355,16 @@ class ExportReport:
     refolds: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = (f"exported {self.facts} facts to {self.out}: {len(self.written)} file(s) written, "
-                f"{len(self.unchanged)} unchanged")
-        for label, items in (("written", self.written), ("left out (not in the database)", self.dropped),
-                             ("rewritten without their old text (not valid)", self.reformatted),
-                             ("text a reload folds differently", self.refolds)):
+        text = (
+            f"exported {self.facts} facts to {self.out}: {len(self.written)} file(s) written, "
+            f"{len(self.unchanged)} unchanged"
+        )
+        for label, items in (
+            ("written", self.written),
+            ("left out (not in the database)", self.dropped),
+            ("rewritten without their old text (not valid)", self.reformatted),
+            ("text a reload folds differently", self.refolds),
+        ):
             if items:
                 text += f"\n  {label}: {', '.join(items)}"
         return text
@@ -366,11 +373,21 @@ class ExportReport:
 def fact_row(fact: Fact) -> dict:
     """A database fact as the loader reads its row from a file (``_validate_row``'s shape)."""
     content = content_of(fact)
-    return {"key": fact.key, "topic": fact.topic, "intent": fact.intent, "question": content["question"],
-            "answer": content["answer"], "confidence_note": content["confidence_note"],
-            "confidence": content["confidence"], "sources": content["sources"],
-            "effective": fact.effective_date, "verified": fact.verified_date, "data": content["data"],
-            "variants": content["variants"], "corrections": content["corrections"]}
+    return {
+        "key": fact.key,
+        "topic": fact.topic,
+        "intent": fact.intent,
+        "question": content["question"],
+        "answer": content["answer"],
+        "confidence_note": content["confidence_note"],
+        "confidence": content["confidence"],
+        "sources": content["sources"],
+        "effective": fact.effective_date,
+        "verified": fact.verified_date,
+        "data": content["data"],
+        "variants": content["variants"],
+        "corrections": content["corrections"],
+    }
 
 
 def _quoted(text: str) -> str:
@@ -390,8 +407,9 @@ def _scalar(text: str) -> str:
 def _flow_scalar(text: str) -> str:
     """A key or value inside ``{...}`` (a variant's ``when``)."""
     try:
-        plain = bool(re.fullmatch(r"[^\s,\[\]{}:#\"'*&!|>%@`]+", text)) and \
-            yaml.safe_load(f"{{{text}: {text}}}") == {text: text}
+        plain = bool(re.fullmatch(r"[^\s,\[\]{}:#\"'*&!|>%@`]+", text)) and yaml.safe_load(f"{{{text}: {text}}}") == {
+            text: text
+        }
     except yaml.YAMLError:
         plain = False
     return text if plain else _quoted(text)
@@ -399,6 +417,7 @@ def _flow_scalar(text: str) -> str:
 
 def _breaks(text: str, limit: int) -> Optional[tuple[int, int]]:
     """Where to end the first line of ``text`` (end, start of the next): a space, or beside a wide character."""
+
     def breakable(p: int) -> Optional[tuple[int, int]]:
         before, after = text[p - 1], text[p]
         if after == " ":
@@ -424,8 +443,8 @@ def _wrap(text: str) -> list[str]:
         cut = _breaks(text, WRAP)
         if cut is None:
             break
-        lines.append(text[:cut[0]])
-        text = text[cut[1]:]
+        lines.append(text[: cut[0]])
+        text = text[cut[1] :]
     return lines + [text]
 
 
@@ -513,10 +532,10 @@ def _segments(file: Path, text: str) -> tuple[str, dict[str, tuple[dict, str]]]:
     starts = [x.line for x in located] + [len(lines) + 1]
     if not located:  # "facts: []": keep the comments above it
         return "".join(line + "\n" for line in lines if line.startswith("#")) + "facts:\n", {}
-    head = "\n".join(lines[:starts[0] - 1]) + "\n"
+    head = "\n".join(lines[: starts[0] - 1]) + "\n"
     segments = {}
     for x, end in zip(located, starts[1:], strict=True):
-        segments[x.row["key"]] = (x.row, "\n".join(lines[x.line - 1:end - 1]).rstrip("\n").rstrip())
+        segments[x.row["key"]] = (x.row, "\n".join(lines[x.line - 1 : end - 1]).rstrip("\n").rstrip())
     return head, segments
 
 
@@ -590,10 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
         return _export_main(argv[1:])
-    parser = argparse.ArgumentParser(description="Load facts YAML files into the facts database "
-                                                 "(`export` writes the database back to them).")
-    parser.add_argument("paths", nargs="*", type=Path,
-                        default=[settings_module.PROJECT_ROOT / "data" / "facts"])
+    parser = argparse.ArgumentParser(
+        description="Load facts YAML files into the facts database (`export` writes the database back to them)."
+    )
+    parser.add_argument("paths", nargs="*", type=Path, default=[settings_module.PROJECT_ROOT / "data" / "facts"])
     parser.add_argument("--database-url", help="default: $DATABASE_URL or var/facts.db")
     args = parser.parse_args(argv)
     try:
@@ -610,10 +629,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.facts_loader export",
-                                     description="Write the facts database back to data/facts/*.yml.")
-    parser.add_argument("--out", type=Path, default=settings_module.PROJECT_ROOT / "data" / "facts",
-                        help="folder to write (default data/facts; its files keep their comments)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.facts_loader export", description="Write the facts database back to data/facts/*.yml."
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=settings_module.PROJECT_ROOT / "data" / "facts",
+        help="folder to write (default data/facts; its files keep their comments)",
+    )
     parser.add_argument("--database-url", help="default: $DATABASE_URL or var/facts.db")
     args = parser.parse_args(argv)
     try:

@@ -2,6 +2,7 @@
 
 Helpers live in tests/support/; this file holds only fixtures and the collection hook.
 """
+
 from __future__ import annotations
 
 import os
@@ -94,8 +95,18 @@ def console_template(tmp_path_factory, facts_template) -> str:
     with db.session_scope(url) as session:
         staff.create_user("admin1", "admin", "admin password 1", session=session)
         staff.create_user("agent1", "agent", "agent password 1", session=session)
-        leads.save_lead({"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",
-                         "company": "某某科技", "consent": True, "topics": ["capital"]}, session=session)
+        leads.save_lead(
+            {
+                "conversation_id": "c1",
+                "channel": "socketio",
+                "name": "张先生",
+                "phone": "13812345678",
+                "company": "某某科技",
+                "consent": True,
+                "topics": ["capital"],
+            },
+            session=session,
+        )
     db.get_engine(url).dispose()
     return url
 
@@ -104,8 +115,14 @@ def console_template(tmp_path_factory, facts_template) -> str:
 def console_app(tmp_path, console_template):
     """The web app (console and widget API) on a fresh copy of ``console_template``; nothing else running."""
     url = copy(console_template, tmp_path / "console.db")
-    config = settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
-                            "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"})
+    config = settings.load(
+        {
+            "DATABASE_URL": url,
+            "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
+            "WIDGET_SECRET": "w",
+            "CONSOLE_SECRET": "c",
+        }
+    )
     app = create_app(config)
     auth._failures.clear()
     return app
@@ -167,8 +184,9 @@ def own_webhook_sink():
 def own_stack(tmp_path_factory, own_fake_wechat, own_webhook_sink):
     """A stack of this module's own, with its own WeChat stand-in and webhook: for tests that kill its processes
     (found under its launcher's PID, tests/support/stack.py), so no other test's stack is touched."""
-    with running(tmp_path_factory.mktemp("own-stack"), own_fake_wechat.base,
-                 NOTIFY_WEBHOOK_URL=own_webhook_sink.url) as stack:
+    with running(
+        tmp_path_factory.mktemp("own-stack"), own_fake_wechat.base, NOTIFY_WEBHOOK_URL=own_webhook_sink.url
+    ) as stack:
         yield stack
 
 

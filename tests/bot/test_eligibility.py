@@ -1,4 +1,5 @@
 """Capital thresholds come from the facts database and decide the verdict."""
+
 from bot import eligibility
 from bot.store import facts
 

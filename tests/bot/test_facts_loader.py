@@ -1,4 +1,5 @@
 """The facts loader: validation, idempotent upserts and reports."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,9 @@ def test_rerun_is_a_noop(tmp_path, url):
 def test_changed_row_updates_only_that_fact(tmp_path, url):
     path = write(tmp_path, "a.yml", GOOD)
     load_facts([path], url)
-    path.write_text(GOOD.replace("有效期为5年。", "有效期为五年。").replace("since: \"2017\"", "since: \"2018\""),
-                    encoding="utf-8")
+    path.write_text(
+        GOOD.replace("有效期为5年。", "有效期为五年。").replace('since: "2017"', 'since: "2018"'), encoding="utf-8"
+    )
     report = load_facts([path], url)
     assert report.updated == ["licence.validity"]
     assert report.unchanged == ["unconfirmed.upgrade"]
@@ -66,17 +68,24 @@ def test_database_edit_survives_reload_of_unchanged_file(tmp_path, url):
         assert facts.get_fact("licence.validity", session=session).answer == "staff edit"
 
 
-@pytest.mark.parametrize("broken, line, message", [
-    (GOOD.replace("    confidence: H\n", "    confidence: X\n"), 2, "confidence must be one of"),
-    (GOOD.replace("    answer: 尚无定论。\n", ""), 17, "missing field(s): answer"),
-    (GOOD.replace("    verified: 2026-11-29\n", "    verified: yesterday\n", 1), 2, "verified must be a date"),
-    (GOOD.replace("    question: 有效期多久？\n", "    qestion: 有效期多久？\n"), 2, "unknown field(s): qestion"),
-    (GOOD.replace("      - document: 公开资料\n", "      - article: 第1条\n"), 21, "each source needs a document"),
-    (GOOD.replace("key: unconfirmed.upgrade", "key: licence.validity"), 17, "duplicate key"),
-    (GOOD.replace("    topic: upgrade\n", "    topic: upgrade\n    intent: ask_validity\n"), 17, "already answered"),
-    ("facts:\n  - key: [unclosed\n", 3, "not valid YAML"),
-    ("nothing: here\n", 1, "top-level 'facts:' list"),
-])
+@pytest.mark.parametrize(
+    "broken, line, message",
+    [
+        (GOOD.replace("    confidence: H\n", "    confidence: X\n"), 2, "confidence must be one of"),
+        (GOOD.replace("    answer: 尚无定论。\n", ""), 17, "missing field(s): answer"),
+        (GOOD.replace("    verified: 2026-11-29\n", "    verified: yesterday\n", 1), 2, "verified must be a date"),
+        (GOOD.replace("    question: 有效期多久？\n", "    qestion: 有效期多久？\n"), 2, "unknown field(s): qestion"),
+        (GOOD.replace("      - document: 公开资料\n", "      - article: 第1条\n"), 21, "each source needs a document"),
+        (GOOD.replace("key: unconfirmed.upgrade", "key: licence.validity"), 17, "duplicate key"),
+        (
+            GOOD.replace("    topic: upgrade\n", "    topic: upgrade\n    intent: ask_validity\n"),
+            17,
+            "already answered",
+        ),
+        ("facts:\n  - key: [unclosed\n", 3, "not valid YAML"),
+        ("nothing: here\n", 1, "top-level 'facts:' list"),
+    ],
+)
 def test_malformed_file_is_refused_with_file_and_line(tmp_path, url, broken, line, message):
     path = write(tmp_path, "bad.yml", broken)
     with pytest.raises(FactsFileError) as error:
@@ -122,11 +131,15 @@ def facts_loader_dir():
     return PROJECT_ROOT / "data" / "facts"
 
 
-@pytest.mark.parametrize("raw, folded", [
-    ("外资企业要求相同。\n2017年起不再要求验资报告", "外资企业要求相同。2017年起不再要求验资报告"),
-    ("申请和年报通过 \n “电信业务市场综合管理信息系统”", "申请和年报通过“电信业务市场综合管理信息系统”"),
-    ("B24 and\n  ICP", "B24 and ICP"),
-])
+@pytest.mark.parametrize(
+    "raw, folded",
+    [
+        ("外资企业要求相同。\n2017年起不再要求验资报告", "外资企业要求相同。2017年起不再要求验资报告"),
+        ("申请和年报通过 \n “电信业务市场综合管理信息系统”", "申请和年报通过“电信业务市场综合管理信息系统”"),
+        ("B24 and\n  ICP", "B24 and ICP"),
+    ],
+)
 def test_folded_yaml_lines_join_without_spaces_between_chinese(raw, folded):
     from bot.facts_loader import fold_whitespace
+
     assert fold_whitespace(raw) == folded

@@ -1,4 +1,5 @@
 """Schema migrations: a database made before migrations upgrades with every row kept; models and migrations agree."""
+
 from __future__ import annotations
 
 import re
@@ -92,13 +93,25 @@ def test_after_the_upgrade_staff_log_in_and_the_console_edit_survives_a_facts_re
         assert {lead.name for lead in leads.list_leads(session=session)} == {"张先生", "李女士"}
         # tokens issued before roles existed are agents: no full phones, no facts
         assert [token.role for token in session.query(staff.ApiToken)] == ["agent"]
-    app = create_app(settings.load({"DATABASE_URL": old_database, "TRACKER_STORE_URL": old_database,
-                                    "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))
+    app = create_app(
+        settings.load(
+            {
+                "DATABASE_URL": old_database,
+                "TRACKER_STORE_URL": old_database,
+                "WIDGET_SECRET": "w",
+                "CONSOLE_SECRET": "c",
+            }
+        )
+    )
     client = app.test_client()
     page = client.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/console/login", data={"username": "admin1", "password": "admin password 1",
-                                               "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/console/login", data={"username": "admin1", "password": "admin password 1", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     listing = client.get("/console/conversations").get_data(as_text=True)
     assert "fx-visitor-2" in listing and "fx-visitor-1" in listing
     assert "已电话联系" in client.get("/console/leads/1").get_data(as_text=True)
@@ -116,18 +129,33 @@ def test_a_new_database_gets_exactly_the_models_schema(empty_database):
 
 def test_the_command_upgrades_and_reports(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    done = subprocess.run([sys.executable, "-m", "bot.migrate", "--url", url], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.migrate", "--url", url],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"revision {migrate.head()}" in done.stdout
-    current = subprocess.run([sys.executable, "-m", "bot.migrate", "current", "--url", url], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=120)
+    current = subprocess.run(
+        [sys.executable, "-m", "bot.migrate", "current", "--url", url],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert current.stdout.strip() == migrate.head()
 
 
 def test_an_unreachable_database_is_one_clear_line():
-    done = subprocess.run([sys.executable, "-m", "bot.migrate", "--url", "postgresql://nobody@127.0.0.1:9/none"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.migrate", "--url", "postgresql://nobody@127.0.0.1:9/none"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr.strip().startswith("error: database unavailable") and "Traceback" not in done.stderr
 
@@ -136,8 +164,10 @@ def test_an_unreachable_database_is_one_clear_line():
 def test_two_instances_migrating_postgresql_at_once_both_succeed():
     with postgres("migrations") as url:
         command = [sys.executable, "-m", "bot.migrate", "--url", url]
-        runs = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True) for _ in range(2)]
+        runs = [
+            subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
         outputs = [run.communicate(timeout=180) for run in runs]
         assert [run.returncode for run in runs] == [0, 0], outputs
         assert differences(url) == []
@@ -161,8 +191,12 @@ def test_postgresql_facts_get_version_1_and_edits_and_restores_work_there(old_da
             for fact in facts.all_facts(session=session):
                 [first] = facts.versions(fact.key, session=session)
                 assert first.version == 1 and first.content == facts.content_of(fact)
-            assert facts.edit_fact("licence.validity", {"answer": "有效期为5年。"}, "admin1", "复核",
-                                   session=session, base_version=1).version == 2
+            assert (
+                facts.edit_fact(
+                    "licence.validity", {"answer": "有效期为5年。"}, "admin1", "复核", session=session, base_version=1
+                ).version
+                == 2
+            )
         with db.session_scope(url) as session:
             assert facts.restore_version("licence.validity", 1, "admin1", session=session).version == 3
             assert facts.get_fact("licence.validity", session=session).answer == CONSOLE_EDIT

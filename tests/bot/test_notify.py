@@ -1,4 +1,5 @@
 """The notifier's transport security and what it writes to logs and the outbox (F5, F17, F18)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,16 @@ from bot.store import handoffs, leads
 from tests.support.config import config_for
 from tests.support.stack import free_port
 
-LEAD = {"conversation_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "channel": "socketio", "name": "张先生",
-        "phone": "13812345678", "company": "某某科技", "region": "广东省", "licence": "全网", "consent": True}
+LEAD = {
+    "conversation_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8",
+    "channel": "socketio",
+    "name": "张先生",
+    "phone": "13812345678",
+    "company": "某某科技",
+    "region": "广东省",
+    "licence": "全网",
+    "consent": True,
+}
 
 
 @pytest.fixture
@@ -38,35 +47,66 @@ def make_certificates(tmp_path):
     now = dt.datetime.now(dt.timezone.utc)
 
     def certificate(subject, issuer, public_key, signing_key, ca: bool):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if ca:
-            builder = builder.add_extension(x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
-                decipher_only=False), critical=True)
+            builder = builder.add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
         else:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
         return builder.sign(signing_key, hashes.SHA256())
 
     def write(name, cert, key):
         (tmp_path / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (tmp_path / f"{name}.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (tmp_path / f"{name}.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return str(tmp_path / f"{name}.pem"), str(tmp_path / f"{name}.key")
 
     ca_key, server_key, evil_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test notifier CA")])
     ca = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
-    server = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name,
-                         server_key.public_key(), ca_key, ca=False)
+    server = certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]),
+        ca_name,
+        server_key.public_key(),
+        ca_key,
+        ca=False,
+    )
     evil_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evil")])
     evil = certificate(evil_name, evil_name, evil_key.public_key(), evil_key, ca=False)
-    return {"ca": write("ca", ca, ca_key)[0], "server": write("server", server, server_key),
-            "self_signed": write("evil", evil, evil_key)}
+    return {
+        "ca": write("ca", ca, ca_key)[0],
+        "server": write("server", server, server_key),
+        "self_signed": write("evil", evil, evil_key),
+    }
 
 
 class Smtp:
@@ -124,8 +164,14 @@ def outbox_row(url) -> leads.Notification:
 
 
 def mail_env(port, **extra):
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "NOTIFY_EMAIL_TO": "sales@example.com",
-            "SMTP_USER": "robot@example.com", "SMTP_PASSWORD": "smtp-password-secret", **extra}
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "NOTIFY_EMAIL_TO": "sales@example.com",
+        "SMTP_USER": "robot@example.com",
+        "SMTP_PASSWORD": "smtp-password-secret",
+        **extra,
+    }
 
 
 def test_f17_starttls_refuses_a_self_signed_certificate(url, certs, caplog):
@@ -282,8 +328,14 @@ def test_f18_wecom_errmsg_is_not_stored(url):
 
 def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
     """F1, F18: Rasa unreachable while a handoff expires: the log line names the handoff, not the URL or token."""
-    config = settings.load({"DATABASE_URL": url, "RASA_URL": "http://127.0.0.1:9", "RASA_AUTH_TOKEN": "RASA-TOKEN-x1",
-                            "HANDOFF_CLAIM_TIMEOUT": "0"})
+    config = settings.load(
+        {
+            "DATABASE_URL": url,
+            "RASA_URL": "http://127.0.0.1:9",
+            "RASA_AUTH_TOKEN": "RASA-TOKEN-x1",
+            "HANDOFF_CLAIM_TIMEOUT": "0",
+        }
+    )
     with db.session_scope(url) as session:
         handoffs.queue_handoff("x#", "rest", session=session)
     with caplog.at_level(logging.INFO, logger="bot.notify"):
@@ -297,18 +349,25 @@ def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
 def test_f05_notifications_link_to_the_console_not_the_conversation(url, notifier):
     """F5: a WeCom group, mailbox or CRM reading the notification gets a console link, never the session id."""
     robot, sink, server = Http(), Http(), Smtp(None, "plain")
-    env = {"wecom": {"WECOM_WEBHOOK_URL": robot.url + "/send?key=k"},
-           "webhook": {"NOTIFY_WEBHOOK_URL": sink.url + "/leads"},
-           "email": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port), "SMTP_STARTTLS": "0",
-                     "NOTIFY_EMAIL_TO": "sales@example.com"}}[notifier]
+    env = {
+        "wecom": {"WECOM_WEBHOOK_URL": robot.url + "/send?key=k"},
+        "webhook": {"NOTIFY_WEBHOOK_URL": sink.url + "/leads"},
+        "email": {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(server.port),
+            "SMTP_STARTTLS": "0",
+            "NOTIFY_EMAIL_TO": "sales@example.com",
+        },
+    }[notifier]
     env["CONSOLE_PUBLIC_URL"] = "https://assistant.example.com/"
     try:
         lead_id = queue_mail(url, env)
         assert notify.deliver_due(config_for(url, env)) == 1
-        text = {"wecom": lambda: robot.received[0]["text"]["content"],
-                "webhook": lambda: json.dumps(sink.received[0], ensure_ascii=False),
-                "email": lambda: email.message_from_string(server.messages[0], policy=policy.default)
-                .get_content()}[notifier]()
+        text = {
+            "wecom": lambda: robot.received[0]["text"]["content"],
+            "webhook": lambda: json.dumps(sink.received[0], ensure_ascii=False),
+            "email": lambda: email.message_from_string(server.messages[0], policy=policy.default).get_content(),
+        }[notifier]()
         assert f"https://assistant.example.com/console/leads/{lead_id}" in text
         assert LEAD["conversation_id"] not in text
     finally:

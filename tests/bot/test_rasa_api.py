@@ -1,4 +1,5 @@
 """bot/rasa_api.py against a local fake of Rasa's HTTP API: errors without secrets, ids sent verbatim."""
+
 from __future__ import annotations
 
 import logging
@@ -53,9 +54,27 @@ def test_f01_an_unreachable_rasa_never_carries_the_token(caplog):
     assert TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize("conversation_id", [
-    "..", ".", "x#", "x?", "x#/tracker", "a/b", "pt-ho-%32", "%2e%2e", "x y", "x\n", "x\x00", "", "张三",
-    "a" * 256, None, 12])
+@pytest.mark.parametrize(
+    "conversation_id",
+    [
+        "..",
+        ".",
+        "x#",
+        "x?",
+        "x#/tracker",
+        "a/b",
+        "pt-ho-%32",
+        "%2e%2e",
+        "x y",
+        "x\n",
+        "x\x00",
+        "",
+        "张三",
+        "a" * 256,
+        None,
+        12,
+    ],
+)
 def test_n01_ids_that_would_change_on_the_way_are_refused_before_any_request(fake, conversation_id):
     """N1: an id Rasa would read differently (path tricks, escapes, controls) is refused, not sent."""
     with pytest.raises(rasa_api.InvalidConversationId):
@@ -65,9 +84,16 @@ def test_n01_ids_that_would_change_on_the_way_are_refused_before_any_request(fak
     assert fake.paths == []
 
 
-@pytest.mark.parametrize("conversation_id", [
-    "0123456789abcdef0123456789abcdef", "oAbCdEfGhIjKlMnOpQrStUvWx_-9", "rest-visitor.1~",
-    "crm:42@example.com", "a!$&'()*+,;=b"])
+@pytest.mark.parametrize(
+    "conversation_id",
+    [
+        "0123456789abcdef0123456789abcdef",
+        "oAbCdEfGhIjKlMnOpQrStUvWx_-9",
+        "rest-visitor.1~",
+        "crm:42@example.com",
+        "a!$&'()*+,;=b",
+    ],
+)
 def test_n01_addressable_ids_reach_rasa_verbatim(fake, conversation_id):
     """N1: widget ids, WeChat OpenIDs and ordinary REST senders arrive in the path exactly as they are."""
     rasa_api.append_events(conversation_id, [{"event": "resume"}], config(fake.url))

@@ -1,4 +1,5 @@
 """The retention command purges old conversations and keeps leads."""
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,29 @@ def test_old_conversations_go_and_leads_stay(tmp_path):
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
     old = time.time() - 400 * 86400
     with db.get_engine(tracker).begin() as connection:
-        connection.execute(events.insert(), [{"sender_id": "ancient", "type_name": "user", "timestamp": old,
-                                              "data": json.dumps({"event": "user", "text": "很久以前"})}])
+        connection.execute(
+            events.insert(),
+            [
+                {
+                    "sender_id": "ancient",
+                    "type_name": "user",
+                    "timestamp": old,
+                    "data": json.dumps({"event": "user", "text": "很久以前"}),
+                }
+            ],
+        )
     conversations.refresh(tracker, app)
     with db.session_scope(app) as session:
-        leads.save_lead({"conversation_id": "ancient", "channel": "rest", "name": "老客户",
-                         "phone": "13800000000", "consent": True}, session=session)
+        leads.save_lead(
+            {
+                "conversation_id": "ancient",
+                "channel": "rest",
+                "name": "老客户",
+                "phone": "13800000000",
+                "consent": True,
+            },
+            session=session,
+        )
     assert retention.purge(tracker, app, days=365, dry_run=True) == 1
     assert retention.purge(tracker, app, days=365) == 1
     with db.get_engine(tracker).connect() as connection:
@@ -50,16 +68,36 @@ def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_pa
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
     old = time.time() - 400 * 86400
     with db.get_engine(tracker).begin() as connection:
-        connection.execute(events.insert(), [{"sender_id": sender, "type_name": "user", "timestamp": old,
-                                              "data": json.dumps({"event": "user", "text": "我的电话13800001111"})}
-                                             for sender in ("oOldFollower1", "old-widget")])
+        connection.execute(
+            events.insert(),
+            [
+                {
+                    "sender_id": sender,
+                    "type_name": "user",
+                    "timestamp": old,
+                    "data": json.dumps({"event": "user", "text": "我的电话13800001111"}),
+                }
+                for sender in ("oOldFollower1", "old-widget")
+            ],
+        )
     migrate.upgrade(app)
     with db.session_scope(app) as session:
         for sender in ("oOldFollower1", "old-widget", "recent"):
-            session.add(conversations.CollectedExample(text="我的电话13800001111", intent="inform",
-                                                       conversation_id=sender, collected_by="admin"))
-        leads.save_lead({"conversation_id": "oOldFollower1", "channel": "wechat", "name": "老客户",
-                         "phone": "13800001111", "consent": True}, session=session)
+            session.add(
+                conversations.CollectedExample(
+                    text="我的电话13800001111", intent="inform", conversation_id=sender, collected_by="admin"
+                )
+            )
+        leads.save_lead(
+            {
+                "conversation_id": "oOldFollower1",
+                "channel": "wechat",
+                "name": "老客户",
+                "phone": "13800001111",
+                "consent": True,
+            },
+            session=session,
+        )
     wechat_store.remember_choices(app, "oOldFollower1", ["/ask_fees"])
     wechat_store.remember_choices(app, "recent", ["/ask_fees"])
     assert wechat_store.claim(app, "msg:oOldFollower1:1")

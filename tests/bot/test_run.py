@@ -1,4 +1,5 @@
 """The launcher refuses to start against unreachable databases, with one clear line."""
+
 from __future__ import annotations
 
 import os
@@ -10,14 +11,22 @@ import pytest
 from bot.settings import PROJECT_ROOT
 
 
-@pytest.mark.parametrize("variable, name", [("DATABASE_URL", "facts database"),
-                                            ("TRACKER_STORE_URL", "tracker store")])
+@pytest.mark.parametrize("variable, name", [("DATABASE_URL", "facts database"), ("TRACKER_STORE_URL", "tracker store")])
 def test_unreachable_database_is_a_clear_error(tmp_path, variable, name):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'facts.db'}",
-           "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
-           variable: "postgresql://nobody:secret@127.0.0.1:9/absent?connect_timeout=2"}
-    result = subprocess.run([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'facts.db'}",
+        "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
+        variable: "postgresql://nobody:secret@127.0.0.1:9/absent?connect_timeout=2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.run", "--no-train"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert f"error: {name}" in result.stderr and "unavailable" in result.stderr
     assert "Traceback" not in result.stderr
@@ -29,9 +38,15 @@ def _config(**env):
     return settings.load({"DATABASE_URL": "sqlite:///x.db", **env})
 
 
-SECRETS = {"RASA_AUTH_TOKEN": "rasa-token", "ACTION_SERVER_TOKEN": "action-token", "WIDGET_SECRET": "widget",
-           "CONSOLE_SECRET": "console", "WECHAT_APP_SECRET": "wechat", "SMTP_PASSWORD": "smtp",
-           "WECOM_WEBHOOK_URL": "https://qyapi.example/send?key=robot"}
+SECRETS = {
+    "RASA_AUTH_TOKEN": "rasa-token",
+    "ACTION_SERVER_TOKEN": "action-token",
+    "WIDGET_SECRET": "widget",
+    "CONSOLE_SECRET": "console",
+    "WECHAT_APP_SECRET": "wechat",
+    "SMTP_PASSWORD": "smtp",
+    "WECOM_WEBHOOK_URL": "https://qyapi.example/send?key=robot",
+}
 
 
 def test_each_service_gets_only_its_own_secrets(monkeypatch):
@@ -41,8 +56,10 @@ def test_each_service_gets_only_its_own_secrets(monkeypatch):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     config = _config()
-    held = {service.name: {name for name, value in SECRETS.items() if value in service.env.values()}
-            for service in run.services(config, SECRETS)}
+    held = {
+        service.name: {name for name, value in SECRETS.items() if value in service.env.values()}
+        for service in run.services(config, SECRETS)
+    }
     assert held == {
         "rasa": {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_APP_SECRET"},
         "actions": {"ACTION_SERVER_TOKEN"},  # it queues "notify staff"; the notifier alone knows the channels
@@ -110,8 +127,7 @@ def test_development_secret_files_are_private_from_the_start(monkeypatch, tmp_pa
 def _dying(code: int):
     from bot import run
 
-    service = run.Service("flaky", [sys.executable, "-c", f"import sys; sys.exit({code})"], None,
-                          env=dict(os.environ))
+    service = run.Service("flaky", [sys.executable, "-c", f"import sys; sys.exit({code})"], None, env=dict(os.environ))
     service.start()
     service.process.wait()
     return service

@@ -1,4 +1,5 @@
 """The service entry point: Rasa's token in-process, the action server's inflate limit."""
+
 from __future__ import annotations
 
 import zlib
@@ -11,10 +12,15 @@ from bot import serve, settings
 def test_rasa_gets_its_token_in_process_and_every_cors_origin():
     from rasa.__main__ import create_argument_parser
 
-    config = settings.load({"RASA_AUTH_TOKEN": "the-token", "RASA_PORT": "5111",
-                            "CORS_ORIGINS": "https://a.example,https://b.example"})
-    argv = serve.rasa_argv(config, serve.ROOT / "models" / "m.tar.gz", serve.ROOT / "bot" / "endpoints.yml",
-                           serve.ROOT / "bot" / "credentials.yml")
+    config = settings.load(
+        {"RASA_AUTH_TOKEN": "the-token", "RASA_PORT": "5111", "CORS_ORIGINS": "https://a.example,https://b.example"}
+    )
+    argv = serve.rasa_argv(
+        config,
+        serve.ROOT / "models" / "m.tar.gz",
+        serve.ROOT / "bot" / "endpoints.yml",
+        serve.ROOT / "bot" / "credentials.yml",
+    )
     assert "the-token" not in argv and "--auth-token" not in argv
     args = create_argument_parser().parse_args(argv[1:])
     assert args.port == 5111 and args.enable_api
@@ -52,14 +58,20 @@ def test_inflate_stops_at_the_limit():
         serve.inflate(zlib.compress(b"x" * 4096)[:-6], 1024 * 1024)  # cut short
 
 
-@pytest.mark.parametrize("argv, env, message", [
-    (["actions"], {"ACTION_SERVER_TOKEN": ""}, "ACTION_SERVER_TOKEN is not set"),
-    (["rasa"], {"RASA_AUTH_TOKEN": "", "ACTION_SERVER_TOKEN": "a"}, "RASA_AUTH_TOKEN is not set"),
-    (["rasa"], {"RASA_AUTH_TOKEN": "r", "ACTION_SERVER_TOKEN": ""}, "ACTION_SERVER_TOKEN is not set"),
-    (["rasa", "--model", "/nonexistent/model.tar.gz"], {"RASA_AUTH_TOKEN": "r", "ACTION_SERVER_TOKEN": "a"},
-     "no model at"),
-    (["actions"], {"APP_ENV": "production", "ACTION_SERVER_TOKEN": "a"}, "requires DATABASE_URL"),
-])
+@pytest.mark.parametrize(
+    "argv, env, message",
+    [
+        (["actions"], {"ACTION_SERVER_TOKEN": ""}, "ACTION_SERVER_TOKEN is not set"),
+        (["rasa"], {"RASA_AUTH_TOKEN": "", "ACTION_SERVER_TOKEN": "a"}, "RASA_AUTH_TOKEN is not set"),
+        (["rasa"], {"RASA_AUTH_TOKEN": "r", "ACTION_SERVER_TOKEN": ""}, "ACTION_SERVER_TOKEN is not set"),
+        (
+            ["rasa", "--model", "/nonexistent/model.tar.gz"],
+            {"RASA_AUTH_TOKEN": "r", "ACTION_SERVER_TOKEN": "a"},
+            "no model at",
+        ),
+        (["actions"], {"APP_ENV": "production", "ACTION_SERVER_TOKEN": "a"}, "requires DATABASE_URL"),
+    ],
+)
 def test_a_service_without_what_it_needs_refuses_to_start(monkeypatch, capsys, argv, env, message):
     monkeypatch.setenv("ASSISTANT_SERVICE", "")  # main() sets it; monkeypatch puts it back
     monkeypatch.delenv("DATABASE_URL", raising=False)

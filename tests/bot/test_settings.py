@@ -1,4 +1,5 @@
 """Settings come from the environment; production has no secret defaults."""
+
 import pytest
 
 from bot import settings
@@ -12,11 +13,21 @@ def test_development_defaults_use_sqlite_under_var():
 
 
 def test_production_requires_secrets():
-    with pytest.raises(settings.SettingsError,
-                       match="DATABASE_URL, RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, WIDGET_SECRET, CONSOLE_SECRET"):
+    with pytest.raises(
+        settings.SettingsError,
+        match="DATABASE_URL, RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, WIDGET_SECRET, CONSOLE_SECRET",
+    ):
         settings.load({"APP_ENV": "production"})
-    config = settings.load({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "RASA_AUTH_TOKEN": "t",
-                            "ACTION_SERVER_TOKEN": "a", "WIDGET_SECRET": "s", "CONSOLE_SECRET": "c"})
+    config = settings.load(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": "sqlite://",
+            "RASA_AUTH_TOKEN": "t",
+            "ACTION_SERVER_TOKEN": "a",
+            "WIDGET_SECRET": "s",
+            "CONSOLE_SECRET": "c",
+        }
+    )
     assert config.production and config.action_server_token == "a"
 
 
@@ -42,20 +53,25 @@ def test_cors_default_is_the_web_apps_own_origin_only():
     assert settings.load({}).cors_origins == ("http://localhost:8000",)
     assert settings.load({"WEB_PORT": "9000"}).cors_origins == ("http://localhost:9000",)
     assert settings.load({"CORS_ORIGINS": " https://a.example , https://b.example,"}).cors_origins == (
-        "https://a.example", "https://b.example")
+        "https://a.example",
+        "https://b.example",
+    )
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"RASA_PORT": "abc"}, "RASA_PORT must be a port number"),
-    ({"ACTION_PORT": "70000"}, "ACTION_PORT must be between"),
-    ({"APP_ENV": "staging"}, "APP_ENV must be"),
-    ({"NOTIFY_INTERVAL": "soon"}, "NOTIFY_INTERVAL must be a number"),
-    ({"SMTP_SSL": "maybe"}, "SMTP_SSL must be 1 or 0"),
-    ({"BUSINESS_DAYS": "1,8"}, "BUSINESS_DAYS must list weekdays"),
-    ({"HANDOFF_CLAIM_TIMEOUT": "3 minutes"}, "HANDOFF_CLAIM_TIMEOUT must be a whole number"),
-    ({"WECHAT_REPLY_TIMEOUT": "0"}, "WECHAT_REPLY_TIMEOUT must be above 0"),
-    ({"SMTP_HOST": "mail", "SMTP_USER": "u", "SMTP_STARTTLS": "0"}, "SMTP_USER needs TLS"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"RASA_PORT": "abc"}, "RASA_PORT must be a port number"),
+        ({"ACTION_PORT": "70000"}, "ACTION_PORT must be between"),
+        ({"APP_ENV": "staging"}, "APP_ENV must be"),
+        ({"NOTIFY_INTERVAL": "soon"}, "NOTIFY_INTERVAL must be a number"),
+        ({"SMTP_SSL": "maybe"}, "SMTP_SSL must be 1 or 0"),
+        ({"BUSINESS_DAYS": "1,8"}, "BUSINESS_DAYS must list weekdays"),
+        ({"HANDOFF_CLAIM_TIMEOUT": "3 minutes"}, "HANDOFF_CLAIM_TIMEOUT must be a whole number"),
+        ({"WECHAT_REPLY_TIMEOUT": "0"}, "WECHAT_REPLY_TIMEOUT must be above 0"),
+        ({"SMTP_HOST": "mail", "SMTP_USER": "u", "SMTP_STARTTLS": "0"}, "SMTP_USER needs TLS"),
+    ],
+)
 def test_bad_values_are_refused_clearly(env, message):
     with pytest.raises(settings.SettingsError, match=message):
         settings.load(env)
@@ -70,8 +86,14 @@ def test_several_rasa_workers_need_redis():
 
 def test_the_notifier_alone_reads_the_channels_and_a_process_reads_its_settings_once(monkeypatch):
     """The channels come from the notifier's settings; ``current()`` is read once per process."""
-    config = settings.load({"NOTIFY_WEBHOOK_URL": "https://crm.example/leads", "SMTP_HOST": "mail.example",
-                            "NOTIFY_EMAIL_TO": "sales@example.com", "WECOM_WEBHOOK_URL": "https://qy.example/k"})
+    config = settings.load(
+        {
+            "NOTIFY_WEBHOOK_URL": "https://crm.example/leads",
+            "SMTP_HOST": "mail.example",
+            "NOTIFY_EMAIL_TO": "sales@example.com",
+            "WECOM_WEBHOOK_URL": "https://qy.example/k",
+        }
+    )
     assert config.notifiers.channels == ["wecom", "email", "webhook"]
     assert config.notifiers.smtp_starttls and not config.notifiers.smtp_ssl  # TLS by default
     assert settings.load({}).notifiers.channels == []

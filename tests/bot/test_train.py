@@ -1,4 +1,5 @@
 """The model is retrained when any training input changes, the dictionary included."""
+
 from bot import train
 
 

@@ -1,4 +1,5 @@
 """The deployment files: secrets without defaults, scale-out settings, only public paths exposed."""
+
 from __future__ import annotations
 
 import re
@@ -8,15 +9,30 @@ import yaml
 from bot.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
-SECRETS = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET",
-           "CONSOLE_SECRET"]
+SECRETS = [
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "RASA_AUTH_TOKEN",
+    "ACTION_SERVER_TOKEN",
+    "WIDGET_SECRET",
+    "CONSOLE_SECRET",
+]
 # the secrets each service may hold (F15: least privilege); the database URL goes to every one
-OWN_SECRETS = {"rasa": {"REDIS_URL", "RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_TOKEN",
-                        "WECHAT_APP_SECRET", "WECHAT_AES_KEY"},
-               "actions": {"ACTION_SERVER_TOKEN"},
-               "web": {"REDIS_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
-               "notify": {"RASA_AUTH_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_PASSWORD"},
-               "facts": set()}
+OWN_SECRETS = {
+    "rasa": {
+        "REDIS_URL",
+        "RASA_AUTH_TOKEN",
+        "ACTION_SERVER_TOKEN",
+        "WIDGET_SECRET",
+        "WECHAT_TOKEN",
+        "WECHAT_APP_SECRET",
+        "WECHAT_AES_KEY",
+    },
+    "actions": {"ACTION_SERVER_TOKEN"},
+    "web": {"REDIS_URL", "RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
+    "notify": {"RASA_AUTH_TOKEN", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_PASSWORD"},
+    "facts": set(),
+}
 SECRET_SETTINGS = set().union(*OWN_SECRETS.values())
 
 
@@ -126,9 +142,11 @@ def _compose_env(service: str, values: dict) -> dict:
     compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
     env = {}
     for name, raw in compose["services"][service]["environment"].items():
+
         def fill(match):
             var, rest = match.group(1), match.group(2) or ""
             return values.get(var) or (rest[2:] if rest.startswith(":-") else "")
+
         env[name] = re.sub(r"\$\{(\w+)([^}]*)\}", fill, str(raw))
     return env
 
@@ -152,9 +170,17 @@ def _lead_reaches_the_notifier(action_env: dict, notifier_env: dict, database_ur
     queued = settings.load({**action_env, "DATABASE_URL": database_url})
     assert not queued.notifiers.channels  # the action server knows no channel …
     with db.session_scope(queued.database_url) as session:
-        lead, _ = leads.save_lead({"conversation_id": "deploy-1", "channel": "rest", "name": "部署测试",
-                                   "phone": "13600001234", "consent": True}, session=session,
-                                  hourly_limit=queued.notify_max_per_hour)
+        lead, _ = leads.save_lead(
+            {
+                "conversation_id": "deploy-1",
+                "channel": "rest",
+                "name": "部署测试",
+                "phone": "13600001234",
+                "consent": True,
+            },
+            session=session,
+            hourly_limit=queued.notify_max_per_hour,
+        )
     delivering = settings.load({**notifier_env, "DATABASE_URL": database_url})
     assert delivering.notifiers.channels == ["webhook"]  # … the notifier does
     before = len(sink.received)
@@ -166,8 +192,14 @@ def _lead_reaches_the_notifier(action_env: dict, notifier_env: dict, database_ur
 
 def test_compose_lead_reaches_the_notify_service(empty_database, webhook_sink):
     """Compose: the actions service queues a lead, the notify service (alone holding the channels) delivers it."""
-    values = {"ACTION_SERVER_TOKEN": "a", "RASA_AUTH_TOKEN": "r", "PUBLIC_URL": "https://assistant.example.com",
-              "NOTIFY_WEBHOOK_URL": webhook_sink.url, "POSTGRES_PASSWORD": "p", "REDIS_PASSWORD": "r"}
+    values = {
+        "ACTION_SERVER_TOKEN": "a",
+        "RASA_AUTH_TOKEN": "r",
+        "PUBLIC_URL": "https://assistant.example.com",
+        "NOTIFY_WEBHOOK_URL": webhook_sink.url,
+        "POSTGRES_PASSWORD": "p",
+        "REDIS_PASSWORD": "r",
+    }
     actions, notifier = _compose_env("actions", values), _compose_env("notify", values)
     assert not {"WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL", "SMTP_HOST", "SMTP_PASSWORD"} & set(actions)
     received = _lead_reaches_the_notifier(actions, notifier, empty_database, webhook_sink)
@@ -176,10 +208,16 @@ def test_compose_lead_reaches_the_notify_service(empty_database, webhook_sink):
 
 def test_kubernetes_lead_reaches_the_notifier(empty_database, webhook_sink):
     """Helm/Kubernetes: the action-server chart queues, the notifier Deployment (same secret) delivers."""
-    secret = {"DATABASE_URL": empty_database, "ACTION_SERVER_TOKEN": "a", "RASA_AUTH_TOKEN": "r",
-              "PUBLIC_URL": "https://assistant.example.com", "NOTIFY_WEBHOOK_URL": webhook_sink.url}
-    actions = _kubernetes_env(yaml.safe_load((DEPLOY / "helm" / "action-server-values.yml").read_text())["extraEnv"],
-                              secret)
+    secret = {
+        "DATABASE_URL": empty_database,
+        "ACTION_SERVER_TOKEN": "a",
+        "RASA_AUTH_TOKEN": "r",
+        "PUBLIC_URL": "https://assistant.example.com",
+        "NOTIFY_WEBHOOK_URL": webhook_sink.url,
+    }
+    actions = _kubernetes_env(
+        yaml.safe_load((DEPLOY / "helm" / "action-server-values.yml").read_text())["extraEnv"], secret
+    )
     manifest = yaml.safe_load((DEPLOY / "helm" / "notifier.yml").read_text())
     [container] = manifest["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "bot.serve", "notifier"]

@@ -1,4 +1,5 @@
 """Garbage and attacks on every public entrance of the running stack: polite answers, no crash, nothing lost."""
+
 from __future__ import annotations
 
 import json
@@ -27,14 +28,14 @@ def visitor() -> str:
 def rest(stack, body, raw: bytes | None = None, headers=None) -> requests.Response:
     url = f"{stack.rasa_url}/webhooks/rest/webhook"
     if raw is not None:
-        return requests.post(url, data=raw, headers={"Content-Type": "application/json", **(headers or {})},
-                             timeout=30)
+        return requests.post(url, data=raw, headers={"Content-Type": "application/json", **(headers or {})}, timeout=30)
     return requests.post(url, json=body, headers=headers, timeout=30)
 
 
 def events(stack, sender: str) -> list[dict]:
-    response = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                            params={"token": stack.token}, timeout=15)
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=15
+    )
     response.raise_for_status()
     return response.json()["events"]
 
@@ -51,7 +52,7 @@ def witness(stack):
     before = events(stack, sender)
     yield sender, before
     after = events(stack, sender)
-    assert after[:len(before)] == before
+    assert after[: len(before)] == before
 
 
 @pytest.mark.parametrize("message, expected", [("", EMPTY), ("   \n\t ", EMPTY)])
@@ -72,22 +73,39 @@ def test_a_100_kb_message_is_refused_politely(stack, witness):
     assert huge.status_code == 413 and "KB" in huge.json()["error"]
 
 
-@pytest.mark.parametrize("raw, fragment", [
-    (b"\xff\xfe{not utf-8", "UTF-8"),
-    (b"{\"sender\": ", "JSON"),
-    (b"[1, 2, 3]", "object"),
-    (b"\"just a string\"", "object"),
-    (b"[" * 100_000 + b"]" * 100_000, "JSON"),  # 200 KB of nesting: refused, not a RecursionError
-    (b"[" * 300_000, "KB"),
-    (json.dumps({"sender": "a", "message": 42}).encode(), "message"),
-    (json.dumps({"sender": "a", "message": ["问题"]}).encode(), "message"),
-    (json.dumps({"sender": "a", "message": None}).encode(), "message"),
-    (json.dumps({"sender": {"$ne": 1}, "message": "你好"}).encode(), "sender"),
-    (json.dumps({"sender": True, "message": "你好"}).encode(), "sender"),
-    (json.dumps({"sender": "s" * 500, "message": "你好"}).encode(), "sender"),
-    (json.dumps({"sender": "a", "message": "你好", "metadata": [1]}).encode(), "metadata"),
-], ids=["invalid-utf8", "truncated", "array", "string", "deep-nesting", "over-256-kb", "number-message",
-        "list-message", "null-message", "object-sender", "bool-sender", "long-sender", "list-metadata"])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b"\xff\xfe{not utf-8", "UTF-8"),
+        (b'{"sender": ', "JSON"),
+        (b"[1, 2, 3]", "object"),
+        (b'"just a string"', "object"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON"),  # 200 KB of nesting: refused, not a RecursionError
+        (b"[" * 300_000, "KB"),
+        (json.dumps({"sender": "a", "message": 42}).encode(), "message"),
+        (json.dumps({"sender": "a", "message": ["问题"]}).encode(), "message"),
+        (json.dumps({"sender": "a", "message": None}).encode(), "message"),
+        (json.dumps({"sender": {"$ne": 1}, "message": "你好"}).encode(), "sender"),
+        (json.dumps({"sender": True, "message": "你好"}).encode(), "sender"),
+        (json.dumps({"sender": "s" * 500, "message": "你好"}).encode(), "sender"),
+        (json.dumps({"sender": "a", "message": "你好", "metadata": [1]}).encode(), "metadata"),
+    ],
+    ids=[
+        "invalid-utf8",
+        "truncated",
+        "array",
+        "string",
+        "deep-nesting",
+        "over-256-kb",
+        "number-message",
+        "list-message",
+        "null-message",
+        "object-sender",
+        "bool-sender",
+        "long-sender",
+        "list-metadata",
+    ],
+)
 def test_malformed_rest_bodies_get_a_clear_400(stack, witness, raw, fragment):
     response = rest(stack, None, raw=raw)
     assert response.status_code in (400, 413)
@@ -104,10 +122,15 @@ def test_any_text_gets_a_normal_answer(stack, text):
     assert not any("Traceback" in (r.get("text") or "") for r in replies)
 
 
-@pytest.mark.parametrize("payload", [
-    "/EXTERNAL_handoff_ended", "/restart", "/ask_fees@0.05",
-    '/inform{"lead_phone": "13800138000", "lead_name": "x"}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "/EXTERNAL_handoff_ended",
+        "/restart",
+        "/ask_fees@0.05",
+        '/inform{"lead_phone": "13800138000", "lead_name": "x"}',
+    ],
+)
 def test_intent_injection_on_public_channels_is_read_as_text(stack, witness, payload):
     sender = visitor()
     replies = rest(stack, {"sender": sender, "message": payload}).json()
@@ -116,8 +139,9 @@ def test_intent_injection_on_public_channels_is_read_as_text(stack, witness, pay
     assert user["text"] == "／" + payload[1:]
     assert user["parse_data"]["intent"]["name"] not in ("EXTERNAL_handoff_ended", "restart")
     assert user["parse_data"]["intent"].get("confidence") != 0.05
-    slots = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token},
-                         timeout=15).json()["slots"]
+    slots = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=15
+    ).json()["slots"]
     assert slots.get("lead_phone") is None
 
 
@@ -174,10 +198,18 @@ class RawSocket:
         raise AssertionError(f"{fragment!r} never arrived; got {self.received}")
 
 
-@pytest.mark.parametrize("data", [
-    "not an object", 42, None, ["list"], {"message": "你好", "session_id": {"$gt": ""}}, {"message": "你好"},
-    {"message": "你好", "session_id": "s" * 1000},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not an object",
+        42,
+        None,
+        ["list"],
+        {"message": "你好", "session_id": {"$gt": ""}},
+        {"message": "你好"},
+        {"message": "你好", "session_id": "s" * 1000},
+    ],
+)
 def test_malformed_socket_messages_get_a_polite_answer(stack, witness, data):
     sock = RawSocket(stack.rasa_url)
     try:
@@ -191,16 +223,20 @@ def test_socket_garbage_then_a_real_question(stack, witness):
     sock = RawSocket(stack.rasa_url)
     session_id = uuid.uuid4().hex
     try:
-        sock.client.emit("session_request", {"session_id": session_id,
-                                             "token": widget_session.token(stack.env["WIDGET_SECRET"], session_id)})
+        sock.client.emit(
+            "session_request",
+            {"session_id": session_id, "token": widget_session.token(stack.env["WIDGET_SECRET"], session_id)},
+        )
         time.sleep(0.5)
         sock.client.emit("user_uttered", {"message": "", "session_id": session_id})
         sock.wait_for(EMPTY)
-        sock.client.emit("user_uttered", {"message": "/EXTERNAL_handoff_ended", "session_id": session_id,
-                                          "customData": "{not json"})
+        sock.client.emit(
+            "user_uttered", {"message": "/EXTERNAL_handoff_ended", "session_id": session_id, "customData": "{not json"}
+        )
         sock.client.emit("user_uttered", {"message": XSS, "session_id": session_id})
-        sock.client.emit("user_uttered", {"message": "/ask_fees@0.01", "session_id": session_id,
-                                          "customData": {"_trusted": True}})  # no trust from a client
+        sock.client.emit(
+            "user_uttered", {"message": "/ask_fees@0.01", "session_id": session_id, "customData": {"_trusted": True}}
+        )  # no trust from a client
         sock.client.emit("user_uttered", {"message": "注册资本要多少", "session_id": session_id})
         sock.wait_for("1000万")
     finally:
@@ -213,28 +249,38 @@ def test_socket_garbage_then_a_real_question(stack, witness):
 @pytest.mark.parametrize("content", ["", "   ", "呼" * 1500, "/EXTERNAL_handoff_ended", XSS])
 def test_wechat_garbage_gets_a_passive_reply(stack, witness, content):
     openid = "o" + uuid.uuid4().hex[:27]
-    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook", **signed(text_xml(openid, content)),
-                             timeout=15)
+    response = requests.post(
+        f"{stack.rasa_url}/webhooks/wechat/webhook", **signed(text_xml(openid, content)), timeout=15
+    )
     assert response.status_code == 200
     reply = reply_text(response)
     assert reply and "Traceback" not in reply
 
 
-@pytest.mark.parametrize("query", [
-    {"session_id": "' OR 1=1 --", "token": "x"}, {"session_id": ["a"], "token": None}, {},
-    {"session_id": "a" * 32, "token": "<script>"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"session_id": "' OR 1=1 --", "token": "x"},
+        {"session_id": ["a"], "token": None},
+        {},
+        {"session_id": "a" * 32, "token": "<script>"},
+    ],
+)
 def test_history_refuses_bad_sessions_clearly(stack, query):
     response = requests.get(f"{stack.web_url}/api/history", params=query, timeout=10)
     assert response.status_code in (400, 403)
     assert "error" in response.json()
 
 
-@pytest.mark.parametrize("body", [b"", b"null", b"[]", b"{\"value\": 1}", b"\xff\xfe", b"[" * 10000],
-                         ids=["empty", "null", "array", "no-session", "invalid-utf8", "unclosed-nesting"])
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"null", b"[]", b'{"value": 1}', b"\xff\xfe", b"[" * 10000],
+    ids=["empty", "null", "array", "no-session", "invalid-utf8", "unclosed-nesting"],
+)
 def test_feedback_refuses_bad_bodies_clearly(stack, body):
-    response = requests.post(f"{stack.web_url}/api/feedback", data=body,
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(
+        f"{stack.web_url}/api/feedback", data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert response.status_code == 400 and "error" in response.json()
 
 

@@ -1,4 +1,5 @@
 """End to end: the real Rasa and action servers answer through the REST channel."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,15 +15,18 @@ def visitor() -> str:
     return f"e2e-{uuid.uuid4().hex}"
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("全网和地网有什么区别", ["工业和信息化部", "通信管理局", "依据：中华人民共和国电信条例第9条"]),
-    ("办呼叫中心许可证注册资本要多少", ["100万元", "1000万元", "认缴"]),
-    ("呼叫中心许可证还要年检吗", ["年报", "3月31日", "已过时"]),
-    ("没证做坐席外包会被怎么罚", ["10万元以上100万元以下", "第7条、第69条"]),
-    ("95号码怎么申请", ["6省15个城市", "码号"]),
-    ("外资公司可以办吗", ["100%", "国务院令第752号"]),
-    ("呼叫中心许可证能做电销吗", ["不得提供商业营销类", "30日"]),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("全网和地网有什么区别", ["工业和信息化部", "通信管理局", "依据：中华人民共和国电信条例第9条"]),
+        ("办呼叫中心许可证注册资本要多少", ["100万元", "1000万元", "认缴"]),
+        ("呼叫中心许可证还要年检吗", ["年报", "3月31日", "已过时"]),
+        ("没证做坐席外包会被怎么罚", ["10万元以上100万元以下", "第7条、第69条"]),
+        ("95号码怎么申请", ["6省15个城市", "码号"]),
+        ("外资公司可以办吗", ["100%", "国务院令第752号"]),
+        ("呼叫中心许可证能做电销吗", ["不得提供商业营销类", "30日"]),
+    ],
+)
 def test_licence_questions_get_sourced_answers(stack, question, expected):
     text = stack.text(visitor(), question)
     for fragment in expected:
@@ -69,8 +73,9 @@ def test_http_api_requires_the_token(stack):
 def test_conversation_is_stored_in_the_tracker_store(stack):
     sender = visitor()
     stack.text(sender, "办理流程是什么")
-    response = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                            params={"token": stack.token}, timeout=10)
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=10
+    )
     tracker = response.json()
     user_events = [e for e in tracker["events"] if e["event"] == "user"]
     assert user_events[0]["text"] == "办理流程是什么"
@@ -111,16 +116,21 @@ def test_materials_follow_up_after_a_national_answer(stack):
 def test_original_text_is_kept_and_normalised_text_is_recorded(stack):
     sender = visitor()
     stack.text(sender, "註冊資本五百萬元能辦全網嗎")
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
-                           params={"token": stack.token}, timeout=10).json()
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=10
+    ).json()
     user = [e for e in tracker["events"] if e["event"] == "user"][0]
     assert user["text"] == "註冊資本五百萬元能辦全網嗎"
     assert user["parse_data"]["normalized_text"] == "注册资本500万能办全网吗"
-    assert {(e["entity"], e["value"]) for e in user["parse_data"]["entities"]} == {("capital", 500),
-                                                                                 ("licence_scope", "全网")}
+    assert {(e["entity"], e["value"]) for e in user["parse_data"]["entities"]} == {
+        ("capital", 500),
+        ("licence_scope", "全网"),
+    }
 
 
-@pytest.mark.parametrize("message", ["今天天气怎么样", "给我讲个笑话", "😀", "asdkjhqwe", "我想开一家奶茶店，要办哪些证"])
+@pytest.mark.parametrize(
+    "message", ["今天天气怎么样", "给我讲个笑话", "😀", "asdkjhqwe", "我想开一家奶茶店，要办哪些证"]
+)
 def test_off_topic_gets_the_scope_answer_not_a_licence_fact(stack, message):
     text = stack.text(visitor(), message)
     assert "依据：" not in text
@@ -146,7 +156,9 @@ def test_other_licences_and_business_registration_get_an_honest_reply_and_a_cons
     text = "\n".join(m.get("text", "") for m in messages)
     assert "不在我的服务范围" not in text and "依据：" not in text
     assert "顾问" in text
-    assert {"title": "联系顾问", "payload": "/request_consultant"} in [b for m in messages for b in m.get("buttons", [])]
+    assert {"title": "联系顾问", "payload": "/request_consultant"} in [
+        b for m in messages for b in m.get("buttons", [])
+    ]
 
 
 def test_a_city_names_its_provincial_bureau(stack):

@@ -1,4 +1,5 @@
 """The eligibility pre-check through the REST channel of the running stack."""
+
 import uuid
 
 
@@ -24,8 +25,8 @@ def test_pre_check_asks_only_what_it_does_not_know(stack):
 def test_invalid_answer_is_re_asked_with_a_hint(stack):
     sender = visitor()
     stack.text(sender, "帮我做个资格预审")
-    stack.text(sender, "/inform{\"licence_scope\": \"地网\"}")
-    stack.text(sender, "/inform{\"company_type\": \"内资\"}")
+    stack.text(sender, '/inform{"licence_scope": "地网"}')
+    stack.text(sender, '/inform{"company_type": "内资"}')
     hint = stack.text(sender, "不知道")
     assert "注册资本" in hint and "500万" in hint
     assert "失信名单" in stack.text(sender, "200万")

@@ -3,6 +3,7 @@
 These tests kill, pause and break the services of a stack: this module's own (``stack``, ``webhook_sink`` and
 ``fake_wechat`` below are the ``own_*`` fixtures), whose processes are found under its launcher's PID.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,8 +70,7 @@ def leave_lead(stack, phone: str) -> None:
 
 def outbox(stack, phone: str) -> list[leads.Notification]:
     with db.session_scope(stack.database_url) as session:
-        return (session.query(leads.Notification).join(leads.Lead)
-                .filter(leads.Lead.phone == phone).all())
+        return session.query(leads.Notification).join(leads.Lead).filter(leads.Lead.phone == phone).all()
 
 
 def test_action_server_down_apologises_with_the_contact_then_recovers(stack):
@@ -116,8 +116,9 @@ def test_wechat_api_failing_is_retried_logged_and_delivered(stack, fake_wechat):
     pid = service_pid(stack, "actions")
     os.kill(pid, signal.SIGSTOP)  # a slow turn: the answer goes through the customer-service API
     try:
-        response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
-                                 **signed(text_xml(openid, "年报什么时候报")), timeout=15)
+        response = requests.post(
+            f"{stack.rasa_url}/webhooks/wechat/webhook", **signed(text_xml(openid, "年报什么时候报")), timeout=15
+        )
     finally:
         os.kill(pid, signal.SIGCONT)
     assert response.text == "success"
@@ -136,4 +137,3 @@ def test_rasa_restarted_mid_conversation_continues_from_the_tracker_store(stack)
     wait_until(lambda: requests.get(f"{stack.rasa_url}/", timeout=2).status_code == 200, 240, step=1)
     # the form was waiting for the coverage answer: it goes on where it stopped
     assert "内资、外资" in stack.text(sender, "我们业务覆盖全国")
-

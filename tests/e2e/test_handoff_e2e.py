@@ -1,4 +1,5 @@
 """Human handoff on the real Rasa server: pause, staff messages live in the widget and WeChat, resume."""
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,14 @@ def staff(stack):
         token = staff_store.create_token("agent-wang", session=session)
 
     def call(method, path, **kwargs):
-        return requests.request(method, f"{stack.web_url}/console/api{path}",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=15, **kwargs)
+        return requests.request(
+            method,
+            f"{stack.web_url}/console/api{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+            **kwargs,
+        )
+
     return call
 
 
@@ -61,7 +68,8 @@ def test_wechat_handoff_staff_message_goes_through_the_customer_service_api(stac
     assert staff("POST", f"/handoffs/{openid}/messages", json={"text": "顾问小李为您服务"}).status_code == 201
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(
-            m["touser"] == openid and "顾问小李" in m["text"]["content"] for m in fake_wechat.sent):
+        m["touser"] == openid and "顾问小李" in m["text"]["content"] for m in fake_wechat.sent
+    ):
         time.sleep(0.3)
     assert any(m["touser"] == openid and "顾问小李" in m["text"]["content"] for m in fake_wechat.sent)
     assert staff("POST", f"/handoffs/{openid}/end").status_code == 200

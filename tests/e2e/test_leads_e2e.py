@@ -1,4 +1,5 @@
 """The lead form through the REST channel of the running stack, and the leads API."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,13 +38,20 @@ def test_happy_path_saves_the_lead_and_the_api_lists_it(stack):
     assert "已记录" in done and "联系您" in done
     [lead] = stored(stack, phone)
     assert (lead["name"], lead["company"], lead["region"], lead["licence"]) == (
-        "张先生", "深圳某某科技有限公司", "广东深圳", "全网")
+        "张先生",
+        "深圳某某科技有限公司",
+        "广东深圳",
+        "全网",
+    )
     assert lead["channel"] == "rest" and lead["conversation_id"] == sender and "capital" in lead["topics"]
     with db.session_scope(stack.database_url) as session:
         token = staff.create_token("e2e", session=session)
-    listed = requests.get(f"{stack.web_url}/console/api/leads", headers={"Authorization": f"Bearer {token}"},
-                          timeout=10).json()["leads"]
-    assert any(lead["conversation_id"] == sender and lead["phone"] == phone[:3] + "****" + phone[-4:] for lead in listed)
+    listed = requests.get(
+        f"{stack.web_url}/console/api/leads", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()["leads"]
+    assert any(
+        lead["conversation_id"] == sender and lead["phone"] == phone[:3] + "****" + phone[-4:] for lead in listed
+    )
     assert requests.get(f"{stack.web_url}/console/api/leads", timeout=10).status_code == 401
 
 

@@ -4,6 +4,7 @@ One conversation alternates between the instances turn by turn; every event
 must be stored once, in order, and turns sent to both at the same moment
 must not interleave (Rasa's Redis lock store serialises them).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,12 @@ from tests.support.stack import launch, stop, wait_ready
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, fake_wechat, postgres_url, redis_url):
     database_url = postgres_url
-    shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url,
-              "RASA_AUTH_TOKEN": "scale-token-" + secrets.token_hex(8)}
+    shared = {
+        "DATABASE_URL": database_url,
+        "TRACKER_STORE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RASA_AUTH_TOKEN": "scale-token-" + secrets.token_hex(8),
+    }
     a = launch(tmp_path_factory.mktemp("a"), fake_wechat.base, **shared)
     b = None
     engine = sqlalchemy.create_engine(database_url)
@@ -52,16 +57,24 @@ def pair(tmp_path_factory, fake_wechat, postgres_url, redis_url):
 
 def stored(engine, sender: str) -> list[tuple[str, float, str]]:
     with engine.connect() as connection:
-        rows = connection.execute(sqlalchemy.text(
-            "SELECT type_name, timestamp, data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender})
+        rows = connection.execute(
+            sqlalchemy.text("SELECT type_name, timestamp, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": sender},
+        )
         return [tuple(row) for row in rows]
 
 
 def test_one_conversation_alternating_between_instances(pair):
     a, b, engine = pair
     sender = f"scale-{uuid.uuid4().hex}"
-    turns = [(a, "帮我看看我们公司能不能办"), (b, "我们业务覆盖全国"), (a, "内资"), (b, "2000万"),
-             (a, "没有"), (b, "有的")]
+    turns = [
+        (a, "帮我看看我们公司能不能办"),
+        (b, "我们业务覆盖全国"),
+        (a, "内资"),
+        (b, "2000万"),
+        (a, "没有"),
+        (b, "有的"),
+    ]
     replies = [instance.text(sender, text) for instance, text in turns]
     assert "覆盖几个省" in replies[0]
     assert "内资、外资" in replies[1]  # b continued the form a started
@@ -76,8 +89,9 @@ def test_one_conversation_alternating_between_instances(pair):
     stamps = [stamp for _, stamp, _ in events]
     assert stamps == sorted(stamps)
     for instance in (a, b):  # both instances read the same conversation
-        tracker = requests.get(f"{instance.rasa_url}/conversations/{sender}/tracker",
-                               params={"token": instance.token}, timeout=15).json()
+        tracker = requests.get(
+            f"{instance.rasa_url}/conversations/{sender}/tracker", params={"token": instance.token}, timeout=15
+        ).json()
         assert [e.get("text") for e in tracker["events"] if e["event"] == "user"] == [t for _, t in turns]
 
 
@@ -117,16 +131,23 @@ class WidgetVisitor:
         self.client.on("bot_uttered", lambda data: self.received.append((data or {}).get("text")))
         self.client.on("session_confirm", lambda *_: confirmed.set())
         self.client.connect(instance.rasa_url, transports=["websocket"], socketio_path="/socket.io")
-        self.client.emit("session_request", {
-            "session_id": self.session_id, "token": widget_session.token(instance.env["WIDGET_SECRET"], self.session_id)})
+        self.client.emit(
+            "session_request",
+            {
+                "session_id": self.session_id,
+                "token": widget_session.token(instance.env["WIDGET_SECRET"], self.session_id),
+            },
+        )
         assert confirmed.wait(10)
 
     def receives_staff_message_through(self, instance, text: str) -> bool:
         """What staff messages do: an event added through ``instance``'s API, sent on the socket.io channel."""
-        response = requests.post(f"{instance.rasa_url}/conversations/{self.session_id}/tracker/events",
-                                 params={"token": instance.token, "output_channel": "socketio",
-                                         "execute_side_effects": "true"},
-                                 json=[{"event": "bot", "text": text}], timeout=15)
+        response = requests.post(
+            f"{instance.rasa_url}/conversations/{self.session_id}/tracker/events",
+            params={"token": instance.token, "output_channel": "socketio", "execute_side_effects": "true"},
+            json=[{"event": "bot", "text": text}],
+            timeout=15,
+        )
         assert response.status_code == 200
         deadline = time.monotonic() + 15
         while text not in self.received and time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 Against the running stack; each test uses its own staff users and tokens and puts every fact it
 changes back (as a new version: history is never rewritten).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -50,11 +51,19 @@ def test_agents_and_agent_tokens_cannot_read_or_restore_versions(stack):
     key = "licence.coverage"
     before = versions_of(stack, key)
     agent = log_in(stack, make_user(stack, "agent"))
-    for path in (f"/console/facts/{key}", f"/console/facts/{key}/versions/1", "/console/facts/export.zip",
-                 f"/console/api/facts/{key}/versions"):
+    for path in (
+        f"/console/facts/{key}",
+        f"/console/facts/{key}/versions/1",
+        "/console/facts/export.zip",
+        f"/console/api/facts/{key}/versions",
+    ):
         assert agent.get(stack.web_url + path, timeout=15, allow_redirects=False).status_code == 403, path
-    restore = agent.post(f"{stack.web_url}/console/facts/{key}/versions/1/restore", data={"csrf_token": agent.csrf},
-                         timeout=15, allow_redirects=False)
+    restore = agent.post(
+        f"{stack.web_url}/console/facts/{key}/versions/1/restore",
+        data={"csrf_token": agent.csrf},
+        timeout=15,
+        allow_redirects=False,
+    )
     assert restore.status_code == 403
     api = f"{stack.web_url}/console/api/facts/{key}/versions"
     assert requests.get(api, headers=bearer(make_token(stack, "agent")), timeout=15).status_code == 403
@@ -62,8 +71,10 @@ def test_agents_and_agent_tokens_cannot_read_or_restore_versions(stack):
     answer = requests.get(api, headers=bearer(make_token(stack, "admin")), timeout=15)
     assert answer.status_code == 200 and answer.json()["versions"]
     # the API has no write twin: a token cannot restore
-    assert requests.post(f"{api}/1/restore", headers=bearer(make_token(stack, "admin")), timeout=15).status_code \
-        in (404, 405)
+    assert requests.post(f"{api}/1/restore", headers=bearer(make_token(stack, "admin")), timeout=15).status_code in (
+        404,
+        405,
+    )
     assert versions_of(stack, key) == before
 
 
@@ -74,8 +85,12 @@ def test_odd_version_numbers_get_a_clean_404(stack, number):
     key = "licence.coverage"
     page = admin.get(f"{stack.web_url}/console/facts/{key}/versions/{number}", timeout=15)
     assert page.status_code == 404
-    restore = admin.post(f"{stack.web_url}/console/facts/{key}/versions/{number}/restore",
-                         data={"csrf_token": admin.csrf}, timeout=15, allow_redirects=False)
+    restore = admin.post(
+        f"{stack.web_url}/console/facts/{key}/versions/{number}/restore",
+        data={"csrf_token": admin.csrf},
+        timeout=15,
+        allow_redirects=False,
+    )
     assert restore.status_code == 404 and "Traceback" not in restore.text
 
 
@@ -89,10 +104,22 @@ def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript
     page = admin.get(f"{stack.web_url}/console/facts/{key}", timeout=15).text
     verified = page.split('name="verified_date" value="')[1].split('"')[0]
     try:
-        saved = admin.post(f"{stack.web_url}/console/facts/{key}", data={
-            "csrf_token": admin.csrf, "base_version": str(start), "question": "到期怎么续期？", "answer": XSS_ANSWER,
-            "sources": "电信业务经营许可管理办法（工信部令第42号）", "confidence": "M", "confidence_note": "",
-            "verified_date": verified, "reason": XSS_REASON}, timeout=15, allow_redirects=False)
+        saved = admin.post(
+            f"{stack.web_url}/console/facts/{key}",
+            data={
+                "csrf_token": admin.csrf,
+                "base_version": str(start),
+                "question": "到期怎么续期？",
+                "answer": XSS_ANSWER,
+                "sources": "电信业务经营许可管理办法（工信部令第42号）",
+                "confidence": "M",
+                "confidence_note": "",
+                "verified_date": verified,
+                "reason": XSS_REASON,
+            },
+            timeout=15,
+            allow_redirects=False,
+        )
         assert saved.status_code == 302
         for path in (f"/console/facts/{key}", f"/console/facts/{key}/versions/{start + 1}"):
             response = admin.get(stack.web_url + path, timeout=15)
@@ -116,7 +143,11 @@ def test_a_training_example_from_a_bot_bubble_needs_the_csrf_token(stack):
     admin = log_in(stack, make_user(stack, "admin"))
     sender = f"sec-collect-{uuid.uuid4().hex}"
     url = f"{stack.web_url}/console/conversations/{sender}/collect"
-    assert admin.post(url, data={"text": "有效期多久", "intent": "ask_renewal"}, timeout=15,
-                      allow_redirects=False).status_code == 403
+    assert (
+        admin.post(
+            url, data={"text": "有效期多久", "intent": "ask_renewal"}, timeout=15, allow_redirects=False
+        ).status_code
+        == 403
+    )
     with db.session_scope(stack.database_url) as session:
         assert not session.query(conversations.CollectedExample).filter_by(conversation_id=sender).count()

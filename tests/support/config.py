@@ -1,4 +1,5 @@
 """Settings as a test process would read them."""
+
 from __future__ import annotations
 
 from bot import settings

@@ -1,4 +1,5 @@
 """Logging in to the staff console: through a Flask test client, or as a browser would on a running stack."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,7 @@ def csrf(client, path="/console/login") -> str:
 
 
 def login(client, name, password):
-    return client.post("/console/login", data={"username": name, "password": password,
-                                               "csrf_token": csrf(client)})
+    return client.post("/console/login", data={"username": name, "password": password, "csrf_token": csrf(client)})
 
 
 # ---------- staff of a running stack (tests/support/stack.py): each test makes its own users and tokens
@@ -51,8 +51,12 @@ def log_in(stack, name: str) -> requests.Session:
     browser = requests.Session()
     page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
     browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = browser.post(f"{stack.web_url}/console/login", data={
-        "username": name, "password": PASSWORD, "csrf_token": browser.csrf}, allow_redirects=False, timeout=30)
+    answer = browser.post(
+        f"{stack.web_url}/console/login",
+        data={"username": name, "password": PASSWORD, "csrf_token": browser.csrf},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert answer.status_code == 302, answer.text
     page = browser.get(f"{stack.web_url}/console/leads", timeout=10).text
     browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

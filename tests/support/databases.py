@@ -1,4 +1,5 @@
 """SQLite databases for the tests: the project's facts, and copies of a database prepared once per run."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Facts files (data/facts/*.yml) written for a test: a small valid one, and a writer."""
+
 from __future__ import annotations
 
 import textwrap

@@ -1,4 +1,5 @@
 """A local stand-in for Rasa's HTTP API that records each request line."""
+
 from __future__ import annotations
 
 import threading

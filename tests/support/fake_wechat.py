@@ -1,4 +1,5 @@
 """A local stand-in for WeChat's API (token and customer-service messages) on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 scripts/system-deps.sh installs the packages; nothing here touches a system service.
 """
+
 from __future__ import annotations
 
 import glob
@@ -40,21 +41,42 @@ def postgres(database: str = "callcentre") -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(folder, user.pw_uid, user.pw_gid)
     data, port = os.path.join(folder, "data"), free_port()
-    subprocess.run(_as_postgres([_postgres_bin("initdb"), "-D", data, "-U", "postgres", "--auth=trust",
-                                 "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres([_postgres_bin("pg_ctl"), "-D", data, "-w", "-l", os.path.join(folder, "log"),
-                                 "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
-                                 "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [_postgres_bin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                _postgres_bin("pg_ctl"),
+                "-D",
+                data,
+                "-w",
+                "-l",
+                os.path.join(folder, "log"),
+                "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        admin = sqlalchemy.create_engine(f"postgresql://postgres@127.0.0.1:{port}/postgres",
-                                         isolation_level="AUTOCOMMIT")
+        admin = sqlalchemy.create_engine(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as connection:
             connection.execute(sqlalchemy.text(f'CREATE DATABASE "{database}"'))
         admin.dispose()
         yield f"postgresql://postgres@127.0.0.1:{port}/{database}"
     finally:
-        subprocess.run(_as_postgres([_postgres_bin("pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([_postgres_bin("pg_ctl"), "-D", data, "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -65,8 +87,11 @@ def redis_server() -> Iterator[str]:
     if not binary:
         raise RuntimeError("redis-server not found: run scripts/system-deps.sh (apt-get install redis-server)")
     port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         deadline = time.monotonic() + 20

@@ -1,4 +1,5 @@
 """A local JSON webhook receiving the notifier's lead notifications."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ class WebhookSink:
                     sink.failing -= 1
                     status = 503
                 else:
-                    sink.received.append({"body": json.loads(body or b"{}"),
-                                          "idempotency_key": self.headers.get("Idempotency-Key")})
+                    sink.received.append(
+                        {"body": json.loads(body or b"{}"), "idempotency_key": self.headers.get("Idempotency-Key")}
+                    )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

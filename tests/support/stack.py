@@ -4,6 +4,7 @@ Shared by the test fixtures (tests/conftest.py) and the load benchmark (bench/lo
 stack descends from its launcher: tests that kill a service find it under their own launcher's PID, never by
 a name that would match another stack on the machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,12 @@ class Stack:
     def say(self, sender: str, message: str, timeout: float = 30, trusted: bool = False) -> list[dict]:
         """Send as a visitor on the REST channel; ``trusted`` sends the Rasa token (payloads like /x@0.3 pass)."""
         headers = {"Authorization": f"Bearer {self.token}"} if trusted else {}
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", headers=headers,
-                                 json={"sender": sender, "message": message}, timeout=timeout)
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            headers=headers,
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -76,8 +81,9 @@ class Stack:
         return "\n".join(m.get("text", "") for m in self.say(sender, message))
 
     def parse(self, message: str) -> dict:
-        response = requests.post(f"{self.rasa_url}/model/parse", params={"token": self.token},
-                                 json={"text": message}, timeout=30)
+        response = requests.post(
+            f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": message}, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
@@ -100,34 +106,52 @@ def start(work: Path, env: dict[str, str], ports: Ports | None = None) -> Stack:
     }
     log = work / "stack.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=full,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return Stack(f"http://127.0.0.1:{ports.rasa}", f"http://127.0.0.1:{ports.web}", full["RASA_AUTH_TOKEN"],
-                 full["DATABASE_URL"], full["TRACKER_STORE_URL"], full, log, process)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.run", "--no-train"],
+            cwd=PROJECT_ROOT,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Stack(
+        f"http://127.0.0.1:{ports.rasa}",
+        f"http://127.0.0.1:{ports.web}",
+        full["RASA_AUTH_TOKEN"],
+        full["DATABASE_URL"],
+        full["TRACKER_STORE_URL"],
+        full,
+        log,
+        process,
+    )
 
 
 def launch(work: Path, fake_wechat_base: str, **extra: str) -> Stack:
     """Start a stack configured for the tests: staff always on duty, WeChat's API at ``fake_wechat_base``."""
     ports = Ports.free()
-    return start(work, {
-        "APP_ENV": "test",
-        "WIDGET_SECRET": "test-widget-secret",
-        "CORS_ORIGINS": f"http://127.0.0.1:{ports.web},http://localhost:{ports.web}",
-        "RASA_PUBLIC_URL": f"http://127.0.0.1:{ports.rasa}",
-        **WECHAT,
-        # staff are always on duty in tests; an unclaimed handoff expires quickly
-        "BUSINESS_HOURS": "0-24",
-        "BUSINESS_DAYS": "1,2,3,4,5,6,7",
-        "HANDOFF_CLAIM_TIMEOUT": "8",
-        # the whole suite comes from 127.0.0.1: a per-address limit for visitors would stop it
-        "RATE_LIMIT_PER_IP": "5000",
-        "RATE_LIMIT_PER_SENDER": "20",
-        "NOTIFY_INTERVAL": "1",
-        "WECHAT_API_BASE": fake_wechat_base,
-        "RASA_AUTH_TOKEN": extra.pop("RASA_AUTH_TOKEN", "") or "test-token-" + os.urandom(8).hex(),
-        "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", "") or "test-action-token-" + os.urandom(8).hex(),
-        **extra,
-    }, ports)
+    return start(
+        work,
+        {
+            "APP_ENV": "test",
+            "WIDGET_SECRET": "test-widget-secret",
+            "CORS_ORIGINS": f"http://127.0.0.1:{ports.web},http://localhost:{ports.web}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{ports.rasa}",
+            **WECHAT,
+            # staff are always on duty in tests; an unclaimed handoff expires quickly
+            "BUSINESS_HOURS": "0-24",
+            "BUSINESS_DAYS": "1,2,3,4,5,6,7",
+            "HANDOFF_CLAIM_TIMEOUT": "8",
+            # the whole suite comes from 127.0.0.1: a per-address limit for visitors would stop it
+            "RATE_LIMIT_PER_IP": "5000",
+            "RATE_LIMIT_PER_SENDER": "20",
+            "NOTIFY_INTERVAL": "1",
+            "WECHAT_API_BASE": fake_wechat_base,
+            "RASA_AUTH_TOKEN": extra.pop("RASA_AUTH_TOKEN", "") or "test-token-" + os.urandom(8).hex(),
+            "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", "") or "test-action-token-" + os.urandom(8).hex(),
+            **extra,
+        },
+        ports,
+    )
 
 
 def wait_ready(stack: Stack, timeout: float = 600) -> float:

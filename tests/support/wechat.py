@@ -1,4 +1,5 @@
 """Requests as WeChat sends them to the assistant: signed, encrypted in safe mode, with the test stack's keys."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,12 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 
 # the official account the test stack is configured with (tests/support/stack.py)
-WECHAT = {"WECHAT_TOKEN": "wechat-test-token", "WECHAT_APP_ID": "wx0123456789abcdef",
-          "WECHAT_APP_SECRET": "test-secret", "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+WECHAT = {
+    "WECHAT_TOKEN": "wechat-test-token",
+    "WECHAT_APP_ID": "wx0123456789abcdef",
+    "WECHAT_APP_SECRET": "test-secret",
+    "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+}
 TOKEN = WECHAT["WECHAT_TOKEN"]
 CRYPTO = WeChatCrypto(TOKEN, WECHAT["WECHAT_AES_KEY"], WECHAT["WECHAT_APP_ID"])
 
@@ -36,15 +41,19 @@ def signed(body: str, timestamp: int | None = None, **extra: str) -> dict:
 
 def xml(openid: str, msg_type: str, body: str, msg_id: int | None = None, create_time: int | None = None) -> str:
     msg_id = msg_id if msg_id is not None else int(uuid.uuid4().int % 10**15)
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"{body}<MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+        f"{body}<MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 def event(openid: str, name: str, key: str = "", create_time: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{name}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{name}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    )
 
 
 def text_xml(openid: str, content: str, **kw: int | None) -> str:

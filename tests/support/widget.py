@@ -1,4 +1,5 @@
 """A website visitor as the widget talks: a signed session from the web app, then Rasa's socket.io channel."""
+
 from __future__ import annotations
 
 import threading

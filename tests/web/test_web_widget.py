@@ -1,4 +1,5 @@
 """The web app's widget API, with a fresh database and a stand-in for Rasa's tracker API."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ TRACKERS = {
     # what Rasa's GET /conversations/<id>/tracker returns for two visitors
     "a" * 32: [
         {"event": "session_started"},
-        {"event": "bot", "text": "您好！", "timestamp": 1.0,
-         "data": {"buttons": [{"title": "申请条件", "payload": "/ask_conditions"}]}},
+        {
+            "event": "bot",
+            "text": "您好！",
+            "timestamp": 1.0,
+            "data": {"buttons": [{"title": "申请条件", "payload": "/ask_conditions"}]},
+        },
         {"event": "user", "text": "/ask_conditions", "timestamp": 2.0},
         {"event": "bot", "text": "①依法设立的公司…", "timestamp": 3.0, "data": {}},
     ],
@@ -37,8 +42,14 @@ class FakeResponse:
 
 @pytest.fixture
 def app(empty_database, monkeypatch):
-    config = settings.load({"DATABASE_URL": empty_database, "WIDGET_SECRET": "s3cret",
-                            "RASA_AUTH_TOKEN": "rasa-token", "CORS_ORIGINS": "https://customer.example"})
+    config = settings.load(
+        {
+            "DATABASE_URL": empty_database,
+            "WIDGET_SECRET": "s3cret",
+            "RASA_AUTH_TOKEN": "rasa-token",
+            "CORS_ORIGINS": "https://customer.example",
+        }
+    )
     calls = []
 
     def fake_request(method, url, params=None, timeout=None, **kwargs):
@@ -70,11 +81,15 @@ def test_session_ids_are_random_and_signed(client):
 
 def test_history_returns_the_sessions_own_messages_with_button_titles(app, client):
     from web.widget import session_token
+
     with app.test_request_context():
         token = session_token("a" * 32)
     body = client.get(f"/api/history?session_id={'a' * 32}", headers={"X-Widget-Token": token}).get_json()
     assert [(m["sender"], m["text"]) for m in body["messages"]] == [
-        ("bot", "您好！"), ("user", "申请条件"), ("bot", "①依法设立的公司…")]
+        ("bot", "您好！"),
+        ("user", "申请条件"),
+        ("bot", "①依法设立的公司…"),
+    ]
     url, params = app.config["CALLS"][0]
     assert url.endswith(f"/conversations/{'a' * 32}/tracker") and params["token"] == "rasa-token"
 
@@ -86,8 +101,9 @@ def test_another_sessions_id_gets_nothing(app, client):
     assert response.status_code == 403
     assert app.config["CALLS"] == []
     # a fresh session of my own has no messages, whatever others said
-    own = client.get(f"/api/history?session_id={mine['session_id']}",
-                     headers={"X-Widget-Token": mine["token"]}).get_json()
+    own = client.get(
+        f"/api/history?session_id={mine['session_id']}", headers={"X-Widget-Token": mine["token"]}
+    ).get_json()
     assert own == {"messages": []}
 
 
@@ -105,7 +121,9 @@ def test_history_when_rasa_is_down_is_a_clear_503(client, monkeypatch):
         raise requests.ConnectionError("refused")
 
     monkeypatch.setattr(requests, "request", down)
-    response = client.get(f"/api/history?session_id={session['session_id']}", headers={"X-Widget-Token": session["token"]})
+    response = client.get(
+        f"/api/history?session_id={session['session_id']}", headers={"X-Widget-Token": session["token"]}
+    )
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
 
 
@@ -118,19 +136,28 @@ def test_feedback_is_stored_with_the_conversation(app, client):
         assert [(r.conversation_id, r.value) for r in rows] == [(session["session_id"], -1)]
 
 
-@pytest.mark.parametrize("body", [{"value": 2, "message_text": "x"}, {"value": True, "message_text": "x"},
-                                  {"value": 1, "message_text": ""}, {"value": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"value": 2, "message_text": "x"},
+        {"value": True, "message_text": "x"},
+        {"value": 1, "message_text": ""},
+        {"value": 1},
+    ],
+)
 def test_bad_feedback_is_refused(client, body):
     session = new_session(client)
-    response = client.post("/api/feedback", json={"session_id": session["session_id"],
-                                                   "token": session["token"], **body})
+    response = client.post(
+        "/api/feedback", json={"session_id": session["session_id"], "token": session["token"], **body}
+    )
     assert response.status_code == 400
 
 
 def test_feedback_with_a_wrong_token_is_refused(client):
     session = new_session(client)
-    response = client.post("/api/feedback", json={"session_id": session["session_id"], "token": "0" * 64,
-                                                   "value": 1, "message_text": "x"})
+    response = client.post(
+        "/api/feedback", json={"session_id": session["session_id"], "token": "0" * 64, "value": 1, "message_text": "x"}
+    )
     assert response.status_code == 403
 
 
@@ -140,8 +167,10 @@ def test_cors_only_for_listed_origins(client):
     other = client.post("/api/session", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     # the history's token travels in a header: a listed site's preflight may send it
-    preflight = client.options("/api/history", headers={"Origin": "https://customer.example",
-                                                        "Access-Control-Request-Headers": "x-widget-token"})
+    preflight = client.options(
+        "/api/history",
+        headers={"Origin": "https://customer.example", "Access-Control-Request-Headers": "x-widget-token"},
+    )
     assert "x-widget-token" in preflight.headers["Access-Control-Allow-Headers"].lower()
 
 
@@ -157,11 +186,13 @@ def test_i_n11_the_history_token_is_refused_in_the_url(app, client):
 def test_n08_a_non_ascii_token_is_refused_not_a_500(client, token):
     """N8: hmac.compare_digest raised TypeError on non-ASCII str: now bytes are compared, 403."""
     session = new_session(client)
-    history = client.get(f"/api/history?session_id={session['session_id']}",
-                         headers={"X-Widget-Token": token.encode().decode("latin-1")})
+    history = client.get(
+        f"/api/history?session_id={session['session_id']}", headers={"X-Widget-Token": token.encode().decode("latin-1")}
+    )
     assert history.status_code == 403
-    feedback = client.post("/api/feedback", json={"session_id": session["session_id"], "token": token,
-                                                   "value": 1, "message_text": "x"})
+    feedback = client.post(
+        "/api/feedback", json={"session_id": session["session_id"], "token": token, "value": 1, "message_text": "x"}
+    )
     assert feedback.status_code == 403 and "token" in feedback.get_json()["error"]
 
 
@@ -198,8 +229,9 @@ def test_demo_page_embeds_the_widget_with_one_script_tag(client):
 
 
 def test_one_address_calling_the_widget_api_too_often_is_told_to_wait(tmp_path):
-    config = settings.load({"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WIDGET_SECRET": "s3cret",
-                            "RATE_LIMIT_PER_IP": "5"})
+    config = settings.load(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WIDGET_SECRET": "s3cret", "RATE_LIMIT_PER_IP": "5"}
+    )
     client = create_app(config).test_client()
     statuses = [client.post("/api/session").status_code for _ in range(6)]
     assert statuses == [201] * 5 + [429] or statuses == [200] * 5 + [429]

@@ -1,4 +1,5 @@
 """The website widget in a real browser: Debian's chromium, headless, driven by Playwright."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,9 @@ def ask(page, text):
     page.get_by_test_id("chat-input").press("Enter")
     page.wait_for_function(
         """([n]) => document.querySelector('[data-cclw]').shadowRoot
-               .querySelectorAll('[data-testid=chat-message-bot]').length > n""", arg=[before])
+               .querySelectorAll('[data-testid=chat-message-bot]').length > n""",
+        arg=[before],
+    )
     return page.get_by_test_id("chat-message-bot").nth(before)
 
 
@@ -174,5 +177,6 @@ def test_offline_state_and_queued_message_answered_after_rasa_restarts(browser, 
         page.wait_for_function(
             """() => [...document.querySelector('[data-cclw]').shadowRoot
                    .querySelectorAll('[data-testid=chat-message-bot]')].some(m => m.innerText.includes('3月31日'))""",
-            timeout=60000)
+            timeout=60000,
+        )
         assert "待发送" not in page.get_by_test_id("chat-message-user").last.inner_text()

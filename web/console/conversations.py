@@ -1,4 +1,5 @@
 """Console screen: conversations (list with filters, transcript, review, tags, notes)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,24 +55,33 @@ def china_time(value: str | dt.datetime | None, full: bool = False) -> str:
 def urlencode_without(args: MultiDict[str, str], name: str) -> str:
     """Query string of ``args`` without ``name`` (for paging links)."""
     from urllib.parse import urlencode
-    return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
+    return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
 
 def parse_filters(args: MultiDict[str, str]) -> conversations.Filters:
     """Read list filters from query parameters; bad values are ignored, not fatal."""
+
     def date(name: str) -> dt.date | None:
         try:
             return dt.date.fromisoformat(args.get(name, ""))
         except ValueError:
             return None
+
     return conversations.Filters(
-        date_from=date("from"), date_to=date("to"), channel=args.get("channel") or None,
-        fell_back=TRI_STATE.get(args.get("fallback", "")), low_confidence=TRI_STATE.get(args.get("low", "")),
-        thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")), had_lead=TRI_STATE.get(args.get("lead", "")),
-        handed_off=TRI_STATE.get(args.get("handoff", "")), reviewed=TRI_STATE.get(args.get("reviewed", "")),
-        tag=(args.get("tag") or "").strip() or None, q=(args.get("q") or "").strip()[:200] or None,
-        needs_review=TRI_STATE.get(args.get("needs_review", "")))
+        date_from=date("from"),
+        date_to=date("to"),
+        channel=args.get("channel") or None,
+        fell_back=TRI_STATE.get(args.get("fallback", "")),
+        low_confidence=TRI_STATE.get(args.get("low", "")),
+        thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")),
+        had_lead=TRI_STATE.get(args.get("lead", "")),
+        handed_off=TRI_STATE.get(args.get("handoff", "")),
+        reviewed=TRI_STATE.get(args.get("reviewed", "")),
+        tag=(args.get("tag") or "").strip() or None,
+        q=(args.get("q") or "").strip()[:200] or None,
+        needs_review=TRI_STATE.get(args.get("needs_review", "")),
+    )
 
 
 def page_number(args: MultiDict[str, str]) -> int:
@@ -87,8 +97,7 @@ def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
     with db.session_scope(config.database_url) as session:
-        found, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
-                                            offset=(page - 1) * PAGE)
+        found, total = conversations.search(parse_filters(args), session=session, limit=PAGE, offset=(page - 1) * PAGE)
         rows = [row.as_dict() for row in found]
     if not sees_full_phones():
         rows = [{**row, "preview": mask_deep(row["preview"])} for row in rows]
@@ -99,8 +108,14 @@ def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
 @login_required()
 def list_view() -> ResponseReturnValue:
     rows, total, page = search(request.args)
-    return render_template("console/conversations.html", rows=rows, total=total, page=page,
-                           pages=max((total + PAGE - 1) // PAGE, 1), args=request.args)
+    return render_template(
+        "console/conversations.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1),
+        args=request.args,
+    )
 
 
 def load(conversation_id: str) -> tuple[dict[str, Any], list[dict], list[dict]]:
@@ -113,9 +128,11 @@ def load(conversation_id: str) -> tuple[dict[str, Any], list[dict], list[dict]]:
         if summary is None:
             abort(404, description="no such conversation")
         feedback = session.query(conversations.Feedback).filter_by(conversation_id=conversation_id).all()
-        summary, items, feedback = (summary.as_dict(), conversations.transcript(conversation_id,
-                                                                                 config.tracker_store_url),
-                                    [{"text": f.message_text, "value": f.value} for f in feedback])
+        summary, items, feedback = (
+            summary.as_dict(),
+            conversations.transcript(conversation_id, config.tracker_store_url),
+            [{"text": f.message_text, "value": f.value} for f in feedback],
+        )
     if not sees_full_phones():
         summary = {**summary, "preview": mask_deep(summary["preview"])}
         items, feedback = mask_deep(items), mask_deep(feedback)
@@ -133,8 +150,11 @@ def domain_intents() -> tuple[str, ...]:
 def story(conversation_id: str) -> ResponseReturnValue:
     """The conversation as a test story, ready for tests/e2e/test_stories.yml."""
     _, items, _ = load(conversation_id)
-    return Response(conversations.test_story(conversation_id, items), mimetype="text/yaml; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=story.yml"})
+    return Response(
+        conversations.test_story(conversation_id, items),
+        mimetype="text/yaml; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=story.yml"},
+    )
 
 
 @bp.post("/<path:conversation_id>/collect")
@@ -146,8 +166,11 @@ def collect(conversation_id: str) -> ResponseReturnValue:
     if not text or len(text) > 500 or intent not in domain_intents():
         abort(400, description="a message and a known intent are needed")
     with context.session() as session:
-        session.add(conversations.CollectedExample(text=text, intent=intent, conversation_id=conversation_id,
-                                                   collected_by=g.staff))
+        session.add(
+            conversations.CollectedExample(
+                text=text, intent=intent, conversation_id=conversation_id, collected_by=g.staff
+            )
+        )
     flash(f"已收集：{text} → {intent}")
     return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))
 
@@ -193,8 +216,11 @@ def fact_choices() -> list[dict]:
     """Facts a visitor message can be labelled with (they answer an intent the NLU knows), for admins."""
     known = set(domain_intents())
     with context.session() as session:
-        return [{"key": f.key, "intent": f.intent, "question": f.question or ""}
-                for f in facts.all_facts(session=session) if f.intent in known]
+        return [
+            {"key": f.key, "intent": f.intent, "question": f.question or ""}
+            for f in facts.all_facts(session=session)
+            if f.intent in known
+        ]
 
 
 @bp.get("/<path:conversation_id>")
@@ -207,10 +233,18 @@ def detail(conversation_id: str) -> ResponseReturnValue:
     for bubble in bubbles:
         asked = bubble.get("reply_to")
         if asked:  # one click for the intents the NLU ranked next
-            bubble["quick"] = [by_intent[i] for i in asked.get("ranking") or []
-                               if i in by_intent and i != asked.get("intent")][:QUICK_FIXES]
-    return render_template("console/transcript.html", summary=summary, bubbles=bubbles, feedback=feedback,
-                           intents=domain_intents(), choices=choices, low=conversations.LOW_CONFIDENCE)
+            bubble["quick"] = [
+                by_intent[i] for i in asked.get("ranking") or [] if i in by_intent and i != asked.get("intent")
+            ][:QUICK_FIXES]
+    return render_template(
+        "console/transcript.html",
+        summary=summary,
+        bubbles=bubbles,
+        feedback=feedback,
+        intents=domain_intents(),
+        choices=choices,
+        low=conversations.LOW_CONFIDENCE,
+    )
 
 
 @bp.post("/<path:conversation_id>/review")

@@ -1,4 +1,5 @@
 """Console screen (admin): facts — browse, edit as versions, see each version's diff, restore, export."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,18 @@ from web.console.auth import admin_required, login_required, token_required
 bp = Blueprint("console_facts", __name__, url_prefix="/console/facts")
 api = Blueprint("facts_api", __name__)
 STALE_AFTER = dt.timedelta(days=180)
-FIELD_LABELS = {"question": "问题", "answer": "答案", "sources": "来源", "confidence": "可信度",
-                "confidence_note": "可信度说明", "variants": "分情况答案", "corrections": "更正",
-                "data": "结构化数据", "effective": "生效日期", "verified": "核实日期"}
+FIELD_LABELS = {
+    "question": "问题",
+    "answer": "答案",
+    "sources": "来源",
+    "confidence": "可信度",
+    "confidence_note": "可信度说明",
+    "variants": "分情况答案",
+    "corrections": "更正",
+    "data": "结构化数据",
+    "effective": "生效日期",
+    "verified": "核实日期",
+}
 LIST_FIELDS = {"sources", "variants", "corrections", "data"}
 MAX_VERSION = 2**31 - 1  # an integer column: larger numbers name no version (and overflow SQLite)
 
@@ -46,13 +56,25 @@ def parse_sources(text: str) -> list[dict]:
 def fact_rows() -> list[dict]:
     today = dt.date.today()
     with context.session() as s:
-        return [{"key": f.key, "topic": f.topic, "intent": f.intent, "question": f.question,
-                 "answer": f.answer, "sources": f.sources, "confidence": f.confidence, "version": f.version,
-                 "verified": f.verified_date.isoformat(), "stale": today - f.verified_date > STALE_AFTER}
-                for f in facts.all_facts(session=s)]
+        return [
+            {
+                "key": f.key,
+                "topic": f.topic,
+                "intent": f.intent,
+                "question": f.question,
+                "answer": f.answer,
+                "sources": f.sources,
+                "confidence": f.confidence,
+                "version": f.version,
+                "verified": f.verified_date.isoformat(),
+                "stale": today - f.verified_date > STALE_AFTER,
+            }
+            for f in facts.all_facts(session=s)
+        ]
 
 
 # ---------- diffs between versions, as segments the templates escape
+
 
 def _flatten(value: Any, prefix: str = "") -> list[str]:
     if isinstance(value, dict):
@@ -65,11 +87,9 @@ def field_lines(name: str, value: Any) -> list[str]:
     if name == "sources":
         return [s["document"] + (f" | {s['article']}" if s.get("article") else "") for s in value or []]
     if name == "variants":
-        return ["，".join(f"{k}={v}" for k, v in item["when"].items()) + f" → {item['answer']}"
-                for item in value or []]
+        return ["，".join(f"{k}={v}" for k, v in item["when"].items()) + f" → {item['answer']}" for item in value or []]
     if name == "corrections":
-        return [f"{c['claim']} → {c['current']}" + (f"（{c['since']}）" if c.get("since") else "")
-                for c in value or []]
+        return [f"{c['claim']} → {c['current']}" + (f"（{c['since']}）" if c.get("since") else "") for c in value or []]
     return _flatten(value) if value else []
 
 
@@ -97,8 +117,7 @@ def field_diffs(before: dict | None, after: dict) -> list[dict]:
             segments = diff_segments(field_lines(name, old), field_lines(name, after.get(name)))
         else:
             segments = diff_segments(old or "", after.get(name) or "")
-        diffs.append({"field": name, "label": FIELD_LABELS[name], "lines": name in LIST_FIELDS,
-                      "segments": segments})
+        diffs.append({"field": name, "label": FIELD_LABELS[name], "lines": name in LIST_FIELDS, "segments": segments})
     return diffs
 
 
@@ -107,11 +126,18 @@ def version_views(key: str, session: Session) -> list[dict]:
     rows = facts.versions(key, session=session)
     views = []
     for version, previous in zip(rows, rows[1:] + [None], strict=True):
-        views.append({"version": version.version, "author": version.author, "reason": version.reason,
-                      "at": version.created_at, "restored_from": version.restored_from,
-                      "content": version.content,
-                      "diffs": field_diffs(previous.content, version.content) if previous else [],
-                      "changed": facts.changed_fields(previous.content if previous else None, version.content)})
+        views.append(
+            {
+                "version": version.version,
+                "author": version.author,
+                "reason": version.reason,
+                "at": version.created_at,
+                "restored_from": version.restored_from,
+                "content": version.content,
+                "diffs": field_diffs(previous.content, version.content) if previous else [],
+                "changed": facts.changed_fields(previous.content if previous else None, version.content),
+            }
+        )
     return views
 
 
@@ -138,6 +164,7 @@ def _seen(session: Session, fact: facts.Fact) -> dict | None:
 
 # ---------- screens
 
+
 @bp.get("")
 @login_required("admin")
 def list_view() -> ResponseReturnValue:
@@ -154,8 +181,9 @@ def export() -> ResponseReturnValue:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in sorted(texts.items()):
             archive.writestr(f"facts/{name}", text.encode("utf-8"))
-    return Response(buffer.getvalue(), mimetype="application/zip",
-                    headers={"Content-Disposition": "attachment; filename=facts.zip"})
+    return Response(
+        buffer.getvalue(), mimetype="application/zip", headers={"Content-Disposition": "attachment; filename=facts.zip"}
+    )
 
 
 def _form_changes() -> dict:
@@ -182,28 +210,41 @@ def edit(key: str) -> ResponseReturnValue:
             except ValueError:
                 abort(400, description="the form is out of date: reload the page and edit again")
             try:
-                version = facts.edit_fact(key, _form_changes(), g.staff, request.form.get("reason") or "",
-                                          session=s, base_version=base)
+                version = facts.edit_fact(
+                    key, _form_changes(), g.staff, request.form.get("reason") or "", session=s, base_version=base
+                )
                 s.flush()
                 flash(f"已保存为 v{version.version}。" if version else "内容没有变化，未生成新版本。")
                 return redirect(url_for("console_facts.edit", key=key))
             except facts.StaleVersion as exc:
                 s.rollback()
                 # the form keeps what was typed; saving it again (after a look at the history) is deliberate
-                error, status, base = (f"这条知识已被他人修改（现为 v{exc.current}），请查看下方版本记录，"
-                                       "确认后再保存。"), 409, None
+                error, status, base = (
+                    (f"这条知识已被他人修改（现为 v{exc.current}），请查看下方版本记录，确认后再保存。"),
+                    409,
+                    None,
+                )
             except IntegrityError:
                 s.rollback()
                 error, status, base = "同时有另一处修改了这条知识，请查看下方版本记录后再保存。", 409, None
             except ValueError as exc:
                 s.rollback()
-                error, status = (str(exc) if not str(exc).startswith("Invalid isoformat")
-                                 else "日期格式应为 YYYY-MM-DD"), 400
+                error, status = (
+                    (str(exc) if not str(exc).startswith("Invalid isoformat") else "日期格式应为 YYYY-MM-DD"),
+                    400,
+                )
             fact = _fact_or_404(key, s)
-        return render_template("console/fact.html", fact=fact, versions=version_views(key, s),
-                               legacy=facts.edits(key, session=s), seen=_seen(s, fact), error=error,
-                               form=request.form if error else None, levels=facts.CONFIDENCE_LEVELS,
-                               base_version=fact.version if base is None else base), status
+        return render_template(
+            "console/fact.html",
+            fact=fact,
+            versions=version_views(key, s),
+            legacy=facts.edits(key, session=s),
+            seen=_seen(s, fact),
+            error=error,
+            form=request.form if error else None,
+            levels=facts.CONFIDENCE_LEVELS,
+            base_version=fact.version if base is None else base,
+        ), status
 
 
 @bp.get("/<key>/versions/<int:number>")
@@ -216,8 +257,12 @@ def version(key: str, number: int) -> ResponseReturnValue:
         views = {v["version"]: v for v in version_views(key, s)}
         if number not in views:
             abort(404, description="no such version")
-        return render_template("console/fact_version.html", fact=fact, v=views[number],
-                               to_current=field_diffs(views[number]["content"], facts.content_of(fact)))
+        return render_template(
+            "console/fact_version.html",
+            fact=fact,
+            v=views[number],
+            to_current=field_diffs(views[number]["content"], facts.content_of(fact)),
+        )
 
 
 @bp.post("/<key>/versions/<int:number>/restore")
@@ -236,8 +281,11 @@ def restore(key: str, number: int) -> ResponseReturnValue:
             abort(400, description=str(exc))
         except IntegrityError:
             abort(409, description="另一处修改同时进行，请刷新后重试")
-        flash(f"已恢复 v{number} 的内容，保存为 v{version.version}。" if version
-              else f"当前内容已与 v{number} 相同，未生成新版本。")
+        flash(
+            f"已恢复 v{number} 的内容，保存为 v{version.version}。"
+            if version
+            else f"当前内容已与 v{number} 相同，未生成新版本。"
+        )
     return redirect(url_for("console_facts.edit", key=key))
 
 
@@ -259,6 +307,10 @@ def fact_versions(key: str) -> ResponseReturnValue:
         rows = facts.versions(key, session=s)
         out = []
         for version, previous in zip(rows, rows[1:] + [None], strict=True):
-            out.append({**version.as_dict(),
-                        "changed": facts.changed_fields(previous.content if previous else None, version.content)})
+            out.append(
+                {
+                    **version.as_dict(),
+                    "changed": facts.changed_fields(previous.content if previous else None, version.content),
+                }
+            )
         return jsonify(key=fact.key, version=fact.version, versions=out)

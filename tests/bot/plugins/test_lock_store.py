@@ -1,4 +1,5 @@
 """The lock store endpoints.yml names: in memory by default, atomic Redis tickets with REDIS_URL."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,9 @@ def test_redis_url_is_parsed(redis_url):
 
 def _tickets(store_class, redis_url, conversation: str) -> list[int]:
     """Issue tickets for one conversation from 8 threads, each with its own store (like 8 instances)."""
-    stores = [store_class(host="127.0.0.1", port=int(redis_url.rsplit(":", 1)[1].split("/")[0]), db=2)
-              for _ in range(8)]
+    stores = [
+        store_class(host="127.0.0.1", port=int(redis_url.rsplit(":", 1)[1].split("/")[0]), db=2) for _ in range(8)
+    ]
     barrier, issued = threading.Barrier(8), []
 
     def issue(store):

@@ -1,4 +1,5 @@
 """The action-response validation fix keeps Rasa's behaviour."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,16 +18,22 @@ def action():
 
 
 def test_valid_responses_pass(action):
-    assert action._validate_action_result({
-        "events": [{"event": "slot", "name": "fact_key", "value": "licence.types", "timestamp": None}],
-        "responses": [{"text": "全网和地网……", "buttons": [{"title": "申请条件", "payload": "/ask_conditions"}]}]})
+    assert action._validate_action_result(
+        {
+            "events": [{"event": "slot", "name": "fact_key", "value": "licence.types", "timestamp": None}],
+            "responses": [{"text": "全网和地网……", "buttons": [{"title": "申请条件", "payload": "/ask_conditions"}]}],
+        }
+    )
     assert action._validate_action_result({"events": [], "responses": []})
 
 
-@pytest.mark.parametrize("result", [
-    {"events": [{"name": "no event type"}], "responses": []},
-    {"events": "not a list", "responses": []},
-])
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"events": [{"name": "no event type"}], "responses": []},
+        {"events": "not a list", "responses": []},
+    ],
+)
 def test_invalid_responses_still_raise_with_rasas_message(action, result):
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action._validate_action_result(result)

@@ -1,4 +1,5 @@
 """Leads: phone rules, dedupe within 24 h, the outbox, staff users and tokens, the API."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,13 +22,29 @@ def url(empty_database, monkeypatch):
     return empty_database
 
 
-LEAD = {"conversation_id": "c1", "channel": "socketio", "name": "张先生", "phone": "13812345678",
-        "company": "某某科技", "region": "广东省", "licence": "全网", "consent": True, "topics": ["capital"]}
+LEAD = {
+    "conversation_id": "c1",
+    "channel": "socketio",
+    "name": "张先生",
+    "phone": "13812345678",
+    "company": "某某科技",
+    "region": "广东省",
+    "licence": "全网",
+    "consent": True,
+    "topics": ["capital"],
+}
 
 
-@pytest.mark.parametrize("raw, phone", [("13812345678", "13812345678"), ("138 1234 5678", "13812345678"),
-                                        ("+86 13812345678", "13812345678"), ("010-12345678", "010-12345678"),
-                                        ("0755-1234567", "0755-1234567")])
+@pytest.mark.parametrize(
+    "raw, phone",
+    [
+        ("13812345678", "13812345678"),
+        ("138 1234 5678", "13812345678"),
+        ("+86 13812345678", "13812345678"),
+        ("010-12345678", "010-12345678"),
+        ("0755-1234567", "0755-1234567"),
+    ],
+)
 def test_valid_phones(raw, phone):
     assert leads.normalize_phone(raw) == phone
 
@@ -47,8 +64,9 @@ def test_same_phone_within_24_hours_updates_the_lead(url):
         first, created = leads.save_lead(LEAD, session=session, now=now)
         assert created
     with db.session_scope(url) as session:
-        again, created = leads.save_lead({**LEAD, "company": "新公司", "topics": ["materials"]},
-                                         session=session, now=now + dt.timedelta(hours=23))
+        again, created = leads.save_lead(
+            {**LEAD, "company": "新公司", "topics": ["materials"]}, session=session, now=now + dt.timedelta(hours=23)
+        )
         assert not created and again.id == first.id
         assert again.company == "新公司" and again.topics == ["capital", "materials"]
     with db.session_scope(url) as session:
@@ -117,8 +135,13 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
     receiver = Receiver(failures=2)
     smtp = FakeSmtp(failures=1)
     # a local relay without a login: cleartext must be asked for (TLS is the default, see test_notify.py)
-    env = {"NOTIFY_WEBHOOK_URL": receiver.url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-           "NOTIFY_EMAIL_TO": "sales@example.com", "SMTP_STARTTLS": "0"}
+    env = {
+        "NOTIFY_WEBHOOK_URL": receiver.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "NOTIFY_EMAIL_TO": "sales@example.com",
+        "SMTP_STARTTLS": "0",
+    }
     try:
         with db.session_scope(url) as session:
             for i in range(3):
@@ -129,6 +152,7 @@ def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
         assert sorted(receiver.keys) == sorted(set(receiver.keys)) and len(receiver.keys) == 3
         import email
         from email import policy
+
         mails = [email.message_from_string(m, policy=policy.default) for m in smtp.messages]
         assert len(mails) == 3 and all("新线索" in m["Subject"] and "13812345" in m.get_content() for m in mails)
         with db.session_scope(url) as session:
@@ -202,7 +226,9 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
     assert [lead["phone"] for lead in body["leads"]] == ["139****0000", "138****5678"]
     only = client.get("/console/api/leads?status=contacted", headers={"Authorization": f"Bearer {token}"})
     assert [lead["status"] for lead in only.get_json()["leads"]] == ["contacted"]
-    assert client.get("/console/api/leads?status=bogus", headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    assert (
+        client.get("/console/api/leads?status=bogus", headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    )
 
 
 class FakeWeComRobot:
@@ -266,14 +292,25 @@ def test_f14_same_phone_from_another_conversation_never_overwrites(url):
     with db.session_scope(url) as session:
         first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
     with db.session_scope(url) as session:
-        forged, created = leads.save_lead({**LEAD, "conversation_id": "attacker", "name": "冒名者",
-                                           "company": "攻击者写入的公司", "visitor_note": "改掉"},
-                                          session=session)
+        forged, created = leads.save_lead(
+            {
+                **LEAD,
+                "conversation_id": "attacker",
+                "name": "冒名者",
+                "company": "攻击者写入的公司",
+                "visitor_note": "改掉",
+            },
+            session=session,
+        )
         assert created and forged.id != first.id and forged.duplicate_of == first.id
     with db.session_scope(url) as session:
         original = session.get(leads.Lead, first.id)
         assert (original.name, original.company, original.conversation_id, original.visitor_note) == (
-            "张先生", "某某科技", "c1", "下午方便")
+            "张先生",
+            "某某科技",
+            "c1",
+            "下午方便",
+        )
         third, created = leads.save_lead({**LEAD, "conversation_id": "third"}, session=session)
         assert created and third.duplicate_of == first.id  # every repeat points at the first lead
 
@@ -284,8 +321,7 @@ def test_n09_the_visitors_note_never_replaces_the_staff_note(url):
         lead, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
         lead.note = "已电话，客户周五回复"  # what staff wrote in the console
     with db.session_scope(url) as session:
-        again, created = leads.save_lead({**LEAD, "visitor_note": "改成上午", "note": "访客写的"},
-                                         session=session)
+        again, created = leads.save_lead({**LEAD, "visitor_note": "改成上午", "note": "访客写的"}, session=session)
         assert not created and again.id == lead.id
         assert again.note == "已电话，客户周五回复" and again.visitor_note == "改成上午"
         assert again.as_dict()["visitor_note"] == "改成上午"
@@ -311,11 +347,19 @@ def test_f16_notifications_have_an_hourly_ceiling(url):
     now = dt.datetime(2026, 11, 29, 10, 0)
     with db.session_scope(url) as session:
         for i in range(5):
-            leads.save_lead({**LEAD, "conversation_id": f"c{i}", "phone": f"1390000000{i}"},
-                            session=session, now=now, hourly_limit=3)
+            leads.save_lead(
+                {**LEAD, "conversation_id": f"c{i}", "phone": f"1390000000{i}"},
+                session=session,
+                now=now,
+                hourly_limit=3,
+            )
         assert session.query(leads.Notification).count() == 3
-        leads.save_lead({**LEAD, "conversation_id": "later", "phone": "13900000009"}, session=session,
-                        now=now + dt.timedelta(minutes=61), hourly_limit=3)
+        leads.save_lead(
+            {**LEAD, "conversation_id": "later", "phone": "13900000009"},
+            session=session,
+            now=now + dt.timedelta(minutes=61),
+            hourly_limit=3,
+        )
         assert session.query(leads.Notification).count() == 4
         assert session.query(leads.Lead).count() == 6
 
@@ -327,10 +371,19 @@ def test_n09_console_shows_the_visitor_note_apart_and_staff_edits_leave_it(url, 
     with db.session_scope(url) as session:
         staff.create_user("admin1", "admin", "admin password 1", session=session)
         first, _ = leads.save_lead({**LEAD, "visitor_note": "下午方便"}, session=session)
-        repeat, _ = leads.save_lead({**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"},
-                                    session=session)
-    app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
-                                    "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c"}))
+        repeat, _ = leads.save_lead(
+            {**LEAD, "conversation_id": "other", "visitor_note": "<b>冒填</b>"}, session=session
+        )
+    app = create_app(
+        settings.load(
+            {
+                "DATABASE_URL": url,
+                "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
+                "WIDGET_SECRET": "w",
+                "CONSOLE_SECRET": "c",
+            }
+        )
+    )
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     page = client.get(f"/console/leads/{repeat.id}").get_data(as_text=True)

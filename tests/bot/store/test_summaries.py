@@ -1,4 +1,5 @@
 """Conversation summaries for the console: folded once, whoever folds and however many at once."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,10 @@ from bot.store import conversations
 
 def summaries(url: str) -> dict[str, tuple]:
     with db.session_scope(url) as session:
-        return {s.conversation_id: (s.user_messages, s.fell_back, s.low_confidence, s.search_text)
-                for s in session.query(conversations.ConversationSummary)}
+        return {
+            s.conversation_id: (s.user_messages, s.fell_back, s.low_confidence, s.search_text)
+            for s in session.query(conversations.ConversationSummary)
+        }
 
 
 def fold_at_once(tracker: str, app: str, refreshers: int) -> None:

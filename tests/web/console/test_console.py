@@ -1,4 +1,5 @@
 """The staff console, one app per test with a fresh database."""
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,9 @@ def test_wrong_password_and_rate_limit(app):
 def test_form_post_without_csrf_is_refused(app):
     client = app.test_client()
     login(client, "admin1", "admin password 1")
-    response = client.post("/console/facts/licence.validity", data={"answer": "x", "confidence": "H",
-                                                                     "verified_date": "2026-11-29"})
+    response = client.post(
+        "/console/facts/licence.validity", data={"answer": "x", "confidence": "H", "verified_date": "2026-11-29"}
+    )
     assert response.status_code == 403
 
 
@@ -58,25 +60,41 @@ def test_agent_cannot_edit_facts(app):
     login(client, "agent1", "agent password 1")
     assert client.get("/console/facts").status_code == 403
     token = csrf(client, "/console/leads")
-    assert client.post("/console/facts/licence.validity", data={"csrf_token": token, "answer": "x",
-                                                                "confidence": "H",
-                                                                "verified_date": "2026-11-29"}).status_code == 403
+    assert (
+        client.post(
+            "/console/facts/licence.validity",
+            data={"csrf_token": token, "answer": "x", "confidence": "H", "verified_date": "2026-11-29"},
+        ).status_code
+        == 403
+    )
 
 
 def test_admin_edits_a_fact_as_a_new_version_with_author_and_reason(app):
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     token = csrf(client, "/console/facts/licence.validity")
-    response = client.post("/console/facts/licence.validity", data={
-        "csrf_token": token, "question": "有效期多久？", "answer": "有效期为5年（复核）。", "confidence": "H",
-        "confidence_note": "", "verified_date": "2026-11-29", "base_version": "1", "reason": "按令42第13条复核",
-        "sources": "电信业务经营许可管理办法（工信部令第42号） | 第13条\n"})
+    response = client.post(
+        "/console/facts/licence.validity",
+        data={
+            "csrf_token": token,
+            "question": "有效期多久？",
+            "answer": "有效期为5年（复核）。",
+            "confidence": "H",
+            "confidence_note": "",
+            "verified_date": "2026-11-29",
+            "base_version": "1",
+            "reason": "按令42第13条复核",
+            "sources": "电信业务经营许可管理办法（工信部令第42号） | 第13条\n",
+        },
+    )
     assert response.status_code == 302
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
         assert facts.get_fact("licence.validity", session=session).answer == "有效期为5年（复核）。"
-        assert facts.get_fact("licence.validity", session=session).source_text == \
-            "电信业务经营许可管理办法（工信部令第42号）第13条"
+        assert (
+            facts.get_fact("licence.validity", session=session).source_text
+            == "电信业务经营许可管理办法（工信部令第42号）第13条"
+        )
         new, first = facts.versions("licence.validity", session=session)
         assert (new.version, new.author, new.reason) == (2, "admin1", "按令42第13条复核")
         assert new.content["answer"] == "有效期为5年（复核）。"
@@ -89,13 +107,27 @@ def test_bad_fact_edit_is_refused_clearly(app):
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     token = csrf(client, "/console/facts/licence.validity")
-    response = client.post("/console/facts/licence.validity", data={
-        "csrf_token": token, "answer": "", "confidence": "H", "verified_date": "2026-11-29",
-        "sources": "电信条例 | 第9条"})
+    response = client.post(
+        "/console/facts/licence.validity",
+        data={
+            "csrf_token": token,
+            "answer": "",
+            "confidence": "H",
+            "verified_date": "2026-11-29",
+            "sources": "电信条例 | 第9条",
+        },
+    )
     assert response.status_code == 400 and "answer" in response.get_data(as_text=True)
-    response = client.post("/console/facts/licence.validity", data={
-        "csrf_token": token, "answer": "有效期5年。", "confidence": "H", "verified_date": "2026-11-29",
-        "sources": "  "})
+    response = client.post(
+        "/console/facts/licence.validity",
+        data={
+            "csrf_token": token,
+            "answer": "有效期5年。",
+            "confidence": "H",
+            "verified_date": "2026-11-29",
+            "sources": "  ",
+        },
+    )
     assert response.status_code == 400 and "source" in response.get_data(as_text=True)
     assert client.get("/console/api/facts").get_json()["facts"][0]["sources"]
 
@@ -112,8 +144,10 @@ def test_leads_list_and_detail_mask_phones_for_agents_and_status_changes(app):
     login(admin, "admin1", "admin password 1")
     assert "13812345678" in admin.get(f"/console/leads/{lead_id}").get_data(as_text=True)
     token = csrf(client, f"/console/leads/{lead_id}")
-    client.post(f"/console/leads/{lead_id}", data={"csrf_token": token, "status": "contacted",
-                                                  "assignee": "agent1", "note": "已电话"})
+    client.post(
+        f"/console/leads/{lead_id}",
+        data={"csrf_token": token, "status": "contacted", "assignee": "agent1", "note": "已电话"},
+    )
     with db.session_scope(app.config["SETTINGS"].database_url) as session:
         lead = session.get(leads.Lead, int(lead_id))
         assert (lead.status, lead.assignee, lead.note) == ("contacted", "agent1", "已电话")
@@ -152,13 +186,21 @@ def test_collected_examples_export_as_valid_rasa_nlu(app, tmp_path):
     client = app.test_client()
     login(client, "agent1", "agent password 1")
     token = csrf(client, "/console/improve")
-    for text, intent in [("注册资金够不够办全网", "ask_capital"), ("年报啥时候交", "ask_annual_report"),
-                         ("注册资金够不够办全网", "ask_capital")]:
-        response = client.post("/console/conversations/c1/collect",
-                               data={"csrf_token": token, "text": text, "intent": intent})
+    for text, intent in [
+        ("注册资金够不够办全网", "ask_capital"),
+        ("年报啥时候交", "ask_annual_report"),
+        ("注册资金够不够办全网", "ask_capital"),
+    ]:
+        response = client.post(
+            "/console/conversations/c1/collect", data={"csrf_token": token, "text": text, "intent": intent}
+        )
         assert response.status_code == 302
-    assert client.post("/console/conversations/c1/collect",
-                       data={"csrf_token": token, "text": "x", "intent": "no_such_intent"}).status_code == 400
+    assert (
+        client.post(
+            "/console/conversations/c1/collect", data={"csrf_token": token, "text": "x", "intent": "no_such_intent"}
+        ).status_code
+        == 400
+    )
     exported = client.get("/console/improve/nlu.yml").get_data(as_text=True)
     assert exported.count("注册资金够不够办全网") == 1
     data = tmp_path / "data"
@@ -169,9 +211,15 @@ def test_collected_examples_export_as_valid_rasa_nlu(app, tmp_path):
     # its warnings (responses no story uses: there are no stories here) are its report, not a failure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        validate_files(False, None, TrainingDataImporter.load_from_config(
-            domain_path=str(PROJECT_ROOT / "bot" / "domain.yml"), training_data_paths=[str(data)],
-            config_path=str(PROJECT_ROOT / "bot" / "config.yml")))
+        validate_files(
+            False,
+            None,
+            TrainingDataImporter.load_from_config(
+                domain_path=str(PROJECT_ROOT / "bot" / "domain.yml"),
+                training_data_paths=[str(data)],
+                config_path=str(PROJECT_ROOT / "bot" / "config.yml"),
+            ),
+        )
 
 
 def test_a_conversation_exports_as_a_test_story():
@@ -179,13 +227,23 @@ def test_a_conversation_exports_as_a_test_story():
 
     from bot.store.conversations import test_story
 
-    story = yaml.safe_load(test_story("c9", [
-        {"kind": "user", "text": "你好", "intent": "greet"}, {"kind": "action", "name": "utter_greet"},
-        {"kind": "user", "text": "注册资本要多少", "intent": "ask_capital"},
-        {"kind": "action", "name": "action_answer_fact"}]))
+    story = yaml.safe_load(
+        test_story(
+            "c9",
+            [
+                {"kind": "user", "text": "你好", "intent": "greet"},
+                {"kind": "action", "name": "utter_greet"},
+                {"kind": "user", "text": "注册资本要多少", "intent": "ask_capital"},
+                {"kind": "action", "name": "action_answer_fact"},
+            ],
+        )
+    )
     assert story["stories"][0]["steps"] == [
-        {"user": "你好\n", "intent": "greet"}, {"action": "utter_greet"},
-        {"user": "注册资本要多少\n", "intent": "ask_capital"}, {"action": "action_answer_fact"}]
+        {"user": "你好\n", "intent": "greet"},
+        {"action": "utter_greet"},
+        {"user": "注册资本要多少\n", "intent": "ask_capital"},
+        {"action": "action_answer_fact"},
+    ]
 
 
 # ---------- security: sessions, tokens, roles, login, headers (see docs in tests/security/test_console.py)
@@ -258,8 +316,12 @@ def test_f10_an_unknown_user_costs_as_much_as_a_wrong_password(app):
     def timed(name: str) -> float:
         token = csrf(client)
         started = time.perf_counter()
-        assert client.post("/console/login", data={"username": name, "password": "wrong password!",
-                                                   "csrf_token": token}).status_code == 401
+        assert (
+            client.post(
+                "/console/login", data={"username": name, "password": "wrong password!", "csrf_token": token}
+            ).status_code
+            == 401
+        )
         return time.perf_counter() - started
 
     known = statistics.median(timed("agent1") for _ in range(4))
@@ -275,8 +337,14 @@ def test_f10_long_user_names_and_many_failures_keep_memory_bounded(app, monkeypa
         environ = {"REMOTE_ADDR": f"10.0.{i}.1"}
         page = client.get("/console/login", environ_base=environ).get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        assert client.post("/console/login", environ_base=environ, data={
-            "username": "x" * 200_000 + str(i), "password": "wrong", "csrf_token": token}).status_code == 401
+        assert (
+            client.post(
+                "/console/login",
+                environ_base=environ,
+                data={"username": "x" * 200_000 + str(i), "password": "wrong", "csrf_token": token},
+            ).status_code
+            == 401
+        )
     assert len(auth._failures) <= 20
     stored = auth._failures.keys()  # not a dict: the keys of its bounded store
     assert all(len(key) <= 64 for key in stored)
@@ -292,17 +360,33 @@ def test_f10_login_attempts_are_limited_per_address(app):
     other = app.test_client()
     page = other.get("/console/login", environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert other.post("/console/login", environ_base={"REMOTE_ADDR": "10.9.9.9"}, data={
-        "username": "agent1", "password": "agent password 1", "csrf_token": token}).status_code == 302
+    assert (
+        other.post(
+            "/console/login",
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+            data={"username": "agent1", "password": "agent password 1", "csrf_token": token},
+        ).status_code
+        == 302
+    )
 
 
 def test_f06_export_neutralises_formulas_and_keeps_phones_readable(app):
     """F6: cells starting with = + - @ tab CR (or full-width ＝＋－＠) are exported as text."""
     url = app.config["SETTINGS"].database_url
     with db.session_scope(url) as session:
-        leads.save_lead({"conversation_id": "c2", "channel": "rest", "name": "=1+2", "phone": "13900001111",
-                         "company": "\uff0bcmd", "region": "\t=x", "visitor_note": "+86 139 0000 1111 请回电",
-                         "consent": True}, session=session)
+        leads.save_lead(
+            {
+                "conversation_id": "c2",
+                "channel": "rest",
+                "name": "=1+2",
+                "phone": "13900001111",
+                "company": "\uff0bcmd",
+                "region": "\t=x",
+                "visitor_note": "+86 139 0000 1111 请回电",
+                "consent": True,
+            },
+            session=session,
+        )
     client = app.test_client()
     login(client, "admin1", "admin password 1")
     text = client.get("/console/leads/export.csv").get_data().decode("utf-8-sig")
@@ -333,12 +417,16 @@ def test_n04_only_the_claimer_writes_reads_or_ends_and_tokens_are_not_users(app)
         impostor = staff.create_token("agent1", session=session)
     agent = app.test_client()
     login(agent, "agent1", "agent password 1")
-    assert agent.post("/console/api/handoffs/visitor-1/claim",
-                      headers={"X-CSRF-Token": api_csrf(agent)}).status_code == 200
+    assert (
+        agent.post("/console/api/handoffs/visitor-1/claim", headers={"X-CSRF-Token": api_csrf(agent)}).status_code
+        == 200
+    )
     headers = {"Authorization": f"Bearer {impostor}"}
     client = app.test_client()
-    assert client.post("/console/api/handoffs/visitor-1/messages", headers=headers,
-                       json={"text": "冒充"}).status_code == 409
+    assert (
+        client.post("/console/api/handoffs/visitor-1/messages", headers=headers, json={"text": "冒充"}).status_code
+        == 409
+    )
     assert client.get("/console/api/handoffs/visitor-1/messages", headers=headers).status_code == 409
     assert client.post("/console/api/handoffs/visitor-1/end", headers=headers).status_code == 409
     with db.session_scope(url) as session:
@@ -350,8 +438,7 @@ def test_n06_console_headers_forbid_framing_inline_scripts_and_caching(app):
     """N6, I1: CSP without inline scripts or styles, no framing, nosniff, no-store on console pages and API."""
     client = app.test_client()
     login(client, "admin1", "admin password 1")
-    for path in ("/console/login", "/console/dashboard", "/console/leads", "/console/api/leads",
-                 "/console/handoff"):
+    for path in ("/console/login", "/console/dashboard", "/console/leads", "/console/api/leads", "/console/handoff"):
         response = client.get(path)
         policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
         assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
@@ -390,8 +477,11 @@ def test_n08_login_next_with_control_characters_goes_home(app, target):
     """N8: a bad ``next`` after a good password leads to the console home, never a 500 or elsewhere."""
     client = app.test_client()
     token = csrf(client)
-    response = client.post("/console/login", query_string={"next": target},
-                           data={"username": "agent1", "password": "agent password 1", "csrf_token": token})
+    response = client.post(
+        "/console/login",
+        query_string={"next": target},
+        data={"username": "agent1", "password": "agent password 1", "csrf_token": token},
+    )
     assert response.status_code == 302 and response.headers["Location"].rstrip("/") == "/console"
 
 
@@ -424,8 +514,9 @@ def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     assert console.main(["create-user", "token:crm", "--role", "admin"]) == 1  # the tokens' namespace
     assert console.main(["create-token", "a b"]) == 1
     with db.session_scope(url) as session:
-        assert staff.check_password("admin password 1",
-                                    session.query(staff.StaffUser).filter_by(name="admin1").one().password_hash)
+        assert staff.check_password(
+            "admin password 1", session.query(staff.StaffUser).filter_by(name="admin1").one().password_hash
+        )
 
 
 def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, caplog):
@@ -435,16 +526,27 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
     rasa = FakeRasa(status=500)
     url = f"sqlite:///{tmp_path / 'console.db'}"
     migrate.upgrade(url)
-    app = create_app(settings.load({"DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
-                                    "WIDGET_SECRET": "w", "CONSOLE_SECRET": "c", "RASA_URL": rasa.url,
-                                    "RASA_AUTH_TOKEN": TOKEN}))
+    app = create_app(
+        settings.load(
+            {
+                "DATABASE_URL": url,
+                "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
+                "WIDGET_SECRET": "w",
+                "CONSOLE_SECRET": "c",
+                "RASA_URL": rasa.url,
+                "RASA_AUTH_TOKEN": TOKEN,
+            }
+        )
+    )
     with db.session_scope(url) as session:
         handoffs.queue_handoff("visitor-1", "socketio", session=session)
         headers = {"Authorization": f"Bearer {staff.create_token('desk', session=session)}"}
     client = app.test_client()
     assert client.post("/console/api/handoffs/visitor-1/claim", headers=headers).status_code == 200
-    for response in (client.post("/console/api/handoffs/visitor-1/messages", headers=headers, json={"text": "您好"}),
-                     client.get("/console/api/handoffs/visitor-1/messages", headers=headers)):
+    for response in (
+        client.post("/console/api/handoffs/visitor-1/messages", headers=headers, json={"text": "您好"}),
+        client.get("/console/api/handoffs/visitor-1/messages", headers=headers),
+    ):
         assert response.status_code == 502
         body = response.get_data(as_text=True)
         assert TOKEN not in body and rasa.url not in body and "500" not in body
@@ -456,11 +558,20 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
     rasa.server.server_close()
 
 
-@pytest.mark.parametrize("text, masked", [
-    ("电话13812345678谢谢", "电话138****5678谢谢"), ("+86 138 1234 5678", "138****5678"),
-    ("8613812345678", "138****5678"), ("138-1234-5678", "138****5678"), ("１３８１２３４５６７８", "138****5678"),
-    ("座机010-12345678", "座机010****5678"), ("0755 1234567", "075****4567"),
-    ("注册资本1000万元，2026-11-29前", "注册资本1000万元，2026-11-29前"), ("订单123456789012345", "订单123456789012345")])
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("电话13812345678谢谢", "电话138****5678谢谢"),
+        ("+86 138 1234 5678", "138****5678"),
+        ("8613812345678", "138****5678"),
+        ("138-1234-5678", "138****5678"),
+        ("１３８１２３４５６７８", "138****5678"),
+        ("座机010-12345678", "座机010****5678"),
+        ("0755 1234567", "075****4567"),
+        ("注册资本1000万元，2026-11-29前", "注册资本1000万元，2026-11-29前"),
+        ("订单123456789012345", "订单123456789012345"),
+    ],
+)
 def test_f12_phone_like_strings_are_masked_in_transcripts(text, masked):
     """F12: mobiles (with +86, spaces, dashes, full-width digits) and landlines are masked; dates and amounts stay."""
     from web.console.privacy import mask_phones

@@ -1,4 +1,5 @@
 """The console in a real browser: login → filter → transcript → mark reviewed → lead status."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,8 +20,10 @@ def test_staff_review_flow(stack, browser):
     with db.session_scope(stack.database_url) as session:
         if not session.query(staff.StaffUser).filter_by(name="browser-admin").one_or_none():
             staff.create_user("browser-admin", "admin", "browser password", session=session)
-        lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "周女士", "phone": phone,
-                                   "consent": True}, session=session)
+        lead, _ = leads.save_lead(
+            {"conversation_id": sender, "channel": "rest", "name": "周女士", "phone": phone, "consent": True},
+            session=session,
+        )
         lead_id = lead.id
     page = browser.new_page(locale="zh-CN")
     try:

@@ -1,4 +1,5 @@
 """Console conversations over the tracker store filled by real conversations with the running stack."""
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,10 @@ def test_filters_transcript_and_review(stack, client):
     assert any(i["kind"] == "fact" and i["fact_key"] == "conditions.capital" for i in detail["transcript"])
 
     token = csrf(client, f"/console/conversations/{sender}")
-    client.post(f"/console/conversations/{sender}/review",
-                data={"csrf_token": token, "reviewed": "1", "tags": "资本, 待改进", "note": "答得对"})
+    client.post(
+        f"/console/conversations/{sender}/review",
+        data={"csrf_token": token, "reviewed": "1", "tags": "资本, 待改进", "note": "答得对"},
+    )
     reviewed = client.get("/console/api/conversations", query_string={"reviewed": "1", "tag": "待改进"}).get_json()
     assert [c["conversation_id"] for c in reviewed["conversations"]] == [sender]
     assert reviewed["conversations"][0]["note"] == "答得对"
@@ -67,10 +70,19 @@ def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, cl
     page = client.get("/console/facts/licence.cancellation").get_data(as_text=True)
     verified = re.search(r'name="verified_date" value="([^"]+)"', page).group(1)
     try:
-        client.post("/console/facts/licence.cancellation", data={
-            "csrf_token": token, "question": "怎么注销？", "answer": "停止经营须提前90日申请（控制台已更新）。",
-            "confidence": "H", "confidence_note": "", "verified_date": verified,
-            "sources": "中华人民共和国电信条例 | 第15条", "reason": "测试：控制台修改"})
+        client.post(
+            "/console/facts/licence.cancellation",
+            data={
+                "csrf_token": token,
+                "question": "怎么注销？",
+                "answer": "停止经营须提前90日申请（控制台已更新）。",
+                "confidence": "H",
+                "confidence_note": "",
+                "verified_date": verified,
+                "sources": "中华人民共和国电信条例 | 第15条",
+                "reason": "测试：控制台修改",
+            },
+        )
         assert "控制台已更新" in stack.text(sender, "呼叫中心许可证怎么注销")
     finally:
         with db.session_scope(stack.database_url) as session:
@@ -78,8 +90,9 @@ def test_fact_edit_in_the_console_changes_the_running_bots_next_answer(stack, cl
 
 
 def test_filter_values_that_look_like_sql_are_just_text(client):
-    body = client.get("/console/api/conversations", query_string={"q": "' OR 1=1 --", "tag": "%",
-                                                                   "from": "not-a-date"}).get_json()
+    body = client.get(
+        "/console/api/conversations", query_string={"q": "' OR 1=1 --", "tag": "%", "from": "not-a-date"}
+    ).get_json()
     assert body["conversations"] == [] and body["total"] == 0
 
 
@@ -105,6 +118,8 @@ def test_an_in_scope_question_without_a_fact_is_answered_honestly_and_queued_for
     text = "\n".join(m.get("text", "") for m in messages)
     assert "不在我的服务范围" not in text and "依据：" not in text
     assert "顾问" in text
-    assert {"title": "联系顾问", "payload": "/request_consultant"} in [b for m in messages for b in m.get("buttons", [])]
+    assert {"title": "联系顾问", "payload": "/request_consultant"} in [
+        b for m in messages for b in m.get("buttons", [])
+    ]
     queued = client.get("/console/api/conversations", query_string={"needs_review": "1", "q": "ICP"}).get_json()
     assert sender in [c["conversation_id"] for c in queued["conversations"]]

@@ -4,6 +4,7 @@ Edit a fact with a reason → the history shows the new version with its diff �
 version → the bot's next answer uses the restored text → the transcript shows that answer as a bubble
 with its fact version chip and China time → 「应答为…」 collects a training example in one click.
 """
+
 from __future__ import annotations
 
 import datetime as dt

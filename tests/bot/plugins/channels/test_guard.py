@@ -1,4 +1,5 @@
 """The guard on public channels: which payloads pass, size and rate limits."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,22 +33,38 @@ from bot.plugins.nlu.normalize import Normalizer
 from bot.ratelimit import RateLimiter
 
 
-@pytest.mark.parametrize("payload", [
-    "/ask_capital", "/check_eligibility", "/request_consultant", "/affirm", "  /deny ",
-    '/inform{"licence_scope": "地网"}', '/inform{"licence_scope":"全网"}', '/inform{"company_type": "外资"}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "/ask_capital",
+        "/check_eligibility",
+        "/request_consultant",
+        "/affirm",
+        "  /deny ",
+        '/inform{"licence_scope": "地网"}',
+        '/inform{"licence_scope":"全网"}',
+        '/inform{"company_type": "外资"}',
+    ],
+)
 def test_the_payloads_our_buttons_send_pass(payload):
     assert screen(payload) == payload.strip()
 
 
-@pytest.mark.parametrize("payload", [
-    "/EXTERNAL_handoff_ended",             # would end a human takeover
-    "/restart", "/session_start", "/back",  # Rasa's built-ins: not offered by any button
-    "/ask_fees@0.1",                       # a forged confidence
-    '/inform{"lead_phone": "13800138000"}',  # an entity no button sends: would skip validation
-    '/inform{"licence_scope": "地网", "capital": "1亿"}',
-    "/inform{not json", "/", "/no_such_intent",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "/EXTERNAL_handoff_ended",  # would end a human takeover
+        "/restart",
+        "/session_start",
+        "/back",  # Rasa's built-ins: not offered by any button
+        "/ask_fees@0.1",  # a forged confidence
+        '/inform{"lead_phone": "13800138000"}',  # an entity no button sends: would skip validation
+        '/inform{"licence_scope": "地网", "capital": "1亿"}',
+        "/inform{not json",
+        "/",
+        "/no_such_intent",
+    ],
+)
 def test_other_payloads_become_text(payload):
     screened = screen(payload)
     assert screened.startswith("／") and not screened.startswith("/")
@@ -69,8 +86,11 @@ def unpacked(text: str, step: str = "normalize"):
     if not intent:
         return None
     entities = {e["entity"]: e["value"] for e in message.get(ENTITIES) or []}
-    return (intent["name"], json.dumps(entities, sort_keys=True, ensure_ascii=False) if entities else "",
-            intent["confidence"])
+    return (
+        intent["name"],
+        json.dumps(entities, sort_keys=True, ensure_ascii=False) if entities else "",
+        intent["confidence"],
+    )
 
 
 def approved() -> set:
@@ -80,9 +100,14 @@ def approved() -> set:
 
 def button_payloads() -> list[str]:
     domain = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))
-    return sorted({str(b["payload"]).replace("{{", "{").replace("}}", "}")
-                   for variants in domain["responses"].values() for v in variants
-                   for b in (v or {}).get("buttons") or []})
+    return sorted(
+        {
+            str(b["payload"]).replace("{{", "{").replace("}}", "}")
+            for variants in domain["responses"].values()
+            for v in variants
+            for b in (v or {}).get("buttons") or []
+        }
+    )
 
 
 def test_every_button_payload_is_still_read_as_itself():
@@ -93,11 +118,32 @@ def test_every_button_payload_is_still_read_as_itself():
         assert unpacked(screen(payload)) in approved(), payload
 
 
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\ufeff", "\x00", "\x01", "\x08", "\x1b",
-             "\x7f", "\ufe0e", "\ufe0f", "\U0001f3fb"]
-ATTACKS = ["/restart", "/EXTERNAL_handoff_ended", "/session_start", "/back", "/ask_fees@0.01",
-           '/inform{"capital": 123456789}', '/inform{"province": "<b>x</b>", "capital": 99999}',
-           '/inform{"licence_scope": "地网"}@0.2']
+INVISIBLE = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u200f",
+    "\ufeff",
+    "\x00",
+    "\x01",
+    "\x08",
+    "\x1b",
+    "\x7f",
+    "\ufe0e",
+    "\ufe0f",
+    "\U0001f3fb",
+]
+ATTACKS = [
+    "/restart",
+    "/EXTERNAL_handoff_ended",
+    "/session_start",
+    "/back",
+    "/ask_fees@0.01",
+    '/inform{"capital": 123456789}',
+    '/inform{"province": "<b>x</b>", "capital": 99999}',
+    '/inform{"licence_scope": "地网"}@0.2',
+]
 
 
 @pytest.mark.parametrize("prefix", INVISIBLE + ["／", "/", "／\u200b", "/\u200b", "\u200b／", "\u3000", " \u200b "])
@@ -108,8 +154,18 @@ def test_f03_a_character_the_normaliser_drops_does_not_smuggle_a_payload(prefix,
     assert unpacked(screen(prefix + payload), "fold") is None
 
 
-@pytest.mark.parametrize("text", ["\u200b／restart", "／\u200b/restart", "／／/restart", "\u200b\u200b/restart",
-                                  "\u200b/\u200b/restart", "\x01/EXTERNAL_handoff_ended", "\ufeff/restart"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b／restart",
+        "／\u200b/restart",
+        "／／/restart",
+        "\u200b\u200b/restart",
+        "\u200b/\u200b/restart",
+        "\x01/EXTERNAL_handoff_ended",
+        "\ufeff/restart",
+    ],
+)
 def test_f03_layered_slashes_and_invisibles_stay_words(text):
     """F3: slashes the normaliser folds (／ → /) or uncovers (after dropping invisibles) are no payload."""
     assert unpacked(screen(text)) is None
@@ -119,8 +175,18 @@ def test_f03_layered_slashes_and_invisibles_stay_words(text):
 
 SLASHES = st.sampled_from(["/", "／", "\u2100", "\u2215", "\u2044"])
 NOISE = st.sampled_from(INVISIBLE + [" ", "\u3000", "\t", "\n", "😂", "\u200d"])
-CORES = st.sampled_from(["restart", "EXTERNAL_handoff_ended", "ask_capital", "ask_fees@0.3", "inform",
-                         'inform{"capital": 1}', 'inform{"licence_scope": "地网"}', 'inform{"licence_scope":"全网"}'])
+CORES = st.sampled_from(
+    [
+        "restart",
+        "EXTERNAL_handoff_ended",
+        "ask_capital",
+        "ask_fees@0.3",
+        "inform",
+        'inform{"capital": 1}',
+        'inform{"licence_scope": "地网"}',
+        'inform{"licence_scope":"全网"}',
+    ]
+)
 
 
 @st.composite

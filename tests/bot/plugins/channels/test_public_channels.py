@@ -1,4 +1,5 @@
 """The socket.io channel's checks, driven in-process: sessions, rooms, limits, and the Redis manager's format."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,14 @@ def signed() -> tuple[str, str]:
 @pytest.fixture
 def channel(monkeypatch):
     """The channel's socket.io server as Rasa builds it, with sockets connected by hand and emits recorded."""
-    for name, value in {"WIDGET_SECRET": SECRET, "RATE_LIMIT_PER_IP": "30", "REDIS_URL": "",
-                        "CORS_ORIGINS": "https://www.customer.example", "MAX_MESSAGE_CHARS": "1000",
-                        "RASA_PUBLIC_URL": "https://assistant.example/"}.items():
+    for name, value in {
+        "WIDGET_SECRET": SECRET,
+        "RATE_LIMIT_PER_IP": "30",
+        "REDIS_URL": "",
+        "CORS_ORIGINS": "https://www.customer.example",
+        "MAX_MESSAGE_CHARS": "1000",
+        "RASA_PUBLIC_URL": "https://assistant.example/",
+    }.items():
         monkeypatch.setenv(name, value)
     public._widget_secret.cache_clear()
     received = []
@@ -78,15 +84,23 @@ async def test_f04_one_socket_holds_one_session_however_many_it_asks_for(channel
     assert set(channel.sio.manager.rooms["/"]) == {None, sid, sessions[-1][0]}  # nothing left behind
 
 
-@pytest.mark.parametrize("data", [
-    None, "x", ["a"], {}, {"session_id": "a" * 32},                      # no token
-    {"session_id": "a" * 32, "token": "0" * 64},                          # a wrong one
-    {"session_id": "a" * 32, "token": widget_session.token(SECRET, "b" * 32)},  # another session's
-    {"session_id": "A" * 32, "token": widget_session.token(SECRET, "A" * 32)},  # not an id the web app issues
-    {"session_id": "s" * 1_000_000, "token": widget_session.token(SECRET, "s" * 1_000_000)},
-    {"session_id": {"$gt": ""}, "token": "x"}, {"session_id": "a" * 32, "token": "é"},
-    {"session_id": "a" * 32, "token": ["x"]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "x",
+        ["a"],
+        {},
+        {"session_id": "a" * 32},  # no token
+        {"session_id": "a" * 32, "token": "0" * 64},  # a wrong one
+        {"session_id": "a" * 32, "token": widget_session.token(SECRET, "b" * 32)},  # another session's
+        {"session_id": "A" * 32, "token": widget_session.token(SECRET, "A" * 32)},  # not an id the web app issues
+        {"session_id": "s" * 1_000_000, "token": widget_session.token(SECRET, "s" * 1_000_000)},
+        {"session_id": {"$gt": ""}, "token": "x"},
+        {"session_id": "a" * 32, "token": "é"},
+        {"session_id": "a" * 32, "token": ["x"]},
+    ],
+)
 async def test_f04_f05_a_session_needs_its_signed_token(channel, data):
     """F4, F5: an id alone (or any other id, type or size) opens no room and confirms nothing."""
     sid = channel.connect()

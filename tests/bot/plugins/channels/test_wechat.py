@@ -1,4 +1,5 @@
 """The WeChat channel against the real Rasa server, with requests signed as WeChat signs them."""
+
 from __future__ import annotations
 
 import os
@@ -29,6 +30,7 @@ def post(stack):
 
     def send(body: str, **extra):
         return requests.post(url, **signed(body, **extra), timeout=30)
+
     return send
 
 
@@ -46,8 +48,9 @@ def test_text_message_gets_a_passive_sourced_answer(post):
 
 
 def test_encrypted_message_gets_an_encrypted_answer(stack):
-    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
-                             **signed(text_xml(follower(), "注册资本要多少")), timeout=30)
+    response = requests.post(
+        f"{stack.rasa_url}/webhooks/wechat/webhook", **signed(text_xml(follower(), "注册资本要多少")), timeout=30
+    )
     assert response.status_code == 200 and "<Encrypt>" in response.text
     reply = parse_message_signature(response.text)
     plain = CRYPTO.decrypt_message(response.text, reply["signature"], reply["timestamp"], reply["nonce"])
@@ -56,8 +59,12 @@ def test_encrypted_message_gets_an_encrypted_answer(stack):
 
 def test_bad_signature_is_refused(stack):
     request = signed(text_xml(follower(), "你好"))
-    response = requests.post(f"{stack.rasa_url}/webhooks/wechat/webhook",
-                             params={**request["params"], "signature": "f" * 40}, data=request["data"], timeout=10)
+    response = requests.post(
+        f"{stack.rasa_url}/webhooks/wechat/webhook",
+        params={**request["params"], "signature": "f" * 40},
+        data=request["data"],
+        timeout=10,
+    )
     assert response.status_code == 403
 
 
@@ -69,24 +76,36 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 <MsgType>text</MsgType><Content>&lol4;</Content><MsgId>1</MsgId></xml>"""
 
 
-@pytest.mark.parametrize("body", ["<xml><unclosed>", "not xml at all", BILLION_LAUGHS, "<xml>" + "a" * 70000 + "</xml>"])
+@pytest.mark.parametrize(
+    "body", ["<xml><unclosed>", "not xml at all", BILLION_LAUGHS, "<xml>" + "a" * 70000 + "</xml>"]
+)
 def test_malformed_or_hostile_xml_gets_400_and_the_server_stays_up(post, body):
     assert post(body).status_code == 400
     assert "依据：" in reply_text(post(text_xml(follower(), "许可证有效期多久")))
 
 
 def test_voice_with_recognition_is_answered_as_text(post):
-    body = xml(follower(), "voice", "<MediaId><![CDATA[m]]></MediaId><Format><![CDATA[amr]]></Format>"
-                                    "<Recognition><![CDATA[年报什么时候截止]]></Recognition>")
+    body = xml(
+        follower(),
+        "voice",
+        "<MediaId><![CDATA[m]]></MediaId><Format><![CDATA[amr]]></Format>"
+        "<Recognition><![CDATA[年报什么时候截止]]></Recognition>",
+    )
     assert "3月31日" in reply_text(post(body))
 
 
-@pytest.mark.parametrize("msg_type, body", [
-    ("image", "<PicUrl><![CDATA[http://x/y.jpg]]></PicUrl><MediaId><![CDATA[m]]></MediaId>"),
-    ("location", "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[x]]></Label>"),
-    ("link", "<Title><![CDATA[t]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[http://x]]></Url>"),
-    ("video", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
-])
+@pytest.mark.parametrize(
+    "msg_type, body",
+    [
+        ("image", "<PicUrl><![CDATA[http://x/y.jpg]]></PicUrl><MediaId><![CDATA[m]]></MediaId>"),
+        (
+            "location",
+            "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[x]]></Label>",
+        ),
+        ("link", "<Title><![CDATA[t]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[http://x]]></Url>"),
+        ("video", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
+    ],
+)
 def test_non_text_messages_get_a_please_type_reply(post, msg_type, body):
     assert "请直接输入" in reply_text(post(xml(follower(), msg_type, body)))
 
@@ -112,8 +131,9 @@ def test_retried_msg_id_is_processed_once_and_answered_identically(stack, post):
     body = text_xml(openid, "办理流程是什么", msg_id=880000000000001 + int(time.time()))
     first, second = reply_text(post(body)), reply_text(post(body))
     assert first == second and "实地核查" in first
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{openid}/tracker",
-                           params={"token": stack.token}, timeout=10).json()
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token}, timeout=10
+    ).json()
     users = [e for e in tracker["events"] if e["event"] == "user"]
     assert [u["text"] for u in users] == ["办理流程是什么"]
     assert users[0]["input_channel"] == "wechat"

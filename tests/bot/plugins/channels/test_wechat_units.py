@@ -1,4 +1,5 @@
 """WeChat reply rendering and the shared store, without a server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,11 +17,18 @@ from bot.store import wechat as wechat_store
 
 
 def test_buttons_become_numbered_options():
-    text, payloads = render_messages([
-        {"text": "您好！"},
-        {"text": "您是想问……", "buttons": [{"title": "申请条件", "payload": "/ask_conditions"},
-                                          {"title": "材料", "payload": "/ask_materials"}]},
-    ])
+    text, payloads = render_messages(
+        [
+            {"text": "您好！"},
+            {
+                "text": "您是想问……",
+                "buttons": [
+                    {"title": "申请条件", "payload": "/ask_conditions"},
+                    {"title": "材料", "payload": "/ask_materials"},
+                ],
+            },
+        ]
+    )
     assert text == "您好！\n\n您是想问……\n\n回复 1：申请条件\n回复 2：材料"
     assert payloads == ["/ask_conditions", "/ask_materials"]
 
@@ -44,6 +52,7 @@ def test_claim_is_once_per_key_and_retries_see_the_reply(empty_database):
     assert not wechat_store.claim(url, "msg:1")
     wechat_store.finish(url, "msg:1", "答案")
     import asyncio
+
     assert asyncio.run(wechat_store.wait_reply(url, "msg:1", 1)) == "答案"
 
 
@@ -84,15 +93,19 @@ def signed_args(timestamp: int | None = None, nonce: str | None = None, **extra)
 
 
 def message_xml(openid: str, content: str, msg_id: int = 1234567890123456) -> bytes:
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
+    return (
+        f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    ).encode()
 
 
 def click_xml(openid: str, key: str) -> bytes:
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>").encode()
+    return (
+        f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    ).encode()
 
 
 @pytest.fixture
@@ -153,7 +166,9 @@ def test_n02_wechat_retrying_the_same_request_gets_the_same_answer(channel):
 def test_n02_reply_cache_is_per_follower(channel):
     """N2: another follower reusing a MsgId gets their own answer, never the first follower's."""
     bot = Bot()
-    victim = asyncio.run(channel._receive(FakeRequest(signed_args(), message_xml("oVictim002", "我的电话13800001111", 77)), bot))
+    victim = asyncio.run(
+        channel._receive(FakeRequest(signed_args(), message_xml("oVictim002", "我的电话13800001111", 77)), bot)
+    )
     attacker = asyncio.run(channel._receive(FakeRequest(signed_args(), message_xml("oAttacker02", "你好", 77)), bot))
     assert answer(victim) == "答：我的电话13800001111"
     assert answer(attacker) == "答：你好"
@@ -181,31 +196,31 @@ def _raw(body: str) -> bytes:
 ODD = {
     "no CreateTime": "<FromUserName>oA1</FromUserName><MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
     "CreateTime not a number": "<FromUserName>oA1</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType>"
-                               "<Content>x</Content>",
+    "<Content>x</Content>",
     "CreateTime out of range": "<FromUserName>oA1</FromUserName><CreateTime>99999999999999999999</CreateTime>"
-                               "<MsgType>text</MsgType><Content>x</Content>",
+    "<MsgType>text</MsgType><Content>x</Content>",
     "event without CreateTime": "<FromUserName>oA1</FromUserName><MsgType>event</MsgType><Event>subscribe</Event>",
     "event with a bad CreateTime": "<FromUserName>oA1</FromUserName><CreateTime>x</CreateTime><MsgType>event</MsgType>"
-                                   "<Event>subscribe</Event>",
+    "<Event>subscribe</Event>",
     "no FromUserName": "<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
     "two FromUserName": "<FromUserName>oA1</FromUserName><FromUserName>oB2</FromUserName><CreateTime>1</CreateTime>"
-                        "<MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
+    "<MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
     "nested Content": "<FromUserName>oA1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                      "<Content><a/><b/></Content><MsgId>1</MsgId>",
+    "<Content><a/><b/></Content><MsgId>1</MsgId>",
     "MsgId not a number": "<FromUserName>oA1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                          "<Content>x</Content><MsgId>one</MsgId>",
+    "<Content>x</Content><MsgId>one</MsgId>",
     "MsgId of 300 digits": "<FromUserName>oA1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                           f"<Content>x</Content><MsgId>{'9' * 300}</MsgId>",
+    f"<Content>x</Content><MsgId>{'9' * 300}</MsgId>",
     "nested EventKey": "<FromUserName>oA1</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType>"
-                       "<Event>CLICK</Event><EventKey><k>ask_fees</k></EventKey>",
+    "<Event>CLICK</Event><EventKey><k>ask_fees</k></EventKey>",
     "nested Recognition": "<FromUserName>oA1</FromUserName><CreateTime>1</CreateTime><MsgType>voice</MsgType>"
-                          "<Recognition><r/></Recognition><MsgId>1</MsgId>",
+    "<Recognition><r/></Recognition><MsgId>1</MsgId>",
     "nested FromUserName": "<FromUserName><o>x</o></FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                           "<Content>x</Content>",
+    "<Content>x</Content>",
     "5000-character OpenID": f"<FromUserName>o{'x' * 5000}</FromUserName><CreateTime>1</CreateTime>"
-                             "<MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
+    "<MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId>",
     "OpenID with markup": "<FromUserName>o A&lt;b&gt;</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                          "<Content>x</Content><MsgId>1</MsgId>",
+    "<Content>x</Content><MsgId>1</MsgId>",
 }
 
 

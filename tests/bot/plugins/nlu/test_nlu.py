@@ -1,4 +1,5 @@
 """Intent accuracy on held-out sets, through the running Rasa server."""
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,18 @@ def test_held_out_sets_share_nothing_with_training_and_cover_every_intent():
 
 
 def _measure(stack, path, name):
-    rows = [(text, expected, evaluate.effective_intent(stack.parse(text)))
-            for text, expected in evaluate.read_examples(path)]
+    rows = [
+        (text, expected, evaluate.effective_intent(stack.parse(text)))
+        for text, expected in evaluate.read_examples(path)
+    ]
     result = evaluate.metrics(rows)
     report = PROJECT_ROOT / "results" / f"{name}.json"
     report.parent.mkdir(exist_ok=True)
     report.write_text(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"{name}: accuracy {result.accuracy:.1%}, out-of-scope recall {result.out_of_scope_recall:.1%} "
-          f"on {result.total} messages")
+    print(
+        f"{name}: accuracy {result.accuracy:.1%}, out-of-scope recall {result.out_of_scope_recall:.1%} "
+        f"on {result.total} messages"
+    )
     return result
 
 

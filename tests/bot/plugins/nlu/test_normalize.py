@@ -1,4 +1,5 @@
 """Each normalisation rule, with a message that only that rule fixes."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,19 +39,22 @@ def test_control_and_zero_width_characters_are_dropped(normalizer):
     assert normalizer.normalize("地\u200b网\x07证") == "地网证"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("一千万够吗", "1000万够吗"),
-    ("五百万元能办吗", "500万能办吗"),
-    ("两千万", "2000万"),
-    ("三百零五万", "305万"),
-    ("1千万", "1000万"),
-    ("1.5千万", "1500万"),
-    ("1,000万元", "1000万"),
-    ("100万元", "100万"),
-    ("要交三个月社保", "要交3个月社保"),
-    ("覆盖六个省十五个城市", "覆盖6个省15个城市"),
-    ("电信条例第六十九条", "电信条例第69条"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("一千万够吗", "1000万够吗"),
+        ("五百万元能办吗", "500万能办吗"),
+        ("两千万", "2000万"),
+        ("三百零五万", "305万"),
+        ("1千万", "1000万"),
+        ("1.5千万", "1500万"),
+        ("1,000万元", "1000万"),
+        ("100万元", "100万"),
+        ("要交三个月社保", "要交3个月社保"),
+        ("覆盖六个省十五个城市", "覆盖6个省15个城市"),
+        ("电信条例第六十九条", "电信条例第69条"),
+    ],
+)
 def test_amounts_and_counts_are_written_with_digits(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
@@ -66,9 +70,15 @@ def test_every_typo_in_the_table_is_fixed(normalizer):
         assert normalizer.normalize(f"我们{wrong}怎么办") == f"我们{right}怎么办", wrong
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("许可正", "许可证"), ("呼教中心", "呼叫中心"), ("地往", "地网"), ("全往", "全网"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("许可正", "许可证"),
+        ("呼教中心", "呼叫中心"),
+        ("地往", "地网"),
+        ("全往", "全网"),
+    ],
+)
 def test_issue_examples_of_typos(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
@@ -83,8 +93,18 @@ def test_traditional_then_typo_then_numbers_in_one_message(normalizer):
     assert normalizer.normalize("註冊資本五百萬元能辦全往嗎？？") == "注册资本500万能办全网吗?"
 
 
-@pytest.mark.parametrize("numeral, value", [("十", 10), ("十五", 15), ("一百", 100), ("一千零五", 1005),
-                                            ("二〇二三", 2023), ("两", 2), ("九千九百九十九", 9999)])
+@pytest.mark.parametrize(
+    "numeral, value",
+    [
+        ("十", 10),
+        ("十五", 15),
+        ("一百", 100),
+        ("一千零五", 1005),
+        ("二〇二三", 2023),
+        ("两", 2),
+        ("九千九百九十九", 9999),
+    ],
+)
 def test_chinese_numerals(numeral, value):
     assert chinese_to_int(numeral) == value
 
@@ -94,33 +114,53 @@ def test_a_message_of_emoji_only_becomes_one_token(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("好的👌", "好的"), ("👨‍👩‍👧你好", "你好"),
-    ("急!!! 材料到底要哪些😭", "材料到底要哪些"),
-    ("🙏🙏 拜托问一下，地网要多少注册资本", "地网要多少注册资本"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("好的👌", "好的"),
+        ("👨‍👩‍👧你好", "你好"),
+        ("急!!! 材料到底要哪些😭", "材料到底要哪些"),
+        ("🙏🙏 拜托问一下，地网要多少注册资本", "地网要多少注册资本"),
+    ],
+)
 def test_emoji_beside_words_never_decide_the_intent(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("在吗在吗，年报什么时候交", "年报什么时候交"),
-    ("请问一下下，全网要多少注册资本？", "全网要多少注册资本?"),
-    ("哈哈哈 没证做外包会怎样", "没证做外包会怎样"),
-    ("年报怎么报啊啊啊啊", "年报怎么报"),
-    ("lol 自己公司的热线也要办证??", "自己公司的热线也要办证?"),
-    ("你好在吗我们是外资公司能办吗", "我们是外资公司能办吗"),
-    ("地网证多少钱呀 hhh", "地网证多少钱"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("在吗在吗，年报什么时候交", "年报什么时候交"),
+        ("请问一下下，全网要多少注册资本？", "全网要多少注册资本?"),
+        ("哈哈哈 没证做外包会怎样", "没证做外包会怎样"),
+        ("年报怎么报啊啊啊啊", "年报怎么报"),
+        ("lol 自己公司的热线也要办证??", "自己公司的热线也要办证?"),
+        ("你好在吗我们是外资公司能办吗", "我们是外资公司能办吗"),
+        ("地网证多少钱呀 hhh", "地网证多少钱"),
+    ],
+)
 def test_filler_is_dropped(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
 
-@pytest.mark.parametrize("text", ["你好", "在吗", "哈哈哈哈", "谢谢啊", "那地网呢", "是啊",
-                                  # one character at the start is never taken for filler
-                                  "哈尔滨的公司办地网", "额外还要什么材料", "急诊热线要办证吗",
-                                  # Latin filler only as a whole word
-                                  "highway客服外包", "hiring话务员"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你好",
+        "在吗",
+        "哈哈哈哈",
+        "谢谢啊",
+        "那地网呢",
+        "是啊",
+        # one character at the start is never taken for filler
+        "哈尔滨的公司办地网",
+        "额外还要什么材料",
+        "急诊热线要办证吗",
+        # Latin filler only as a whole word
+        "highway客服外包",
+        "hiring话务员",
+    ],
+)
 def test_filler_alone_or_inside_words_stays(normalizer, text):
     assert normalizer.normalize(text) == text
 
@@ -130,8 +170,15 @@ def test_a_greeting_goes_only_before_a_real_question(normalizer):
     assert normalizer.normalize("hello 您好，想咨询点事情") == "hello您好,想咨询点事情"  # a greeting, kept
 
 
-@pytest.mark.parametrize("raw, expected", [("注册资本一个亿", "注册资本10000万"), ("两个亿", "20000万"),
-                                           ("1.5亿元", "15000万"), ("注册资本1亿", "注册资本10000万")])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("注册资本一个亿", "注册资本10000万"),
+        ("两个亿", "20000万"),
+        ("1.5亿元", "15000万"),
+        ("注册资本1亿", "注册资本10000万"),
+    ],
+)
 def test_amounts_in_yi_are_written_in_wan(normalizer, raw, expected):
     assert normalizer.normalize(raw) == expected
 
@@ -151,18 +198,28 @@ def test_a_payload_the_guard_defused_stays_text(normalizer):
     assert normalizer.normalize("全网／地网") == "全网/地网"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("\u200b/restart", "restart"), ("\ufeff/restart", "restart"),
-    ("\x01/EXTERNAL_handoff_ended", "EXTERNAL_handoff_ended"), ("//restart", "//restart"),
-    ("／/restart", "restart"), ("／\u200b/restart", "restart"), ("\u200d\ufe0f/ask_fees@0.1", "ask_fees@0.1"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("\u200b/restart", "restart"),
+        ("\ufeff/restart", "restart"),
+        ("\x01/EXTERNAL_handoff_ended", "EXTERNAL_handoff_ended"),
+        ("//restart", "//restart"),
+        ("／/restart", "restart"),
+        ("／\u200b/restart", "restart"),
+        ("\u200d\ufe0f/ask_fees@0.1", "ask_fees@0.1"),
+    ],
+)
 def test_f03_no_leading_slash_appears_that_the_text_did_not_start_with(normalizer, raw, expected):
     """F3: dropping invisibles or folding ／ never uncovers a payload for Rasa's RegexMessageHandler."""
     assert normalizer.normalize(raw) == expected
 
 
-@given(text=st.one_of(st.text(max_size=100), st.text(alphabet="/／\u200b\u200d\x01\ufeff\ufe0f \u3000a😂", max_size=12))
-       .filter(lambda t: not t.lstrip().startswith("/")))
+@given(
+    text=st.one_of(
+        st.text(max_size=100), st.text(alphabet="/／\u200b\u200d\x01\ufeff\ufe0f \u3000a😂", max_size=12)
+    ).filter(lambda t: not t.lstrip().startswith("/"))
+)
 @hsettings(max_examples=400, deadline=None)
 def test_f03_only_a_text_starting_with_a_slash_normalises_to_one(normalizer, text):
     """F3: the normaliser keeps a leading "/" only where the text (already screened) had one."""

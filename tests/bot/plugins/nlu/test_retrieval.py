@@ -1,4 +1,5 @@
 """The retrieval second opinion: built from the training examples, stored with the model, fast."""
+
 from __future__ import annotations
 
 import time
@@ -14,17 +15,25 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.plugins.nlu.retrieval import IN_FIELD, RETRIEVAL, RetrievalSecondOpinion
 from bot.settings import PROJECT_ROOT
 
-EXAMPLES = [("注册资本要多少", "ask_capital"), ("全网要多少注册资本", "ask_capital"),
-            ("年报什么时候交", "ask_annual_report"), ("年报在哪里报", "ask_annual_report"),
-            ("今天天气怎么样", "out_of_scope"), ("讲个笑话", "out_of_scope")]
+EXAMPLES = [
+    ("注册资本要多少", "ask_capital"),
+    ("全网要多少注册资本", "ask_capital"),
+    ("年报什么时候交", "ask_annual_report"),
+    ("年报在哪里报", "ask_annual_report"),
+    ("今天天气怎么样", "out_of_scope"),
+    ("讲个笑话", "out_of_scope"),
+]
 
 
 def component(tmp_path, **config):
     storage = LocalModelStorage(tmp_path)
     resource = Resource("retrieval")
     context = ExecutionContext(GraphSchema({}), "test")
-    defaults = {**RetrievalSecondOpinion.get_default_config(),
-                "dictionary_path": str(PROJECT_ROOT / "bot" / "dictionary"), **config}
+    defaults = {
+        **RetrievalSecondOpinion.get_default_config(),
+        "dictionary_path": str(PROJECT_ROOT / "bot" / "dictionary"),
+        **config,
+    }
     return storage, resource, context, defaults
 
 
