@@ -4,11 +4,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-# offline and quiet: no telemetry, no SQLAlchemy 2.0 warnings, no TensorFlow chatter. Python warnings are not
-# silenced here: the tests turn every warning into an error and ignore third-party ones by name (pyproject.toml)
+# offline and quiet: no telemetry, no SQLAlchemy 2.0 warnings, no TensorFlow chatter
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The services (make run, the test stack) stay quiet about the third-party deprecations they print at start-up,
+# one by one (by the start of the message); any other warning, ours above all, is still shown. In pytest itself
+# pyproject.toml's filterwarnings decide (every warning fails a test unless a third-party one is listed there).
+export PYTHONWARNINGS ?= ignore:pkg_resources is deprecated as an API:DeprecationWarning,\
+	ignore:Deprecated call to `pkg_resources.declare_namespace:DeprecationWarning,\
+	ignore:'BaseCommand' is deprecated:DeprecationWarning,\
+	ignore:'click.utils.get_:DeprecationWarning,\
+	ignore:Importing 'parser.split_arg_string' is deprecated:DeprecationWarning,\
+	ignore:jax.xla_computation is deprecated:DeprecationWarning,\
+	ignore:distutils Version classes are deprecated:DeprecationWarning,\
+	ignore:The explicit passing of coroutine objects to asyncio.wait() is deprecated:DeprecationWarning
 
 .PHONY: help install system-deps facts train validate run shell test test-fast security lint eval bench audit clean
 
