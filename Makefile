@@ -8,9 +8,10 @@ INSTALLED := $(VENV)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-# The services (make run, the test stack) stay quiet about the third-party deprecations they print at start-up,
-# one by one (by the start of the message); any other warning, ours above all, is still shown. In pytest itself
-# pyproject.toml's filterwarnings decide (every warning fails a test unless a third-party one is listed there).
+# Commands run from here (facts, train, validate, the launcher) stay quiet about these third-party deprecations,
+# named one by one by the start of their message; any other warning, ours above all, is still shown. (The Rasa
+# service prints them whatever this says.) In pytest itself pyproject.toml's filterwarnings decide: every warning
+# fails a test unless it is a third-party one listed there.
 export PYTHONWARNINGS ?= ignore:pkg_resources is deprecated as an API:DeprecationWarning,\
 	ignore:Deprecated call to `pkg_resources.declare_namespace:DeprecationWarning,\
 	ignore:'BaseCommand' is deprecated:DeprecationWarning,\
