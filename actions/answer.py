@@ -1,4 +1,5 @@
 """Answer licence questions from the facts database."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,15 @@ logger = logging.getLogger(__name__)
 # messages that only narrow the previous question (「那省内的呢」, 「外资」)
 FOLLOWUPS = {"ask_followup", "inform"}
 # questions that, asked with a registered capital (「注册资本300万，接全国的客服，能办吗」), ask for a verdict
-VERDICT_INTENTS = {"ask_capital", "ask_conditions", "ask_licence_types", "ask_coverage", "ask_foreign_investment",
-                   "ask_need_licence", "check_eligibility"} | FOLLOWUPS
+VERDICT_INTENTS = {
+    "ask_capital",
+    "ask_conditions",
+    "ask_licence_types",
+    "ask_coverage",
+    "ask_foreign_investment",
+    "ask_need_licence",
+    "check_eligibility",
+} | FOLLOWUPS
 CAPITAL_FACT = "conditions.capital"
 # below this confidence an answer gives way to the second opinion that the message is off-topic
 # (「帮我查一下顺丰单号」 read as the 95/96 number question with 0.77)
@@ -57,33 +65,49 @@ def is_uncertain(tracker: Tracker, config: settings.Settings) -> bool:
     return confidence < config.answer_min_confidence or confidence - second < config.answer_min_margin
 
 
-def answer_capital(dispatcher: CollectingDispatcher, fact: facts.Fact, capital: float,
-                   scope: Optional[str], company_type: Optional[str] = None) -> None:
+def answer_capital(
+    dispatcher: CollectingDispatcher,
+    fact: facts.Fact,
+    capital: float,
+    scope: Optional[str],
+    company_type: Optional[str] = None,
+) -> None:
     """Say whether ``capital`` (万元) is enough, with thresholds from the fact's data.
 
     A sole trader (个体户) cannot apply whatever its capital: that comes first.
     """
     verdict = eligibility.capital_verdict(capital, scope, fact.data)
     if company_type == "个体户":
-        dispatcher.utter_message(response="utter_eligibility_not_yet", licence=verdict.scope or "地网",
-                                 source=fact.source_text)
+        dispatcher.utter_message(
+            response="utter_eligibility_not_yet", licence=verdict.scope or "地网", source=fact.source_text
+        )
         dispatcher.utter_message(response="utter_gap_company")
         if not verdict.enough:
-            dispatcher.utter_message(response="utter_gap_capital", minimum=eligibility.wan(verdict.minimum),
-                                     capital=eligibility.wan(verdict.capital))
+            dispatcher.utter_message(
+                response="utter_gap_capital",
+                minimum=eligibility.wan(verdict.minimum),
+                capital=eligibility.wan(verdict.capital),
+            )
         return
     if verdict.scope is None and verdict.local_only:
         verdict = eligibility.capital_verdict(capital, "全网", fact.data)
     wan = eligibility.wan
-    common = dict(capital=wan(verdict.capital), minimum=wan(verdict.minimum),
-                  scope=verdict.scope or "地网", source=fact.source_text, fact_key=fact.key, fact_version=fact.version)
+    common = {
+        "capital": wan(verdict.capital),
+        "minimum": wan(verdict.minimum),
+        "scope": verdict.scope or "地网",
+        "source": fact.source_text,
+        "fact_key": fact.key,
+        "fact_version": fact.version,
+    }
     if verdict.enough:
         dispatcher.utter_message(response="utter_capital_enough", **common)
         return
     dispatcher.utter_message(response="utter_capital_short", **common)
     if verdict.local_only:
-        dispatcher.utter_message(response="utter_capital_alternative_local",
-                                 local=wan(verdict.local), national=wan(verdict.national))
+        dispatcher.utter_message(
+            response="utter_capital_alternative_local", local=wan(verdict.local), national=wan(verdict.national)
+        )
     else:
         dispatcher.utter_message(response="utter_capital_alternative_raise", minimum=wan(verdict.minimum))
 
@@ -122,8 +146,9 @@ def is_situation(tracker: Tracker, entities: Dict[str, Any], config: settings.Se
     return bool(ranking) and all(name in VERDICT_INTENTS for name in ranking[:2])
 
 
-def situation_verdict(dispatcher: CollectingDispatcher, entities: Dict[str, Any],
-                      config: settings.Settings) -> List[Dict[Text, Any]]:
+def situation_verdict(
+    dispatcher: CollectingDispatcher, entities: Dict[str, Any], config: settings.Settings
+) -> List[Dict[Text, Any]]:
     """Say whether the capital the visitor named is enough for the scope named or implied."""
     try:
         with db.session_scope(config.database_url) as session:
@@ -131,8 +156,9 @@ def situation_verdict(dispatcher: CollectingDispatcher, entities: Dict[str, Any]
             if fact is None:
                 dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                 return []
-            answer_capital(dispatcher, fact, entities["capital"], entities.get("licence_scope"),
-                           entities.get("company_type"))
+            answer_capital(
+                dispatcher, fact, entities["capital"], entities.get("licence_scope"), entities.get("company_type")
+            )
             dispatcher.utter_message(response="utter_eligibility_next")
             return [SlotSet("fact_key", fact.key)]
     except SQLAlchemyError:
@@ -147,8 +173,9 @@ class ActionAnswerFact(Action):
     def name(self) -> Text:
         return "action_answer_fact"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         config = settings.current()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         entities = message_entities(tracker)
@@ -187,20 +214,36 @@ class ActionAnswerFact(Action):
                     dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                     return []
                 if "capital" in entities and (fact.data or {}).get("capital_min_wan"):
-                    answer_capital(dispatcher, fact, entities["capital"], entities.get("licence_scope"),
-                                   entities.get("company_type"))
+                    answer_capital(
+                        dispatcher,
+                        fact,
+                        entities["capital"],
+                        entities.get("licence_scope"),
+                        entities.get("company_type"),
+                    )
                 else:
                     # the bot message records the fact and version it quotes (metadata of the stored event)
                     answer, version = facts.versioned_answer(fact, entities)
-                    dispatcher.utter_message(response="utter_fact", answer=answer, source=fact.source_text,
-                                             fact_key=fact.key, fact_version=version)
+                    dispatcher.utter_message(
+                        response="utter_fact",
+                        answer=answer,
+                        source=fact.source_text,
+                        fact_key=fact.key,
+                        fact_version=version,
+                    )
                 for corr in fact.corrections:
-                    dispatcher.utter_message(response="utter_fact_correction", claim=corr.claim,
-                                             current=corr.current, since=corr.since or "",
-                                             fact_key=fact.key, fact_version=fact.version)
+                    dispatcher.utter_message(
+                        response="utter_fact_correction",
+                        claim=corr.claim,
+                        current=corr.current,
+                        since=corr.since or "",
+                        fact_key=fact.key,
+                        fact_version=fact.version,
+                    )
                 if fact.unconfirmed:
-                    dispatcher.utter_message(response="utter_fact_unconfirmed",
-                                             note=facts.CONFIDENCE_LEVELS[fact.confidence])
+                    dispatcher.utter_message(
+                        response="utter_fact_unconfirmed", note=facts.CONFIDENCE_LEVELS[fact.confidence]
+                    )
                 # the slot records which fact answered, for staff review and follow-ups
                 return [SlotSet("fact_key", fact.key)]
         except SQLAlchemyError:

@@ -5,14 +5,16 @@ the message) decides between the three honest replies: 「您是想问……」 
 is close to questions we answer, 「这个问题我还没有确切资料」 with a consultant when it is about
 our field but close to none of them, and the scope reply when it is off-topic.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Callable, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot import db, settings
 from bot.store import facts
@@ -39,15 +41,18 @@ def candidate_intents(tracker: Tracker) -> List[str]:
     scores its confidence plus its closest example's similarity.
     """
     ranking = tracker.latest_message.get("intent_ranking") or []
-    scores = {r["name"]: float(r.get("confidence") or 0) for r in ranking
-              if r.get("name") not in NOT_ANSWERS and (r.get("confidence") or 0) >= MIN_CANDIDATE_CONFIDENCE}
+    scores = {
+        r["name"]: float(r.get("confidence") or 0)
+        for r in ranking
+        if r.get("name") not in NOT_ANSWERS and (r.get("confidence") or 0) >= MIN_CANDIDATE_CONFIDENCE
+    }
     for r in retrieved(tracker):
         if r["name"] not in NOT_ANSWERS:
             scores[r["name"]] = scores.get(r["name"], 0.0) + r["similarity"]
     return sorted(scores, key=lambda name: -scores[name])
 
 
-def answered_intents(session) -> set:
+def answered_intents(session: Session) -> set:
     """The intents a fact answers."""
     return set(session.execute(select(facts.Fact.intent).where(facts.Fact.intent.isnot(None))).scalars())
 
@@ -71,7 +76,7 @@ def _retrieval(message: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [r for r in message.get(RETRIEVAL) or [] if isinstance(r, dict) and "name" in r]
 
 
-def _closest(message: Dict[str, Any], wanted) -> float:
+def _closest(message: Dict[str, Any], wanted: Callable[[str], bool]) -> float:
     ranking = _retrieval(message)
     if not ranking:
         return -1.0
@@ -96,8 +101,11 @@ def off_topic(message: Dict[str, Any], answered: set) -> bool:
         return guess == OFF_TOPIC
     in_scope = _closest(message, lambda name: name in answered or name in HONEST_REPLIES)
     anything = _closest(message, lambda name: name != OFF_TOPIC)
-    return (closest_is_off_topic(message) or (guess == OFF_TOPIC and in_scope < IN_SCOPE)
-            or (message.get(IN_FIELD) is False and anything < NEAR))
+    return (
+        closest_is_off_topic(message)
+        or (guess == OFF_TOPIC and in_scope < IN_SCOPE)
+        or (message.get(IN_FIELD) is False and anything < NEAR)
+    )
 
 
 CLARIFYING = {"utter_clarify", "utter_default"}
@@ -111,9 +119,12 @@ def failed_just_before(tracker: Tracker) -> bool:
             if seen_user:
                 return False
             seen_user = True
-        elif seen_user and event.get("event") == "bot":
-            if (event.get("metadata") or {}).get("utter_action") in CLARIFYING:
-                return True
+        elif (
+            seen_user
+            and event.get("event") == "bot"
+            and (event.get("metadata") or {}).get("utter_action") in CLARIFYING
+        ):
+            return True
     return False
 
 
@@ -122,8 +133,9 @@ def clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     if failed_just_before(tracker):
         dispatcher.utter_message(response="utter_clarify_consultant")
         return
-    ranking = [r["name"] for r in tracker.latest_message.get("intent_ranking") or []
-               if r.get("name") not in NOT_ANSWERS]
+    ranking = [
+        r["name"] for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") not in NOT_ANSWERS
+    ]
     guess = ranking[0] if ranking else None
     config = settings.current()
     try:
@@ -161,8 +173,9 @@ class ActionClarify(Action):
     def name(self) -> Text:
         return "action_clarify"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         from actions import answer  # answer uses clarify: imported here, not at the top
 
         config = settings.current()

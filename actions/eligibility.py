@@ -4,6 +4,7 @@ A message that already tells the licence scope and the registered capital (「�
 300万，接全国的客服外包，能办吗」) gets the verdict at once: the form starts with nothing left to
 ask and ends, and the result names what is still to be confirmed.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,9 @@ class ActionEligibilityStart(Action):
     def name(self) -> Text:
         return "action_eligibility_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         if not told_enough(tracker):
             dispatcher.utter_message(response="utter_eligibility_start")
         return []
@@ -68,13 +70,15 @@ class ValidateEligibilityForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_eligibility_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         # a situation told in one message: answer it now, the rest is confirmed with a consultant
         return VERDICT_SLOTS if told_enough(tracker) else domain_slots
 
-    async def extract_capital(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_capital(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "capital":
             return {}
         if any(e.get("entity") == "capital" for e in tracker.latest_message.get("entities") or []):
@@ -85,15 +89,17 @@ class ValidateEligibilityForm(FormValidationAction):
             return {}  # a question or a stop: let the rules answer it
         return {"capital": text}
 
-    def validate_capital(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: DomainDict) -> Dict[Text, Any]:
+    def validate_capital(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         amount = parse_capital(value)
         if amount is None:
             dispatcher.utter_message(response="utter_invalid_capital")
         return {"capital": amount}
 
-    def validate_licence_scope(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+    def validate_licence_scope(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         return {"licence_scope": value if value in eligibility.SCOPE_KEYS else None}
 
 
@@ -103,8 +109,9 @@ class ActionEligibilityResult(Action):
     def name(self) -> Text:
         return "action_eligibility_result"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         config = settings.current()
         scope = tracker.get_slot("licence_scope") or "地网"
         capital = parse_capital(tracker.get_slot("capital")) or 0.0
@@ -126,10 +133,14 @@ class ActionEligibilityResult(Action):
             gaps.append(("utter_gap_company", {}))
         if not verdict.enough:
             if verdict.local_only:
-                gaps.append(("utter_gap_capital_local", dict(national=wan(verdict.national), local=wan(verdict.local),
-                                                             capital=wan(capital))))
+                gaps.append(
+                    (
+                        "utter_gap_capital_local",
+                        {"national": wan(verdict.national), "local": wan(verdict.local), "capital": wan(capital)},
+                    )
+                )
             else:
-                gaps.append(("utter_gap_capital", dict(minimum=wan(verdict.minimum), capital=wan(capital))))
+                gaps.append(("utter_gap_capital", {"minimum": wan(verdict.minimum), "capital": wan(capital)}))
         if tracker.get_slot("on_blacklist"):
             gaps.append(("utter_gap_blacklist", {}))
         if tracker.get_slot("has_premises") is False:
@@ -140,13 +151,24 @@ class ActionEligibilityResult(Action):
                 dispatcher.utter_message(response=response, **values)
         elif tracker.get_slot("on_blacklist") is None or tracker.get_slot("has_premises") is None:
             # told in one message: what was not said is not claimed
-            dispatcher.utter_message(response="utter_eligibility_ok_partial", licence=scope, capital=wan(capital),
-                                     minimum=wan(verdict.minimum), source=source)
+            dispatcher.utter_message(
+                response="utter_eligibility_ok_partial",
+                licence=scope,
+                capital=wan(capital),
+                minimum=wan(verdict.minimum),
+                source=source,
+            )
         else:
-            dispatcher.utter_message(response="utter_eligibility_ok", licence=scope, capital=wan(capital),
-                                     minimum=wan(verdict.minimum), source=source)
+            dispatcher.utter_message(
+                response="utter_eligibility_ok",
+                licence=scope,
+                capital=wan(capital),
+                minimum=wan(verdict.minimum),
+                source=source,
+            )
         dispatcher.utter_message(response="utter_eligibility_next")
         # a one-line record for staff (the lead keeps it)
-        summary = (f"{scope}，{tracker.get_slot('company_type') or '?'}，注册资本{wan(capital)}万："
-                   + ("满足主要条件" if not gaps else "缺 " + "、".join(g[0].replace("utter_gap_", "") for g in gaps)))
+        summary = f"{scope}，{tracker.get_slot('company_type') or '?'}，注册资本{wan(capital)}万：" + (
+            "满足主要条件" if not gaps else "缺 " + "、".join(g[0].replace("utter_gap_", "") for g in gaps)
+        )
         return [SlotSet("eligibility_summary", summary)]

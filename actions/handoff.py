@@ -6,6 +6,7 @@ HANDOFF_MAX_QUEUED (20) visitors waiting at once and HANDOFF_MAX_PER_MINUTE
 one open handoff. Past a limit the visitor hears that staff are busy and gets
 the lead form, as when nobody claims a handoff in time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,10 +30,14 @@ def queue_is_full(conversation_id: str, config: settings.Settings, session: Sess
     """Whether a new handoff would go past HANDOFF_MAX_QUEUED waiting or HANDOFF_MAX_PER_MINUTE new ones."""
     if handoffs.open_handoff(conversation_id, session=session) is not None:
         return False  # already queued: asking again adds nothing
-    queued = session.execute(select(func.count()).select_from(handoffs.Handoff)
-                             .where(handoffs.Handoff.status == "queued")).scalar_one()
-    recent = session.execute(select(func.count()).select_from(handoffs.Handoff).where(
-        handoffs.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))).scalar_one()
+    queued = session.execute(
+        select(func.count()).select_from(handoffs.Handoff).where(handoffs.Handoff.status == "queued")
+    ).scalar_one()
+    recent = session.execute(
+        select(func.count())
+        .select_from(handoffs.Handoff)
+        .where(handoffs.Handoff.created_at >= leads.utcnow() - dt.timedelta(minutes=1))
+    ).scalar_one()
     max_queued, per_minute = config.handoff_max_queued, config.handoff_max_per_minute
     return bool((max_queued and queued >= max_queued) or (per_minute and recent >= per_minute))
 
@@ -43,8 +48,9 @@ class ActionRequestHandoff(Action):
     def name(self) -> Text:
         return "action_request_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         config = settings.current()
         start, end = config.business_hours
         if not config.staff_on_duty(dt.datetime.now(dt.timezone.utc)):
@@ -54,8 +60,9 @@ class ActionRequestHandoff(Action):
             with db.session_scope(config.database_url) as session:
                 full = queue_is_full(tracker.sender_id, config, session)
                 if not full:
-                    handoffs.queue_handoff(tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30],
-                                        session=session)
+                    handoffs.queue_handoff(
+                        tracker.sender_id, (tracker.get_latest_input_channel() or "rest")[:30], session=session
+                    )
         except SQLAlchemyError:
             logger.exception("could not queue the handoff")
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)

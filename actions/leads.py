@@ -1,4 +1,5 @@
 """The lead form: who wants help and how to reach them; saved with its outbox rows."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -62,15 +63,17 @@ class ValidateLeadForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_lead_form"
 
-    async def extract_lead_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_name":
             return {}
         text = _answer_text(tracker)
         return {"lead_name": re.sub(r"^(我(是|叫|姓)|叫我)", "", text).strip() or text} if text else {}
 
-    async def extract_lead_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         text = tracker.latest_message.get("text") or ""
         match = PHONE_IN_TEXT.search(text)
         if match:  # a number anywhere in the form fills (or corrects) the phone
@@ -80,15 +83,17 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_phone": answer} if answer else {}
         return {}
 
-    async def extract_lead_company(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_company(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_company":
             return {}
         text = _answer_text(tracker)
         return {"lead_company": text} if text else {}
 
-    async def extract_lead_region(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_region(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") == "lead_region":
             text = _answer_text(tracker)  # what they typed: it may name the city too
             return {"lead_region": text} if text else {}
@@ -96,8 +101,9 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_region": tracker.get_slot("province")}
         return {}
 
-    async def extract_lead_licence(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_licence(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities") or []}
         if "licence_scope" in entities:
             return {"lead_licence": entities["licence_scope"]}
@@ -110,8 +116,9 @@ class ValidateLeadForm(FormValidationAction):
                 return {"lead_licence": "不确定"}
         return {}
 
-    async def extract_lead_note(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                domain: DomainDict) -> Dict[Text, Any]:
+    async def extract_lead_note(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_note":
             return {}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -120,8 +127,9 @@ class ValidateLeadForm(FormValidationAction):
         text = _answer_text(tracker)
         return {"lead_note": text} if text else {}
 
-    def validate_lead_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> Dict[Text, Any]:
+    def validate_lead_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         phone = leads.normalize_phone(value)
         if phone is None:
             dispatcher.utter_message(response="utter_invalid_phone")
@@ -169,11 +177,15 @@ def checked_lead(tracker: Tracker) -> Optional[Dict[Text, Any]]:
     note = _text(tracker.get_slot("lead_note"), LIMITS["lead_note"])
     licence = tracker.get_slot("lead_licence")
     eligibility = tracker.get_slot("eligibility_summary")
-    return {"name": name, "phone": phone, "company": _text(company, LIMITS["lead_company"]),
-            "region": _text(tracker.get_slot("lead_region"), LIMITS["lead_region"]),
-            "licence": licence if licence in LICENCES else None,
-            "visitor_note": None if note == "无" else note,
-            "eligibility": eligibility if isinstance(eligibility, str) else None}
+    return {
+        "name": name,
+        "phone": phone,
+        "company": _text(company, LIMITS["lead_company"]),
+        "region": _text(tracker.get_slot("lead_region"), LIMITS["lead_region"]),
+        "licence": licence if licence in LICENCES else None,
+        "visitor_note": None if note == "无" else note,
+        "eligibility": eligibility if isinstance(eligibility, str) else None,
+    }
 
 
 class ActionSubmitLead(Action):
@@ -182,8 +194,9 @@ class ActionSubmitLead(Action):
     def name(self) -> Text:
         return "action_submit_lead"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         config = settings.current()
         # name, phone and company stay known; consent is asked again for the next request
         reset = [SlotSet("lead_consent", None), SlotSet("lead_note", None)]
@@ -202,8 +215,11 @@ class ActionSubmitLead(Action):
         try:
             with db.session_scope(config.database_url) as session:
                 if leads.recent_leads(tracker.sender_id, session=session) >= LEADS_PER_CONVERSATION:
-                    logger.warning("conversation %s… over %s leads a day: not stored", str(tracker.sender_id)[:6],
-                                   LEADS_PER_CONVERSATION)
+                    logger.warning(
+                        "conversation %s… over %s leads a day: not stored",
+                        str(tracker.sender_id)[:6],
+                        LEADS_PER_CONVERSATION,
+                    )
                     dispatcher.utter_message(text=ALREADY_MANY)
                     return reset
                 topics = []
@@ -211,18 +227,30 @@ class ActionSubmitLead(Action):
                     fact = facts.fact_for_intent(intent, session=session)
                     topics.append(fact.topic if fact else intent)
                 channel = (tracker.get_latest_input_channel() or "rest")[:30]
-                lead, created = leads.save_lead({
-                    **details, "conversation_id": tracker.sender_id, "channel": channel, "consent": True,
-                    "topics": topics,
-                }, session=session, hourly_limit=config.notify_max_per_hour)
+                lead, created = leads.save_lead(
+                    {
+                        **details,
+                        "conversation_id": tracker.sender_id,
+                        "channel": channel,
+                        "consent": True,
+                        "topics": topics,
+                    },
+                    session=session,
+                    hourly_limit=config.notify_max_per_hour,
+                )
                 name = lead.name
-                logger.info("lead %s %s (%s)%s", lead.id, "created" if created else "updated",
-                            leads.mask_phone(lead.phone),
-                            f", possible duplicate of lead {lead.duplicate_of}" if lead.duplicate_of else "")
+                logger.info(
+                    "lead %s %s (%s)%s",
+                    lead.id,
+                    "created" if created else "updated",
+                    leads.mask_phone(lead.phone),
+                    f", possible duplicate of lead {lead.duplicate_of}" if lead.duplicate_of else "",
+                )
         except SQLAlchemyError:
             logger.exception("could not store the lead")
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return []
-        dispatcher.utter_message(response="utter_lead_saved", name=name,
-                                 when=when_staff_call(dt.datetime.now(dt.timezone.utc), config))
+        dispatcher.utter_message(
+            response="utter_lead_saved", name=name, when=when_staff_call(dt.datetime.now(dt.timezone.utc), config)
+        )
         return reset

@@ -8,6 +8,7 @@ pipeline (tests/nlu/baseline_config.yml) on the same data, and writes
 bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
 peak RSS of each process, start-up (model load) time and training time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,6 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,9 +27,13 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import free_port, postgres, redis_server
 from bot import train
 from bot.settings import PROJECT_ROOT
+
+# the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
+# stack exactly as the tests do, so it runs from a checkout of the project, like `make bench`
+from tests.support.servers import postgres, redis_server
+from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
@@ -45,86 +48,36 @@ CONVERSATIONS = [
     ["没有许可证做外呼会怎么样", "罚款多少", "个体户可以办吗"],
     ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
 ]
-SERVICES = {"rasa": "-m bot.serve rasa", "actions": "-m bot.serve actions", "web": "-m bot.serve web",
-            "notify": "-m bot.serve notifier", "launcher": "-m bot.run"}
+SERVICES = {
+    "rasa": "-m bot.serve rasa",
+    "actions": "-m bot.serve actions",
+    "web": "-m bot.serve web",
+    "notify": "-m bot.serve notifier",
+    "launcher": "-m bot.run",
+}
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen
-    rasa_url: str
-    token: str
-    log: Path
-    urls: list
-    started: float
-    started_in: float = 0.0
+def start_stack(model: Path, work: Path, **extra: str) -> Stack:
+    """Start `python -m bot.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
+    return start(
+        work,
+        {
+            "APP_ENV": "development",
+            "RASA_MODEL": str(model),
+            "WIDGET_SECRET": "bench",
+            "CONSOLE_SECRET": "bench",
+            # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
+            "RATE_LIMIT_PER_IP": "0",
+            "RATE_LIMIT_PER_SENDER": "0",
+            **extra,
+        },
+    )
 
 
-def start_stack(model: Path, work: Path, wait: bool = True, **extra: str) -> Running:
-    """Start `python -m bot.run` with ``model`` and fresh SQLite databases (or ``extra``'s)."""
-    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token = secrets.token_hex(12)
-    env = {**os.environ, "APP_ENV": "development", "RASA_MODEL": str(model), "RASA_PORT": str(rasa_port),
-           "ACTION_PORT": str(action_port), "WEB_PORT": str(web_port), "WEB_HOST": "127.0.0.1",
-           "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-           "RASA_AUTH_TOKEN": token, "WIDGET_SECRET": "bench", "CONSOLE_SECRET": "bench",
-           "DATABASE_URL": f"sqlite:///{work / 'facts.db'}", "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-           # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
-           "RATE_LIMIT_PER_IP": "0", "RATE_LIMIT_PER_SENDER": "0", **extra}
-    log = work / "stack.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    running = Running(process, f"http://127.0.0.1:{rasa_port}", token, log,
-                      [f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{action_port}/health",
-                       f"http://127.0.0.1:{web_port}/healthz"], time.monotonic())
-    if wait:
-        wait_ready(running)
-    return running
-
-
-def wait_ready(running: Running) -> None:
-    """Wait until every service of ``running`` answers; record how long start-up took."""
-    while True:
-        if running.process.poll() is not None:
-            raise RuntimeError(f"stack exited:\n{running.log.read_text()[-3000:]}")
-        try:
-            if all(requests.get(url, timeout=2).status_code == 200 for url in running.urls):
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() - running.started > 600:
-            raise RuntimeError("stack not ready after 600 s")
-        time.sleep(0.5)
-    running.started_in = time.monotonic() - running.started
-
-
-def stop_stack(running: Running) -> None:
-    if running.process.poll() is None:
-        running.process.send_signal(signal.SIGTERM)
-        try:
-            running.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(running.process.pid, signal.SIGKILL)
-
-
-def _descendants(pid: int) -> list[int]:
-    found, queue = [], [pid]
-    while queue:
-        parent = queue.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        found += [int(c) for c in children]
-        queue += [int(c) for c in children]
-    return found
-
-
-def rss_by_service(launcher: int) -> dict[str, float]:
+def rss_by_service(stack: Stack) -> dict[str, float]:
     """Resident memory (MB) of the launcher and each service it started."""
     sizes: dict[str, float] = {}
-    for pid in [launcher, *_descendants(launcher)]:
+    for pid in stack_pids(stack):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             status = Path(f"/proc/{pid}/status").read_text()
@@ -153,15 +106,22 @@ class Level:
             return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1) if ordered else 0
 
         turns = len(self.latencies) + self.errors
-        return {"visitors": self.visitors, "seconds": round(self.seconds, 1), "turns": turns,
-                "turns_per_second": round(len(self.latencies) / self.seconds, 2) if self.seconds else 0,
-                "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-                "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0,
-                "errors": self.errors, "error_rate": round(self.errors / turns, 4) if turns else 0,
-                "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())}}
+        return {
+            "visitors": self.visitors,
+            "seconds": round(self.seconds, 1),
+            "turns": turns,
+            "turns_per_second": round(len(self.latencies) / self.seconds, 2) if self.seconds else 0,
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else 0,
+            "errors": self.errors,
+            "error_rate": round(self.errors / turns, 4) if turns else 0,
+            "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())},
+        }
 
 
-def run_level(instances: list[Running], visitors: int, seconds: float, tag: str) -> Level:
+def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -> Level:
     """Replay conversations with ``visitors`` concurrent visitors for ``seconds``.
 
     With several instances each visitor keeps to one of them, as behind a load balancer with sticky sessions.
@@ -171,17 +131,17 @@ def run_level(instances: list[Running], visitors: int, seconds: float, tag: str)
     stop_at = time.monotonic() + seconds
     done = threading.Event()
 
-    def sample_memory():
+    def sample_memory() -> None:
         while not done.is_set():
             totals: dict[str, float] = {}
             for running in instances:
-                for name, mb in rss_by_service(running.process.pid).items():
+                for name, mb in rss_by_service(running).items():
                     totals[name] = totals.get(name, 0) + mb
             for name, mb in totals.items():
                 level.rss_peak[name] = max(level.rss_peak.get(name, 0), mb)
             done.wait(1)
 
-    def visitor(number: int):
+    def visitor(number: int) -> None:
         session = requests.Session()
         running = instances[number % len(instances)]
         conversation = number
@@ -192,8 +152,11 @@ def run_level(instances: list[Running], visitors: int, seconds: float, tag: str)
                     break
                 started = time.perf_counter()
                 try:
-                    response = session.post(f"{running.rasa_url}/webhooks/rest/webhook", timeout=60,
-                                            json={"sender": sender, "message": text})
+                    response = session.post(
+                        f"{running.rasa_url}/webhooks/rest/webhook",
+                        timeout=60,
+                        json={"sender": sender, "message": text},
+                    )
                     ok = response.status_code == 200 and bool(response.json())
                 except (requests.RequestException, ValueError):
                     ok = False
@@ -219,10 +182,11 @@ def run_level(instances: list[Running], visitors: int, seconds: float, tag: str)
     return level
 
 
-def warm_up(running: Running) -> None:
+def warm_up(running: Stack) -> None:
     for text in ("你好", "注册资本要多少"):
-        requests.post(f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text},
-                      timeout=60)
+        requests.post(
+            f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text}, timeout=60
+        )
 
 
 def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
@@ -230,27 +194,35 @@ def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
         running = start_stack(model, Path(work))
         try:
+            startup = wait_ready(running)
             warm_up(running)
-            return {"model": str(model), "instances": 1, "stores": "SQLite",
-                    "startup_seconds": round(running.started_in, 1),
-                    "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels]}
+            return {
+                "model": str(model),
+                "instances": 1,
+                "stores": "SQLite",
+                "startup_seconds": round(startup, 1),
+                "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels],
+            }
         finally:
-            stop_stack(running)
+            stop(running)
 
 
 def measure_shared(model: Path, levels: list[int], seconds: float, instances: int, tag: str) -> dict:
     """``instances`` complete instances sharing PostgreSQL and Redis (the scale-out mode)."""
     import sqlalchemy
 
-    with postgres() as database_url, redis_server() as redis_url, \
-            tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
+    with (
+        postgres() as database_url,
+        redis_server() as redis_url,
+        tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work,
+    ):
         shared = {"DATABASE_URL": database_url, "TRACKER_STORE_URL": database_url, "REDIS_URL": redis_url}
-        running: list[Running] = []
+        running: list[Stack] = []
         try:
             for number in range(instances):
                 folder = Path(work) / str(number)
                 folder.mkdir()
-                running.append(start_stack(model, folder, wait=False, **shared))
+                running.append(start_stack(model, folder, **shared))
                 if number == 0:  # the first instance creates the tables; the others must not race it
                     engine = sqlalchemy.create_engine(database_url)
                     while not {"events", "facts"} <= set(sqlalchemy.inspect(engine).get_table_names()):
@@ -258,77 +230,131 @@ def measure_shared(model: Path, levels: list[int], seconds: float, instances: in
                             raise RuntimeError(running[0].log.read_text()[-3000:])
                         time.sleep(1)
                     engine.dispose()
+            startups = []
             for instance in running:
-                wait_ready(instance)
+                startups.append(wait_ready(instance))
                 warm_up(instance)
-            return {"model": str(model), "instances": instances, "stores": "PostgreSQL + Redis",
-                    "startup_seconds": round(max(r.started_in for r in running), 1),
-                    "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels]}
+            return {
+                "model": str(model),
+                "instances": instances,
+                "stores": "PostgreSQL + Redis",
+                "startup_seconds": round(max(startups), 1),
+                "levels": [report_level(run_level(running, n, seconds, tag), tag) for n in levels],
+            }
         finally:
             for instance in running:
-                stop_stack(instance)
+                stop(instance)
 
 
 def report_level(level: Level, tag: str) -> dict:
     summary = level.summary()
-    print(f"{tag}: {summary['visitors']} visitors: {summary['turns_per_second']} turns/s, p50 {summary['p50_ms']} ms, "
-          f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}", flush=True)
+    print(
+        f"{tag}: {summary['visitors']} visitors: {summary['turns_per_second']} turns/s, p50 {summary['p50_ms']} ms, "
+        f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}",
+        flush=True,
+    )
     return summary
 
 
 def render(report: dict) -> str:
     ours, stock = report["ours"], report.get("stock")
     lines = [
-        "# Load benchmark", "",
+        "# Load benchmark",
+        "",
         f"{report['date']} · {report['machine']} · {report['seconds']} s per level · "
-        "conversations replayed through the REST channel (bench/load.py)", "",
+        "conversations replayed through the REST channel (bench/load.py)",
+        "",
         "| pipeline | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in (("project (jieba, normaliser, lexicon)", ours), ("stock Rasa pipeline", stock)):
         if result:
             for level in result["levels"]:
-                lines.append(f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
-                             f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |")
+                lines.append(
+                    f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
+                    f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |"
+                )
     if stock:
-        lines += ["", "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):", "",
-                  "| visitors | turns/s | p50 | p95 | p99 |", "|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):",
+            "",
+            "| visitors | turns/s | p50 | p95 | p99 |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for a, b in zip(ours["levels"], stock["levels"], strict=True):  # both measured at the same levels
-            ratio = {key: f"{a[key] / b[key]:.2f}" if b[key] else "–"
-                     for key in ("turns_per_second", "p50_ms", "p95_ms", "p99_ms")}
-            lines.append(f"| {a['visitors']} | {ratio['turns_per_second']} | {ratio['p50_ms']} | {ratio['p95_ms']} "
-                         f"| {ratio['p99_ms']} |")
+            ratio = {
+                key: f"{a[key] / b[key]:.2f}" if b[key] else "–"
+                for key in ("turns_per_second", "p50_ms", "p95_ms", "p99_ms")
+            }
+            lines.append(
+                f"| {a['visitors']} | {ratio['turns_per_second']} | {ratio['p50_ms']} | {ratio['p95_ms']} "
+                f"| {ratio['p99_ms']} |"
+            )
     scaled = [r for r in (report.get("shared_1"), report.get("shared_2")) if r]
     if scaled:
-        lines += ["", "Scale-out mode (project pipeline; each visitor sticks to one instance):", "",
-                  "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Scale-out mode (project pipeline; each visitor sticks to one instance):",
+            "",
+            "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for result in scaled:
             for level in result["levels"]:
-                lines.append(f"| {result['instances']}, {result['stores']} | {level['visitors']} "
-                             f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
-                             f"| {level['p99_ms']} | {level['errors']} |")
-    lines += ["", "Peak resident memory (MB) at the highest level:", "",
-              "| pipeline | " + " | ".join(SERVICES) + " |", "|---|" + "---:|" * len(SERVICES)]
-    for name, result in (("project", ours), ("stock", stock),
-                         ("project, 2 instances (sum)", report.get("shared_2"))):
+                lines.append(
+                    f"| {result['instances']}, {result['stores']} | {level['visitors']} "
+                    f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
+                    f"| {level['p99_ms']} | {level['errors']} |"
+                )
+    lines += [
+        "",
+        "Peak resident memory (MB) at the highest level:",
+        "",
+        "| pipeline | " + " | ".join(SERVICES) + " |",
+        "|---|" + "---:|" * len(SERVICES),
+    ]
+    for name, result in (("project", ours), ("stock", stock), ("project, 2 instances (sum)", report.get("shared_2"))):
         if result:
             peak = result["levels"][-1]["rss_peak_mb"]
             lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
-    lines += ["", "| | project | stock |", "|---|---:|---:|",
-              f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
-              f"{stock['startup_seconds'] if stock else '–'} |",
-              f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
-              f"{report.get('training_seconds', {}).get('stock', '–')} |", ""]
+    lines += [
+        "",
+        "| | project | stock |",
+        "|---|---:|---:|",
+        f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
+        f"{stock['startup_seconds'] if stock else '–'} |",
+        f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
+        f"{report.get('training_seconds', {}).get('stock', '–')} |",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def train_stock(out: Path) -> tuple[Path, float]:
     """Train a whole model (NLU and dialogue) with Rasa's stock pipeline on the project's data."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "--config", str(STOCK_CONFIG), "--domain", str(train.DOMAIN),
-                    "--data", *map(str, train.TRAINING_DATA), "--out", str(out), "--fixed-model-name", "stock",
-                    "--force"], cwd=PROJECT_ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "--config",
+            str(STOCK_CONFIG),
+            "--domain",
+            str(train.DOMAIN),
+            "--data",
+            *map(str, train.TRAINING_DATA),
+            "--out",
+            str(out),
+            "--fixed-model-name",
+            "stock",
+            "--force",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     return out / "stock.tar.gz", time.monotonic() - started
 
 
@@ -337,16 +363,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 30)))
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
-    parser.add_argument("--no-scale-out", action="store_true",
-                        help="skip 1 and 2 instances on PostgreSQL + Redis")
+    parser.add_argument("--no-scale-out", action="store_true", help="skip 1 and 2 instances on PostgreSQL + Redis")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]
     if train.is_stale():
         print("error: the model is missing or stale; run make train", file=sys.stderr)
         return 1
-    report = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-              "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
-              "seconds": args.seconds, "training_seconds": {}}
+    report = {
+        "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "seconds": args.seconds,
+        "training_seconds": {},
+    }
     if train.TIMING_PATH.exists():
         report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
     report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")

@@ -1,14 +1,15 @@
 """Staff accounts and API tokens.
 
-    python -m bot.console create-user NAME --role admin|agent   (password from stdin)
-    python -m bot.console set-role NAME --role admin|agent      (open sessions get it at their next request)
-    python -m bot.console set-password NAME                     (password from stdin; ends the user's sessions)
-    python -m bot.console delete-user NAME                      (ends the user's sessions)
-    python -m bot.console list-users
-    python -m bot.console create-token NAME [--role agent|admin] (prints the token on its last line)
-    python -m bot.console list-tokens
-    python -m bot.console revoke-token NAME
+python -m bot.console create-user NAME --role admin|agent   (password from stdin)
+python -m bot.console set-role NAME --role admin|agent      (open sessions get it at their next request)
+python -m bot.console set-password NAME                     (password from stdin; ends the user's sessions)
+python -m bot.console delete-user NAME                      (ends the user's sessions)
+python -m bot.console list-users
+python -m bot.console create-token NAME [--role agent|admin] (prints the token on its last line)
+python -m bot.console list-tokens
+python -m bot.console revoke-token NAME
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list-users", help="list staff users and their roles")
     token = commands.add_parser("create-token", help="create an API token for /console/api/")
     token.add_argument("name")
-    token.add_argument("--role", choices=staff.ROLES, default="agent",
-                       help="agent (default): no facts, masked phones; admin: everything")
+    token.add_argument(
+        "--role",
+        choices=staff.ROLES,
+        default="agent",
+        help="agent (default): no facts, masked phones; admin: everything",
+    )
     commands.add_parser("list-tokens", help="list live API tokens (names and roles; tokens are never stored)")
     revoke = commands.add_parser("revoke-token", help="revoke the API token with this name")
     revoke.add_argument("name")
@@ -64,14 +69,18 @@ def _run(args: argparse.Namespace, session: Session) -> str:
         staff.delete_user(args.name, session=session)
         return f"deleted {args.name}"
     if args.command == "list-users":
-        return "\n".join(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in staff.list_users(session=session)) \
+        return (
+            "\n".join(f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d}" for u in staff.list_users(session=session))
             or "no users"
+        )
     if args.command == "create-token":
         value = staff.create_token(args.name, role=args.role, session=session)
         return f"token for {args.name} ({args.role}, shown once):\n{value}"
     if args.command == "list-tokens":
-        return "\n".join(f"{t.name}\t{t.role}\t{t.created_at:%Y-%m-%d}" for t in staff.list_tokens(session=session)) \
+        return (
+            "\n".join(f"{t.name}\t{t.role}\t{t.created_at:%Y-%m-%d}" for t in staff.list_tokens(session=session))
             or "no live tokens"
+        )
     if not staff.revoke_token(args.name, session=session):
         raise ValueError(f"no live token named {args.name!r}")
     return f"revoked the token {args.name}"

@@ -3,6 +3,7 @@
 One pooled engine per URL per process; a session per unit of work.
 SQLite files under var/ by default, any SQLAlchemy URL (PostgreSQL) otherwise.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Eligibility rules: compare what a company has with thresholds read from the facts database."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ def capital_thresholds(data: Optional[dict]) -> tuple[float, float]:
 
 def capital_verdict(capital: float, scope: Optional[str], data: Optional[dict]) -> CapitalVerdict:
     local, national = capital_thresholds(data)
-    return CapitalVerdict(capital=float(capital), scope=scope if scope in SCOPE_KEYS else None,
-                          local=local, national=national)
+    return CapitalVerdict(
+        capital=float(capital), scope=scope if scope in SCOPE_KEYS else None, local=local, national=national
+    )
 
 
 def wan(amount: float) -> str:

@@ -17,6 +17,7 @@ A fact whose content equals its row in the existing file keeps that row's
 text byte for byte (comments, line breaks, quoting); a changed or new fact is
 written in the files' style. Loading the export gives the same facts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,15 +28,14 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any, Iterable, Literal, NamedTuple, Optional, overload
 
 import yaml
 
 from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
-from bot.store.facts import (CONFIDENCE_LEVELS, Correction, Fact, _is_wide, content_of, fold_whitespace,
-                             record_version)
+from bot.store.facts import CONFIDENCE_LEVELS, Correction, Fact, _is_wide, content_of, fold_whitespace, record_version
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}
@@ -59,12 +59,8 @@ class LoadReport:
         return bool(self.added or self.updated)
 
     def summary(self) -> str:
-        text = (
-            f"facts: {len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged"
-        )
-        for label, keys in (("added", self.added), ("updated", self.updated),
-                            ("only in database", self.not_in_files)):
+        text = f"facts: {len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+        for label, keys in (("added", self.added), ("updated", self.updated), ("only in database", self.not_in_files)):
             if keys:
                 text += f"\n  {label}: {', '.join(keys)}"
         return text
@@ -102,7 +98,12 @@ def _date(value: Any, where: str, name: str) -> dt.date | None:
         raise FactsFileError(f"{where}: {name} must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
+@overload
+def _text(row: dict, name: str, where: str, required: Literal[True]) -> str: ...
+@overload
+def _text(row: dict, name: str, where: str, required: bool) -> str | None: ...
 def _text(row: dict, name: str, where: str, required: bool) -> str | None:
+    """The field ``name`` as text with its line breaks folded; ``None`` if it may be and is missing."""
     value = row.get(name)
     if value is None and not required:
         return None
@@ -121,7 +122,7 @@ def _validate_row(row: Any, where: str) -> dict:
     unknown = keys - REQUIRED - OPTIONAL
     if unknown:
         raise FactsFileError(f"{where}: unknown field(s): {', '.join(sorted(unknown))}")
-    clean = {
+    clean: dict[str, Any] = {
         "key": _text(row, "key", where, True),
         "topic": _text(row, "topic", where, True),
         "intent": _text(row, "intent", where, False),
@@ -136,7 +137,7 @@ def _validate_row(row: Any, where: str) -> dict:
     sources = row["sources"]
     if not isinstance(sources, list) or not sources:
         raise FactsFileError(f"{where}: sources must be a non-empty list")
-    clean["sources"] = []
+    clean_sources: list[dict[str, str | None]] = []
     for src in sources:
         src_where = f"{where.rsplit(':', 1)[0]}:{src.get('__line__', '?') if isinstance(src, dict) else '?'}"
         if not isinstance(src, dict) or not isinstance(src.get("document"), str) or not src["document"].strip():
@@ -145,15 +146,17 @@ def _validate_row(row: Any, where: str) -> dict:
         if extra:
             raise FactsFileError(f"{src_where}: unknown source field(s): {', '.join(sorted(extra))}")
         article = src.get("article")
-        clean["sources"].append({"document": src["document"].strip(),
-                                 "article": str(article).strip() if article is not None else None})
+        clean_sources.append(
+            {"document": src["document"].strip(), "article": str(article).strip() if article is not None else None}
+        )
+    clean["sources"] = clean_sources
     clean["effective"] = _date(row.get("effective"), where, "effective")
     clean["verified"] = _date(row["verified"], where, "verified")
     data = row.get("data")
     if data is not None and not isinstance(data, dict):
         raise FactsFileError(f"{where}: data must be a mapping")
     clean["data"] = _strip_lines(data)
-    clean["variants"] = []
+    variants: list[dict[str, Any]] = []
     for variant in row.get("variants") or []:
         var_where = f"{where.rsplit(':', 1)[0]}:{variant.get('__line__', '?') if isinstance(variant, dict) else '?'}"
         if not isinstance(variant, dict) or not isinstance(variant.get("when"), dict) or not variant["when"]:
@@ -164,11 +167,12 @@ def _validate_row(row: Any, where: str) -> dict:
         when = {str(k): str(v) for k, v in _strip_lines(variant["when"]).items()}
         answer = _text(variant, "answer", var_where, True)
         try:
-            answer.format_map({name: "" for name in when})
+            answer.format_map(dict.fromkeys(when, ""))
         except (KeyError, ValueError, IndexError) as exc:
             raise FactsFileError(f"{var_where}: answer may only use placeholders from 'when' ({exc})") from None
-        clean["variants"].append({"when": when, "answer": answer})
-    clean["corrections"] = []
+        variants.append({"when": when, "answer": answer})
+    clean["variants"] = variants
+    corrections: list[dict[str, str | None]] = []
     for corr in row.get("corrections") or []:
         corr_where = f"{where.rsplit(':', 1)[0]}:{corr.get('__line__', '?') if isinstance(corr, dict) else '?'}"
         if not isinstance(corr, dict):
@@ -176,11 +180,14 @@ def _validate_row(row: Any, where: str) -> dict:
         extra = set(corr) - CORRECTION_FIELDS - {"__line__"}
         if extra:
             raise FactsFileError(f"{corr_where}: unknown correction field(s): {', '.join(sorted(extra))}")
-        clean["corrections"].append({
-            "claim": _text(corr, "claim", corr_where, True),
-            "current": _text(corr, "current", corr_where, True),
-            "since": str(corr["since"]) if corr.get("since") is not None else None,
-        })
+        corrections.append(
+            {
+                "claim": _text(corr, "claim", corr_where, True),
+                "current": _text(corr, "current", corr_where, True),
+                "since": str(corr["since"]) if corr.get("since") is not None else None,
+            }
+        )
+    clean["corrections"] = corrections
     return clean
 
 
@@ -206,7 +213,8 @@ def _parse(file: Path, text: str) -> list[Located]:
     found = []
     for position, row in enumerate(doc["facts"]):
         line = row.get("__line__", "?") if isinstance(row, dict) else "?"
-        found.append(Located(_validate_row(row, f"{file}:{line}"), file, line, position))
+        clean = _validate_row(row, f"{file}:{line}")  # raises unless the row is a mapping (which has its line)
+        found.append(Located(clean, file, row["__line__"], position))
     return found
 
 
@@ -238,11 +246,13 @@ def read_located(paths: Iterable[Path]) -> list[Located]:
             if clean["key"] in seen_keys:
                 raise FactsFileError(f"{where}: duplicate key {clean['key']!r} (first at {seen_keys[clean['key']]})")
             seen_keys[clean["key"]] = where
-            if clean["intent"]:
-                if clean["intent"] in seen_intents:
+            intent = clean["intent"]
+            if intent:
+                if intent in seen_intents:
                     raise FactsFileError(
-                        f"{where}: intent {clean['intent']!r} is already answered by the fact at {seen_intents[clean['intent']]}")
-                seen_intents[clean["intent"]] = where
+                        f"{where}: intent {intent!r} is already answered by the fact at {seen_intents[intent]}"
+                    )
+                seen_intents[intent] = where
             found.append(located)
     return found
 
@@ -312,8 +322,9 @@ def load_facts(paths: Iterable[Path], database_url: str) -> LoadReport:
                 _apply(fact, row, digest)
                 # the file may now say what the database already has (an exported console edit): no new version
                 version = record_version(fact, f"file:{origin}", f"loaded from {origin}", session=session)
-                (report.updated if version or before != (fact.topic, fact.intent) else report.unchanged
-                 ).append(row["key"])
+                (report.updated if version or before != (fact.topic, fact.intent) else report.unchanged).append(
+                    row["key"]
+                )
             else:
                 report.unchanged.append(row["key"])
             fact.source_file, fact.source_position = file.name, position
@@ -344,11 +355,16 @@ class ExportReport:
     refolds: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = (f"exported {self.facts} facts to {self.out}: {len(self.written)} file(s) written, "
-                f"{len(self.unchanged)} unchanged")
-        for label, items in (("written", self.written), ("left out (not in the database)", self.dropped),
-                             ("rewritten without their old text (not valid)", self.reformatted),
-                             ("text a reload folds differently", self.refolds)):
+        text = (
+            f"exported {self.facts} facts to {self.out}: {len(self.written)} file(s) written, "
+            f"{len(self.unchanged)} unchanged"
+        )
+        for label, items in (
+            ("written", self.written),
+            ("left out (not in the database)", self.dropped),
+            ("rewritten without their old text (not valid)", self.reformatted),
+            ("text a reload folds differently", self.refolds),
+        ):
             if items:
                 text += f"\n  {label}: {', '.join(items)}"
         return text
@@ -357,11 +373,21 @@ class ExportReport:
 def fact_row(fact: Fact) -> dict:
     """A database fact as the loader reads its row from a file (``_validate_row``'s shape)."""
     content = content_of(fact)
-    return {"key": fact.key, "topic": fact.topic, "intent": fact.intent, "question": content["question"],
-            "answer": content["answer"], "confidence_note": content["confidence_note"],
-            "confidence": content["confidence"], "sources": content["sources"],
-            "effective": fact.effective_date, "verified": fact.verified_date, "data": content["data"],
-            "variants": content["variants"], "corrections": content["corrections"]}
+    return {
+        "key": fact.key,
+        "topic": fact.topic,
+        "intent": fact.intent,
+        "question": content["question"],
+        "answer": content["answer"],
+        "confidence_note": content["confidence_note"],
+        "confidence": content["confidence"],
+        "sources": content["sources"],
+        "effective": fact.effective_date,
+        "verified": fact.verified_date,
+        "data": content["data"],
+        "variants": content["variants"],
+        "corrections": content["corrections"],
+    }
 
 
 def _quoted(text: str) -> str:
@@ -381,8 +407,9 @@ def _scalar(text: str) -> str:
 def _flow_scalar(text: str) -> str:
     """A key or value inside ``{...}`` (a variant's ``when``)."""
     try:
-        plain = bool(re.fullmatch(r"[^\s,\[\]{}:#\"'*&!|>%@`]+", text)) and \
-            yaml.safe_load(f"{{{text}: {text}}}") == {text: text}
+        plain = bool(re.fullmatch(r"[^\s,\[\]{}:#\"'*&!|>%@`]+", text)) and yaml.safe_load(f"{{{text}: {text}}}") == {
+            text: text
+        }
     except yaml.YAMLError:
         plain = False
     return text if plain else _quoted(text)
@@ -390,6 +417,7 @@ def _flow_scalar(text: str) -> str:
 
 def _breaks(text: str, limit: int) -> Optional[tuple[int, int]]:
     """Where to end the first line of ``text`` (end, start of the next): a space, or beside a wide character."""
+
     def breakable(p: int) -> Optional[tuple[int, int]]:
         before, after = text[p - 1], text[p]
         if after == " ":
@@ -415,8 +443,8 @@ def _wrap(text: str) -> list[str]:
         cut = _breaks(text, WRAP)
         if cut is None:
             break
-        lines.append(text[:cut[0]])
-        text = text[cut[1]:]
+        lines.append(text[: cut[0]])
+        text = text[cut[1] :]
     return lines + [text]
 
 
@@ -504,10 +532,10 @@ def _segments(file: Path, text: str) -> tuple[str, dict[str, tuple[dict, str]]]:
     starts = [x.line for x in located] + [len(lines) + 1]
     if not located:  # "facts: []": keep the comments above it
         return "".join(line + "\n" for line in lines if line.startswith("#")) + "facts:\n", {}
-    head = "\n".join(lines[:starts[0] - 1]) + "\n"
+    head = "\n".join(lines[: starts[0] - 1]) + "\n"
     segments = {}
-    for x, end in zip(located, starts[1:]):
-        segments[x.row["key"]] = (x.row, "\n".join(lines[x.line - 1:end - 1]).rstrip("\n").rstrip())
+    for x, end in zip(located, starts[1:], strict=True):
+        segments[x.row["key"]] = (x.row, "\n".join(lines[x.line - 1 : end - 1]).rstrip("\n").rstrip())
     return head, segments
 
 
@@ -539,7 +567,7 @@ def render_files(facts_in_db: list[Fact], like: Optional[Path]) -> tuple[dict[st
     for name, placed in sorted(by_file.items()):
         placed.sort(key=lambda p: (p[0] is None, p[0] or 0, p[1].key))
         members = [fact for _, fact in placed]
-        head, segments = "facts:\n", {}
+        head, segments = "facts:\n", dict[str, tuple[dict, str]]()
         existing = like / name if like else None
         if existing is not None and existing.exists():
             try:
@@ -581,10 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
         return _export_main(argv[1:])
-    parser = argparse.ArgumentParser(description="Load facts YAML files into the facts database "
-                                                 "(`export` writes the database back to them).")
-    parser.add_argument("paths", nargs="*", type=Path,
-                        default=[settings_module.PROJECT_ROOT / "data" / "facts"])
+    parser = argparse.ArgumentParser(
+        description="Load facts YAML files into the facts database (`export` writes the database back to them)."
+    )
+    parser.add_argument("paths", nargs="*", type=Path, default=[settings_module.PROJECT_ROOT / "data" / "facts"])
     parser.add_argument("--database-url", help="default: $DATABASE_URL or var/facts.db")
     args = parser.parse_args(argv)
     try:
@@ -601,10 +629,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.facts_loader export",
-                                     description="Write the facts database back to data/facts/*.yml.")
-    parser.add_argument("--out", type=Path, default=settings_module.PROJECT_ROOT / "data" / "facts",
-                        help="folder to write (default data/facts; its files keep their comments)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.facts_loader export", description="Write the facts database back to data/facts/*.yml."
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=settings_module.PROJECT_ROOT / "data" / "facts",
+        help="folder to write (default data/facts; its files keep their comments)",
+    )
     parser.add_argument("--database-url", help="default: $DATABASE_URL or var/facts.db")
     args = parser.parse_args(argv)
     try:

@@ -10,6 +10,7 @@ A database created before migrations existed (by ``create_all``) is
 upgraded like any other: the baseline revision adds only the tables it lacks,
 so every row is kept.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -17,6 +17,7 @@ retry sends only to the channels that failed, with the same idempotency key
 (receivers can drop a repeat after a worker died mid-way). Failures are retried
 with exponential back-off; rows never disappear.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,10 @@ def describe(exc: BaseException) -> str:
 
 def summary(lead: leads.Lead, event: str, config: settings.Settings) -> str:
     verb = "新线索" if event == "lead_created" else "线索更新"
-    lines = [f"{verb}：{lead.name} {lead.phone}",
-             f"公司：{lead.company or '未填写'}　地区：{lead.region or '未填写'}　意向：{lead.licence or '不确定'}"]
+    lines = [
+        f"{verb}：{lead.name} {lead.phone}",
+        f"公司：{lead.company or '未填写'}　地区：{lead.region or '未填写'}　意向：{lead.licence or '不确定'}",
+    ]
     if lead.duplicate_of:
         lines.append(f"注意：此号码已有线索 #{lead.duplicate_of}，可能重复或被他人冒填，请核实")
     if lead.topics:
@@ -74,8 +77,11 @@ def summary(lead: leads.Lead, event: str, config: settings.Settings) -> str:
 
 
 def send_wecom(row: leads.Notification, config: settings.Settings) -> None:
-    response = requests.post(config.notifiers.wecom_webhook_url, timeout=10, json={
-        "msgtype": "text", "text": {"content": summary(row.lead, row.event, config)}})
+    response = requests.post(
+        config.notifiers.wecom_webhook_url,
+        timeout=10,
+        json={"msgtype": "text", "text": {"content": summary(row.lead, row.event, config)}},
+    )
     response.raise_for_status()
     body = response.json()
     if body.get("errcode", 0) != 0:  # errmsg can echo the request: keep the code only
@@ -84,11 +90,17 @@ def send_wecom(row: leads.Notification, config: settings.Settings) -> None:
 
 def send_webhook(row: leads.Notification, config: settings.Settings) -> None:
     lead = {k: v for k, v in row.lead.as_dict(mask=False).items() if k != "conversation_id"}
-    response = requests.post(config.notifiers.webhook_url, timeout=10,
-                             headers={"Idempotency-Key": row.idempotency_key},
-                             json={"event": row.event, "idempotency_key": row.idempotency_key,
-                                   "lead": {**lead, "console_url": console_link(row.lead, config)},
-                                   "text": summary(row.lead, row.event, config)})
+    response = requests.post(
+        config.notifiers.webhook_url,
+        timeout=10,
+        headers={"Idempotency-Key": row.idempotency_key},
+        json={
+            "event": row.event,
+            "idempotency_key": row.idempotency_key,
+            "lead": {**lead, "console_url": console_link(row.lead, config)},
+            "text": summary(row.lead, row.event, config),
+        },
+    )
     response.raise_for_status()
 
 
@@ -117,7 +129,10 @@ def send_email(row: leads.Notification, config: settings.Settings) -> None:
 
 
 SENDERS: Dict[str, Callable[[leads.Notification, settings.Settings], None]] = {
-    "wecom": send_wecom, "email": send_email, "webhook": send_webhook}
+    "wecom": send_wecom,
+    "email": send_email,
+    "webhook": send_webhook,
+}
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -128,11 +143,20 @@ def deliver_due(config: settings.Settings, batch: int = 20) -> int:
     """Deliver the due rows once, on every channel each still needs; return how many rows were completed."""
     now = leads.utcnow()
     with db.session_scope(config.database_url) as session:
-        rows = session.execute(
-            select(leads.Notification).where(
-                leads.Notification.delivered_at.is_(None), leads.Notification.next_attempt_at <= now,
-                or_(leads.Notification.locked_until.is_(None), leads.Notification.locked_until < now))
-            .order_by(leads.Notification.id).limit(batch)).scalars().all()
+        rows = (
+            session.execute(
+                select(leads.Notification)
+                .where(
+                    leads.Notification.delivered_at.is_(None),
+                    leads.Notification.next_attempt_at <= now,
+                    or_(leads.Notification.locked_until.is_(None), leads.Notification.locked_until < now),
+                )
+                .order_by(leads.Notification.id)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             row.locked_until = now + LEASE
         ids = [row.id for row in rows]
@@ -165,8 +189,14 @@ def _deliver(row_id: int, config: settings.Settings) -> bool:
         if failures:
             row.last_error = "; ".join(failures)[:1000]
             row.next_attempt_at = leads.utcnow() + backoff(row.attempts)
-            logger.warning("notification %s (lead %s, %s) failed, attempt %s: %s", row.id, row.lead_id, phone,
-                           row.attempts, row.last_error)
+            logger.warning(
+                "notification %s (lead %s, %s) failed, attempt %s: %s",
+                row.id,
+                row.lead_id,
+                phone,
+                row.attempts,
+                row.last_error,
+            )
             return False
         row.delivered_at, row.last_error = leads.utcnow(), None
     if channels:
@@ -180,8 +210,7 @@ def expire_handoffs(config: settings.Settings) -> int:
     """Give unclaimed handoffs back to the bot, which offers the lead form instead."""
     timeout = dt.timedelta(seconds=config.handoff_claim_timeout)
     with db.session_scope(config.database_url) as session:
-        expired = [(h.id, h.conversation_id, h.channel)
-                   for h in handoffs.expired_handoffs(timeout, session=session)]
+        expired = [(h.id, h.conversation_id, h.channel) for h in handoffs.expired_handoffs(timeout, session=session)]
     done = 0
     for handoff_id, conversation_id, channel in expired:
         try:
@@ -208,8 +237,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logger.info("notifiers: %s", ", ".join(config.notifiers.channels)
-                or "none configured (leads are stored and listed only)")
+    logger.info(
+        "notifiers: %s", ", ".join(config.notifiers.channels) or "none configured (leads are stored and listed only)"
+    )
     while True:
         try:
             deliver_due(config)

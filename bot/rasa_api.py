@@ -9,6 +9,7 @@ an id can only be addressed if it travels byte for byte: ids with ``%``, ``/``,
 ``?``, ``#``, spaces, control or non-ASCII characters (or only dots) would reach
 another conversation, or another route, and are refused before any request.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,12 @@ class InvalidConversationId(RasaUnavailable):
 
 def addressable(conversation_id: Any) -> bool:
     """Whether Rasa's HTTP API would read ``conversation_id`` back exactly as it is."""
-    return (isinstance(conversation_id, str) and 0 < len(conversation_id) <= MAX_CONVERSATION_ID
-            and quote(conversation_id, safe=PATH_SAFE) == conversation_id
-            and re.fullmatch(r"\.+", conversation_id) is None)
+    return (
+        isinstance(conversation_id, str)
+        and 0 < len(conversation_id) <= MAX_CONVERSATION_ID
+        and quote(conversation_id, safe=PATH_SAFE) == conversation_id
+        and re.fullmatch(r"\.+", conversation_id) is None
+    )
 
 
 def _conversation_path(conversation_id: Any, route: str) -> str:
@@ -69,20 +73,42 @@ def _call(method: str, path: str, route: str, config: settings_module.Settings, 
 
 
 def tracker(conversation_id: str, config: settings_module.Settings) -> dict[str, Any]:
-    return _call("GET", _conversation_path(conversation_id, "tracker"), "/conversations/<id>/tracker", config,
-                 params={"include_events": "ALL"})
+    return _call(
+        "GET",
+        _conversation_path(conversation_id, "tracker"),
+        "/conversations/<id>/tracker",
+        config,
+        params={"include_events": "ALL"},
+    )
 
 
-def append_events(conversation_id: str, events: list[dict[str, Any]], config: settings_module.Settings,
-                  output_channel: Optional[str] = None) -> dict[str, Any]:
+def append_events(
+    conversation_id: str,
+    events: list[dict[str, Any]],
+    config: settings_module.Settings,
+    output_channel: Optional[str] = None,
+) -> dict[str, Any]:
     """Add events; bot messages among them are sent through ``output_channel`` (socketio, wechat …)."""
     params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
-    return _call("POST", _conversation_path(conversation_id, "tracker/events"), "/conversations/<id>/tracker/events",
-                 config, json=events, params=params)
+    return _call(
+        "POST",
+        _conversation_path(conversation_id, "tracker/events"),
+        "/conversations/<id>/tracker/events",
+        config,
+        json=events,
+        params=params,
+    )
 
 
-def trigger_intent(conversation_id: str, intent: str, config: settings_module.Settings,
-                   output_channel: Optional[str] = None) -> dict[str, Any]:
+def trigger_intent(
+    conversation_id: str, intent: str, config: settings_module.Settings, output_channel: Optional[str] = None
+) -> dict[str, Any]:
     params = {"output_channel": output_channel} if output_channel else {}
-    return _call("POST", _conversation_path(conversation_id, "trigger_intent"), "/conversations/<id>/trigger_intent",
-                 config, json={"name": intent}, params=params)
+    return _call(
+        "POST",
+        _conversation_path(conversation_id, "trigger_intent"),
+        "/conversations/<id>/trigger_intent",
+        config,
+        json={"name": intent},
+        params=params,
+    )

@@ -5,6 +5,7 @@ Redis so every Rasa instance and web worker shares them. (The ``limits``
 library would be the obvious choice, but every release needs
 ``packaging>=21`` and Rasa 3.6 pins ``packaging<21``.)
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,14 @@ MAX_KEYS = 50_000  # past this many keys in memory, idle ones are dropped
 class RateLimiter:
     """Allow at most ``limit`` hits per key in any ``window`` seconds (0 turns it off)."""
 
-    def __init__(self, limit: int, window: float = 60, redis_url: str | None = None, prefix: str = "ratelimit",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = 60,
+        redis_url: str | None = None,
+        prefix: str = "ratelimit",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit, self.window, self.prefix = limit, window, prefix
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}

@@ -9,6 +9,7 @@ last offered; de-duplication rows, which are all older than a day by then)
 go. Leads (with their conversation id) and handoff records stay, as the
 business needs them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ def stale_conversations(tracker_url: str, days: int, now: float | None = None) -
     cutoff = (now or time.time()) - days * 86400
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
     with db.get_engine(tracker_url).connect() as connection:
-        rows = connection.execute(sa.select(events.c.sender_id).group_by(events.c.sender_id)
-                                  .having(sa.func.max(events.c.timestamp) < cutoff)).fetchall()
+        rows = connection.execute(
+            sa.select(events.c.sender_id).group_by(events.c.sender_id).having(sa.func.max(events.c.timestamp) < cutoff)
+        ).fetchall()
     return [row.sender_id for row in rows]
 
 
@@ -41,7 +43,7 @@ def purge(tracker_url: str, database_url: str, days: int, dry_run: bool = False)
         return len(stale)
     events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
     for start in range(0, len(stale), 500):
-        chunk = stale[start:start + 500]
+        chunk = stale[start : start + 500]
         with db.get_engine(tracker_url).begin() as connection:
             connection.execute(events.delete().where(events.c.sender_id.in_(chunk)))
         with db.session_scope(database_url) as session:
@@ -62,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = settings.load()
     count = purge(config.tracker_store_url, config.database_url, args.days, args.dry_run)
-    print(f"{'would purge' if args.dry_run else 'purged'} {count} conversation(s) older than {args.days} days; "
-          "leads kept")
+    print(
+        f"{'would purge' if args.dry_run else 'purged'} {count} conversation(s) older than {args.days} days; leads kept"
+    )
     return 0
 
 

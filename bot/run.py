@@ -11,6 +11,7 @@ them. Files it creates (var/, SQLite databases, secrets) are private to the
 user (umask 077); each service gets only the secrets it uses; one that keeps
 crashing is restarted with back-off while the others go on serving.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,18 +100,20 @@ def reachable(host: str) -> str:
 def service_env(config: settings.Settings, secrets_: dict[str, str], service: str) -> dict[str, str]:
     """Return the environment ``service`` runs with: the settings, and of ``secrets_`` only its own."""
     env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
-    env.update({
-        "ACTION_PORT": str(config.action_port),
-        "ACTION_ENDPOINT_URL": config.action_endpoint_url
-        or f"http://{reachable(config.action_host)}:{config.action_port}/webhook",
-        "RASA_PORT": str(config.rasa_port),
-        "DATABASE_URL": config.database_url,
-        "TRACKER_STORE_URL": config.tracker_store_url,
-        "WEB_PORT": str(config.web_port),
-        "RASA_TELEMETRY_ENABLED": "false",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-    })
+    env.update(
+        {
+            "ACTION_PORT": str(config.action_port),
+            "ACTION_ENDPOINT_URL": config.action_endpoint_url
+            or f"http://{reachable(config.action_host)}:{config.action_port}/webhook",
+            "RASA_PORT": str(config.rasa_port),
+            "DATABASE_URL": config.database_url,
+            "TRACKER_STORE_URL": config.tracker_store_url,
+            "WEB_PORT": str(config.web_port),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        }
+    )
     if config.proxy_count:  # Sanic (Rasa) then reads the visitor's address from X-Forwarded-For
         env["SANIC_PROXIES_COUNT"] = str(config.proxy_count)
     env.update({name: value for name, value in secrets_.items() if value and service in PRIVATE.get(name, ())})
@@ -122,21 +125,22 @@ def service_secrets(config: settings.Settings) -> dict[str, str]:
     from web import _development_secret
 
     found = {name: os.environ.get(name, "") for name in PRIVATE}
-    found.update({
-        "RASA_AUTH_TOKEN": config.rasa_auth_token or secrets.token_urlsafe(24),
-        "ACTION_SERVER_TOKEN": config.action_server_token or secrets.token_urlsafe(32),
-        # the web app and Rasa (the widget's session tokens) must share the same widget secret
-        "WIDGET_SECRET": config.widget_secret or _development_secret("widget"),
-        "CONSOLE_SECRET": config.console_secret or _development_secret("console"),
-    })
+    found.update(
+        {
+            "RASA_AUTH_TOKEN": config.rasa_auth_token or secrets.token_urlsafe(24),
+            "ACTION_SERVER_TOKEN": config.action_server_token or secrets.token_urlsafe(32),
+            # the web app and Rasa (the widget's session tokens) must share the same widget secret
+            "WIDGET_SECRET": config.widget_secret or _development_secret("widget"),
+            "CONSOLE_SECRET": config.console_secret or _development_secret("console"),
+        }
+    )
     return found
 
 
 def services(config: settings.Settings, secrets_: dict[str, str], model: Path = train.MODEL_PATH) -> list[Service]:
     serve = [sys.executable, "-m", "bot.serve"]
     running = [
-        Service("actions", [*serve, "actions"],
-                f"http://{reachable(config.action_host)}:{config.action_port}/health"),
+        Service("actions", [*serve, "actions"], f"http://{reachable(config.action_host)}:{config.action_port}/health"),
         Service("rasa", [*serve, "rasa", "--model", str(model)], f"http://127.0.0.1:{config.rasa_port}/"),
         Service("web", [*serve, "web"], f"http://{reachable(config.web_host)}:{config.web_port}/healthz"),
         Service("notifier", [*serve, "notifier"], None),
@@ -190,14 +194,20 @@ def tend(service: Service, now: float, served: bool) -> int | None:
         service.restarts = [t for t in service.restarts if now - t < RESTART_WINDOW] + [now]
         crashes = len(service.restarts)
         if crashes > MAX_RESTARTS and not served:
-            print(f"{service.name} exited with code {code} {MAX_RESTARTS} times; stopping", file=sys.stderr,
-                  flush=True)
+            print(f"{service.name} exited with code {code} {MAX_RESTARTS} times; stopping", file=sys.stderr, flush=True)
             return code or 1
         delay = backoff(crashes)
         service.restart_at = now + delay
-        print(f"{service.name} exited with code {code}; restarting" + (
-            f" in {delay:.0f} s ({crashes} exits in {RESTART_WINDOW} s; the other services keep running)"
-            if delay else ""), file=sys.stderr, flush=True)
+        print(
+            f"{service.name} exited with code {code}; restarting"
+            + (
+                f" in {delay:.0f} s ({crashes} exits in {RESTART_WINDOW} s; the other services keep running)"
+                if delay
+                else ""
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
     if now >= service.restart_at:
         service.start()
     return None
@@ -213,8 +223,11 @@ def supervise(running: list[Service], started: float) -> int:
                 return code
         if not announced and all(s.ready() for s in running):
             announced = True
-            print(f"ready in {time.monotonic() - started:.1f} s: " + ", ".join(
-                f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running if s.ready_url), flush=True)
+            print(
+                f"ready in {time.monotonic() - started:.1f} s: "
+                + ", ".join(f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running if s.ready_url),
+                flush=True,
+            )
         time.sleep(0.5)
 
 
@@ -236,16 +249,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # unreachable database: one line, not a traceback loop
-        print(f"error: facts database {config.database_url!r} unavailable: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(
+            f"error: facts database {config.database_url!r} unavailable: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return 1
     # Rasa's SQL tracker store retries an unreachable database forever: check it here, once
     try:
         with db.get_engine(config.tracker_store_url).connect():
             pass
     except Exception as exc:
-        print(f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(
+            f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return 1
     model = Path(config.rasa_model) if config.rasa_model else train.MODEL_PATH
     if config.rasa_model:  # a model built elsewhere (CI, the benchmark): use it as it is
@@ -274,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         for service in running:
             service.start()
         if args.shell:
-            shell = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
-                     "--endpoints", "bot/endpoints.yml"]
+            shell = [sys.executable, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "bot/endpoints.yml"]
             code = subprocess.run(shell, cwd=ROOT, env=service_env(config, found, "rasa")).returncode
         else:
             code = supervise(running, started)

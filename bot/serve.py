@@ -18,6 +18,7 @@ every service through here, so each gets the same protections wherever it runs:
 Ports, hosts and secrets come from bot/settings.py; ``ASSISTANT_SERVICE`` is set
 to the service's name, so in production it needs only its own secrets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,19 @@ def rasa_token_plugin(token: str) -> Any:
 
 def rasa_argv(config: settings_module.Settings, model: Path, endpoints: Path, credentials: Path) -> list[str]:
     """The ``rasa run`` arguments: everything but the token, which the plugin adds."""
-    argv = ["rasa", "run", "--model", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
-            "--port", str(config.rasa_port), "--enable-api"]
+    argv = [
+        "rasa",
+        "run",
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+        "--port",
+        str(config.rasa_port),
+        "--enable-api",
+    ]
     if config.cors_origins:
         argv += ["--cors", *config.cors_origins]  # one flag, all origins: a repeated --cors keeps only the last
     return argv
@@ -185,8 +197,12 @@ def serve_web(config: settings_module.Settings) -> None:
 
     from web import create_app
 
-    waitress.serve(create_app(config), listen=f"{config.web_host}:{config.web_port}", threads=WEB_THREADS,
-                   max_request_body_size=WEB_MAX_BODY)
+    waitress.serve(
+        create_app(config),
+        listen=f"{config.web_host}:{config.web_port}",
+        threads=WEB_THREADS,
+        max_request_body_size=WEB_MAX_BODY,
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> int:

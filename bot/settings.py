@@ -7,6 +7,7 @@ bot.serve`` reads it before it starts a service, so a bad value stops the
 service at boot with one line, not at the first visitor. docs/settings.md
 lists every variable.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -198,22 +199,33 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _notifiers(env: Mapping[str, str]) -> Notifiers:
     notifiers = Notifiers(
-        wecom_webhook_url=env.get("WECOM_WEBHOOK_URL", ""), webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
-        smtp_host=env.get("SMTP_HOST", ""), smtp_port=_port(env, "SMTP_PORT", 465) if env.get("SMTP_PORT") else 0,
-        smtp_user=env.get("SMTP_USER", ""), smtp_password=env.get("SMTP_PASSWORD", ""),
-        smtp_from=env.get("SMTP_FROM") or "assistant@localhost", email_to=env.get("NOTIFY_EMAIL_TO", ""),
-        smtp_ssl=_switch(env, "SMTP_SSL", False), smtp_starttls=_switch(env, "SMTP_STARTTLS", True),
-        smtp_ca_file=env.get("SMTP_CA_FILE", ""), interval=_number(env, "NOTIFY_INTERVAL", 2.0))
+        wecom_webhook_url=env.get("WECOM_WEBHOOK_URL", ""),
+        webhook_url=env.get("NOTIFY_WEBHOOK_URL", ""),
+        smtp_host=env.get("SMTP_HOST", ""),
+        smtp_port=_port(env, "SMTP_PORT", 465) if env.get("SMTP_PORT") else 0,
+        smtp_user=env.get("SMTP_USER", ""),
+        smtp_password=env.get("SMTP_PASSWORD", ""),
+        smtp_from=env.get("SMTP_FROM") or "assistant@localhost",
+        email_to=env.get("NOTIFY_EMAIL_TO", ""),
+        smtp_ssl=_switch(env, "SMTP_SSL", False),
+        smtp_starttls=_switch(env, "SMTP_STARTTLS", True),
+        smtp_ca_file=env.get("SMTP_CA_FILE", ""),
+        interval=_number(env, "NOTIFY_INTERVAL", 2.0),
+    )
     if notifiers.smtp_user and not (notifiers.smtp_ssl or notifiers.smtp_starttls):
         raise SettingsError("SMTP_USER needs TLS: set SMTP_SSL=1 or leave SMTP_STARTTLS on")
     return notifiers
 
 
 def _wechat(env: Mapping[str, str]) -> WeChat:
-    return WeChat(token=env.get("WECHAT_TOKEN", ""), app_id=env.get("WECHAT_APP_ID", ""),
-                  app_secret=env.get("WECHAT_APP_SECRET", ""), aes_key=env.get("WECHAT_AES_KEY", ""),
-                  api_base=env.get("WECHAT_API_BASE") or WeChat.api_base,
-                  reply_timeout=_number(env, "WECHAT_REPLY_TIMEOUT", 4.0))
+    return WeChat(
+        token=env.get("WECHAT_TOKEN", ""),
+        app_id=env.get("WECHAT_APP_ID", ""),
+        app_secret=env.get("WECHAT_APP_SECRET", ""),
+        aes_key=env.get("WECHAT_AES_KEY", ""),
+        api_base=env.get("WECHAT_API_BASE") or WeChat.api_base,
+        reply_timeout=_number(env, "WECHAT_REPLY_TIMEOUT", 4.0),
+    )
 
 
 def _hours(raw: str) -> tuple[int, int]:
@@ -280,8 +292,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_message_chars=_count(env, "MAX_MESSAGE_CHARS", 1000) or 1000,
         proxy_count=_count(env, "PROXY_COUNT", 0),
         # only the web app's own demo page by default; embedding sites are listed explicitly
-        cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port}").split(",")
-                           if o.strip()),
+        cors_origins=tuple(
+            o.strip() for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port}").split(",") if o.strip()
+        ),
         action_host=action_host,
         action_server_token=env.get("ACTION_SERVER_TOKEN", ""),
         action_max_body=_size(env, "ACTION_MAX_BODY", 1024 * 1024),
@@ -289,8 +302,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         action_endpoint_url=env.get("ACTION_ENDPOINT_URL", ""),  # the launcher fills it in for the services
         rasa_model=env.get("RASA_MODEL", ""),
         sanic_workers=_count(env, "SANIC_WORKERS", 1) or 1,
-        console_public_url=(env.get("CONSOLE_PUBLIC_URL") or env.get("PUBLIC_URL")
-                            or f"http://localhost:{web_port}").rstrip("/"),
+        console_public_url=(
+            env.get("CONSOLE_PUBLIC_URL") or env.get("PUBLIC_URL") or f"http://localhost:{web_port}"
+        ).rstrip("/"),
         notify_max_per_hour=_count(env, "NOTIFY_MAX_PER_HOUR", 60),
         handoff_max_queued=_count(env, "HANDOFF_MAX_QUEUED", 20),
         handoff_max_per_minute=_count(env, "HANDOFF_MAX_PER_MINUTE", 10),

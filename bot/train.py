@@ -7,6 +7,7 @@ the fingerprint here hashes every training input (config, domain, NLU data,
 rules, stories, dictionary, lexicons and the project's NLU components) and retrains
 with ``--force`` when it differs from the one stored beside the model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ CONFIG = PROJECT_ROOT / "bot" / "config.yml"
 DOMAIN = PROJECT_ROOT / "bot" / "domain.yml"
 TRAINING_DATA = [PROJECT_ROOT / "data" / name for name in ("nlu", "rules", "stories")]
 # bot/plugins/nlu holds the pipeline's own components and the normaliser they run
-INPUTS = [CONFIG, DOMAIN, *TRAINING_DATA, PROJECT_ROOT / "bot" / "dictionary",
-          PROJECT_ROOT / "bot" / "lexicon", PROJECT_ROOT / "bot" / "plugins" / "nlu"]
+INPUTS = [
+    CONFIG,
+    DOMAIN,
+    *TRAINING_DATA,
+    PROJECT_ROOT / "bot" / "dictionary",
+    PROJECT_ROOT / "bot" / "lexicon",
+    PROJECT_ROOT / "bot" / "plugins" / "nlu",
+]
 
 
 def _files(path: Path) -> list[Path]:
@@ -64,10 +71,20 @@ def train(force: bool = False) -> bool:
     current = fingerprint()
     started = time.monotonic()
     command = [
-        sys.executable, "-m", "rasa", "train",
-        "--config", str(CONFIG), "--domain", str(DOMAIN),
-        "--data", *map(str, TRAINING_DATA),
-        "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME,
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        str(CONFIG),
+        "--domain",
+        str(DOMAIN),
+        "--data",
+        *map(str, TRAINING_DATA),
+        "--out",
+        str(MODEL_DIR),
+        "--fixed-model-name",
+        MODEL_NAME,
         "--force",  # Rasa's cache ignores dictionary edits: never restore from it
     ]
     subprocess.run(command, cwd=PROJECT_ROOT, check=True)

@@ -1,36 +1,44 @@
-"""Shared fixtures: a fresh facts database per test, and one running stack per run."""
+"""Fixtures shared by every test, and the markers that sort tests into unit, stack and browser.
+
+Helpers live in tests/support/; this file holds only fixtures and the collection hook.
+"""
+
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
 from bot import db, facts_loader, migrate, settings
-from bot.settings import PROJECT_ROOT
-
-FACTS_DIR = PROJECT_ROOT / "data" / "facts"
+from bot.store import leads, staff
+from tests.support import servers
+from tests.support.browser import ARGS, CHROMIUM, MISSING, chromium_missing
+from tests.support.databases import FACTS_DIR, copy
+from tests.support.fake_wechat import FakeWeChat
+from tests.support.sinks import WebhookSink
+from tests.support.stack import running
+from web import create_app
+from web.console import auth
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
+# Fixtures that start server processes (Rasa, PostgreSQL, Redis) or a browser. A test using one, directly or
+# through another fixture, is marked `stack` or `browser`; every other test is a `unit` test (`make test-fast`).
+# A test that starts servers some other way says so with @pytest.mark.stack.
+STACK_FIXTURES = {"stack", "own_stack", "postgres_url", "redis_url"}
+BROWSER_FIXTURES = {"browser"}
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
-
-def config_for(database_url: str, env: dict) -> settings.Settings:
-    """The settings a process would read from ``env``, on ``database_url``."""
-    return settings.load({**env, "DATABASE_URL": database_url})
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & STACK_FIXTURES:
+            item.add_marker(pytest.mark.stack)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if not (item.get_closest_marker("stack") or item.get_closest_marker("browser")):
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(autouse=True)
@@ -41,19 +49,35 @@ def fresh_settings():
     settings._current = None
 
 
-@pytest.fixture
-def empty_database(tmp_path) -> str:
-    """A fresh SQLite database at the newest schema, with no rows."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
+# ---------- databases: each test gets its own SQLite file, a copy of one migrated (and loaded) once per run
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory) -> str:
+    """A SQLite database migrated to the newest schema, with no rows: copied, never written to."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('templates') / 'schema.db'}"
     migrate.upgrade(url)
     return url
 
 
-@pytest.fixture
-def database_url(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite facts database loaded from data/facts, used by settings."""
-    url = f"sqlite:///{tmp_path / 'facts.db'}"
+@pytest.fixture(scope="session")
+def facts_template(tmp_path_factory) -> str:
+    """A SQLite database at the newest schema with data/facts loaded: copied, never written to."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('templates') / 'facts.db'}"
     facts_loader.load_facts([FACTS_DIR], url)
+    return url
+
+
+@pytest.fixture
+def empty_database(tmp_path, schema_template) -> str:
+    """A fresh SQLite database at the newest schema, with no rows."""
+    return copy(schema_template, tmp_path / "app.db")
+
+
+@pytest.fixture
+def database_url(tmp_path, monkeypatch, facts_template) -> str:
+    """A fresh SQLite facts database loaded from data/facts, used by settings."""
+    url = copy(facts_template, tmp_path / "facts.db")
     monkeypatch.setenv("DATABASE_URL", url)
     return url
 
@@ -64,211 +88,119 @@ def session(database_url):
         yield s
 
 
-@dataclass
-class Stack:
-    """The running assistant: Rasa, action server and their databases."""
-
-    rasa_url: str
-    web_url: str
-    token: str
-    database_url: str
-    tracker_store_url: str
-    env: dict
-    log: Path
-    process: subprocess.Popen | None = None
-
-    def say(self, sender: str, message: str, timeout: float = 30, trusted: bool = False) -> list[dict]:
-        """Send as a visitor on the REST channel; ``trusted`` sends the Rasa token (payloads like /x@0.3 pass)."""
-        headers = {"Authorization": f"Bearer {self.token}"} if trusted else {}
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", headers=headers,
-                                 json={"sender": sender, "message": message}, timeout=timeout)
-        response.raise_for_status()
-        return response.json()
-
-    def text(self, sender: str, message: str) -> str:
-        return "\n".join(m.get("text", "") for m in self.say(sender, message))
-
-    def parse(self, message: str) -> dict:
-        response = requests.post(f"{self.rasa_url}/model/parse", params={"token": self.token},
-                                 json={"text": message}, timeout=30)
-        response.raise_for_status()
-        return response.json()
+@pytest.fixture(scope="session")
+def console_template(tmp_path_factory, facts_template) -> str:
+    """The facts, an admin, an agent and a lead, written once: each test's console app works on a copy."""
+    url = copy(facts_template, tmp_path_factory.mktemp("console") / "console.db")
+    with db.session_scope(url) as session:
+        staff.create_user("admin1", "admin", "admin password 1", session=session)
+        staff.create_user("agent1", "agent", "agent password 1", session=session)
+        leads.save_lead(
+            {
+                "conversation_id": "c1",
+                "channel": "socketio",
+                "name": "张先生",
+                "phone": "13812345678",
+                "company": "某某科技",
+                "consent": True,
+                "topics": ["capital"],
+            },
+            session=session,
+        )
+    db.get_engine(url).dispose()
+    return url
 
 
-def _wait_ready(process: subprocess.Popen, urls: list[str], log: Path, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"stack exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if all(requests.get(url, timeout=2).status_code == 200 for url in urls):
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"stack not ready after {timeout} s:\n{log.read_text()[-4000:]}")
+@pytest.fixture
+def console_app(tmp_path, console_template):
+    """The web app (console and widget API) on a fresh copy of ``console_template``; nothing else running."""
+    url = copy(console_template, tmp_path / "console.db")
+    config = settings.load(
+        {
+            "DATABASE_URL": url,
+            "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
+            "WIDGET_SECRET": "w",
+            "CONSOLE_SECRET": "c",
+        }
+    )
+    app = create_app(config)
+    auth._failures.clear()
+    return app
 
 
-stack_process: dict = {}
+# ---------- servers: PostgreSQL and Redis from Debian's packages (scripts/system-deps.sh)
 
 
-WECHAT = {"WECHAT_TOKEN": "wechat-test-token", "WECHAT_APP_ID": "wx0123456789abcdef",
-          "WECHAT_APP_SECRET": "test-secret", "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away PostgreSQL server for this module, with one empty database."""
+    with servers.postgres() as url:
+        yield url
+        db.get_engine(url).dispose()
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    """A throw-away Redis server for this module."""
+    with servers.redis_server() as url:
+        yield url
+
+
+# ---------- the running assistant, with local stand-ins for WeChat's API and the staff webhook
 
 
 @pytest.fixture(scope="session")
 def fake_wechat():
-    from tests.fake_wechat import FakeWeChat
-
     with FakeWeChat() as fake:
         yield fake
 
 
-def launch(work: Path, fake_wechat_base: str, **extra: str) -> tuple[subprocess.Popen, Stack]:
-    """Start `python -m bot.run --no-train` on free ports with databases under ``work`` (or ``extra``'s)."""
-    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token = extra.pop("RASA_AUTH_TOKEN", None) or "test-token-" + os.urandom(8).hex()
-    env = dict(os.environ)
-    env.update({
-        "APP_ENV": "test",
-        "RASA_PORT": str(rasa_port),
-        "ACTION_PORT": str(action_port),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "WEB_PORT": str(web_port),
-        "WEB_HOST": "127.0.0.1",
-        "WIDGET_SECRET": "test-widget-secret",
-        "CORS_ORIGINS": f"http://127.0.0.1:{web_port},http://localhost:{web_port}",
-        "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
-        **WECHAT,
-        # staff are always on duty in tests; an unclaimed handoff expires quickly
-        "BUSINESS_HOURS": "0-24",
-        "BUSINESS_DAYS": "1,2,3,4,5,6,7",
-        "HANDOFF_CLAIM_TIMEOUT": "8",
-        # the whole suite comes from 127.0.0.1: a per-address limit for visitors would stop it
-        "RATE_LIMIT_PER_IP": "5000",
-        "RATE_LIMIT_PER_SENDER": "20",
-        "NOTIFY_INTERVAL": "1",
-        "WECHAT_API_BASE": fake_wechat_base,
-        "RASA_AUTH_TOKEN": token,
-        "ACTION_SERVER_TOKEN": extra.pop("ACTION_SERVER_TOKEN", None) or "test-action-token-" + os.urandom(8).hex(),
-        "DATABASE_URL": f"sqlite:///{work / 'facts.db'}",
-        "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-        **extra,
-    })
-    log = work / "stack.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot.run", "--no-train"], cwd=PROJECT_ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return process, Stack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{web_port}", token,
-                          env["DATABASE_URL"], env["TRACKER_STORE_URL"], env, log, process)
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid``, from /proc (each service runs in its own session, so not by group)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:  # exited meanwhile
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def stack_pids(stack: Stack) -> list[int]:
-    """The launcher of ``stack`` and every process below it."""
-    pids, todo = [], [stack.process.pid]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(_children(pid))
-    return pids
-
-
-def service_pid(stack: Stack, service: str, timeout: float = 30) -> int | None:
-    """The pid of ``service`` (rasa, actions, web, notifier) of this stack; waits while it is being restarted."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for pid in _children(stack.process.pid):
-            try:
-                argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv[1:4] == [b"-m", b"bot.serve", service.encode()]:
-                return pid
-        if time.monotonic() >= deadline:
-            if timeout:
-                raise AssertionError(f"no {service} process under the launcher {stack.process.pid}")
-            return None
-        time.sleep(0.2)
-
-
-def wait_ready(process: subprocess.Popen, stack: Stack, timeout: float = 600) -> None:
-    _wait_ready(process, [f"{stack.rasa_url}/", f"http://127.0.0.1:{stack.env['ACTION_PORT']}/health",
-                          f"{stack.web_url}/healthz"], stack.log, timeout)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-class WebhookSink:
-    """A local JSON webhook receiving lead notifications; answers 503 while ``failing`` > 0."""
-
-    def __init__(self) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.received: list[dict] = []
-        self.failing = 0
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = 200
-                if sink.failing > 0:
-                    sink.failing -= 1
-                    status = 503
-                else:
-                    sink.received.append({"body": json.loads(body or b"{}"),
-                                          "idempotency_key": self.headers.get("Idempotency-Key")})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/leads"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-
 @pytest.fixture(scope="session")
 def webhook_sink():
-    sink = WebhookSink()
-    yield sink
-    sink.server.shutdown()
+    with WebhookSink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, fake_wechat, webhook_sink) -> Stack:
-    """Start `python -m bot.run` once for the whole test run, on free ports."""
-    process, running = launch(tmp_path_factory.mktemp("stack"), fake_wechat.base,
-                              NOTIFY_WEBHOOK_URL=webhook_sink.url)
-    stack_process["process"] = process
-    try:
-        wait_ready(process, running)
-        yield running
-    finally:
-        stop(process)
+def stack(tmp_path_factory, fake_wechat, webhook_sink):
+    """The stack shared by the whole run (`python -m bot.run` on free ports): never kill its processes."""
+    with running(tmp_path_factory.mktemp("stack"), fake_wechat.base, NOTIFY_WEBHOOK_URL=webhook_sink.url) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def own_fake_wechat():
+    with FakeWeChat() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def own_webhook_sink():
+    with WebhookSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory, own_fake_wechat, own_webhook_sink):
+    """A stack of this module's own, with its own WeChat stand-in and webhook: for tests that kill its processes
+    (found under its launcher's PID, tests/support/stack.py), so no other test's stack is touched."""
+    with running(
+        tmp_path_factory.mktemp("own-stack"), own_fake_wechat.base, NOTIFY_WEBHOOK_URL=own_webhook_sink.url
+    ) as stack:
+        yield stack
+
+
+# ---------- the browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, through Playwright."""
+    if chromium_missing():
+        pytest.skip(MISSING)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()

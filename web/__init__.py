@@ -3,6 +3,7 @@
 ``create_app`` is the factory (``waitress-serve --call web:create_app``);
 tests pass their own settings.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,11 @@ def _development_secret(name: str) -> str:
 
 
 # the console: own scripts and styles only, never framed (N6, I1)
-CONSOLE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                  "frame-ancestors 'none'")
+CONSOLE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"  # the widget's JSON API: loads nothing, never framed
 WIDGET_FILES = ("/widget.js", "/widget.css", "/vendor/socket.io.min.js")
 
@@ -48,9 +51,11 @@ WIDGET_FILES = ("/widget.js", "/widget.css", "/vendor/socket.io.min.js")
 def _demo_policy(config: settings_module.Settings) -> str:
     """The demo page: the widget's own files, its socket.io server (http and ws), the page's inline styles."""
     rasa = config.rasa_public_url.rstrip("/")
-    socket = "ws" + rasa[len("http"):] if rasa.startswith("http") else rasa
-    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            f"connect-src 'self' {rasa} {socket}; object-src 'none'; base-uri 'none'; form-action 'self'")
+    socket = "ws" + rasa[len("http") :] if rasa.startswith("http") else rasa
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"connect-src 'self' {rasa} {socket}; object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
 
 
 def security_headers(response: Response) -> Response:
@@ -87,9 +92,13 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     app.config["SETTINGS"] = config
     app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret("widget")
     app.config["SECRET_KEY"] = config.console_secret or _development_secret("console")
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=config.production, SESSION_COOKIE_NAME="console_session",
-                      PERMANENT_SESSION_LIFETIME=12 * 3600)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.production,
+        SESSION_COOKIE_NAME="console_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    )
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.extensions["widget_rate_limit"] = RateLimiter(config.rate_limit_ip, 60, config.redis_url or None, "rl:web")
     if config.proxy_count:  # behind a reverse proxy: the visitor's address is in X-Forwarded-For
@@ -97,7 +106,8 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
 
         # Flask's documented way to add WSGI middleware; mypy sees a method being replaced
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
+            app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count
+        )
 
     from web import widget
     from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads

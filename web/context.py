@@ -1,4 +1,5 @@
 """The serving app's settings and database, for views (as flaskr's ``get_db``)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,4 +1,5 @@
 """The chat widget: demo page, widget files, visitor sessions, history and feedback."""
+
 from __future__ import annotations
 
 import secrets
@@ -16,7 +17,6 @@ from web import context
 
 bp = Blueprint("widget", __name__)
 MAX_FEEDBACK_TEXT = 4000
-
 
 
 def session_token(session_id: str) -> str:
@@ -87,8 +87,12 @@ def new_session() -> ResponseReturnValue:
     if request.method == "OPTIONS":
         return "", 204
     session_id = secrets.token_hex(16)
-    return jsonify(session_id=session_id, token=session_token(session_id),
-                   socket_url=context.settings().rasa_public_url, socket_path="/socket.io")
+    return jsonify(
+        session_id=session_id,
+        token=session_token(session_id),
+        socket_url=context.settings().rasa_public_url,
+        socket_path="/socket.io",
+    )
 
 
 def _visible_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -105,8 +109,14 @@ def _visible_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "bot":
             data = event.get("data") or {}
             buttons = data.get("buttons") or data.get("quick_replies") or []
-            messages.append({"sender": "bot", "text": event.get("text") or "", "timestamp": event.get("timestamp"),
-                             "buttons": [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons]})
+            messages.append(
+                {
+                    "sender": "bot",
+                    "text": event.get("text") or "",
+                    "timestamp": event.get("timestamp"),
+                    "buttons": [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons],
+                }
+            )
     return messages
 
 

@@ -6,9 +6,10 @@ Rasa's own ``RedisLockStore`` with one fix: Rasa 3.6 changes a conversation's
 ticket lock with a plain GET then SET, so two instances issuing tickets at
 the same moment can both be "first" and process turns of one conversation
 at once, and the SQL tracker store then drops one turn's events
-(tests/test_scale_out.py caught it). Here each read-modify-write of the
+(tests/e2e/test_scale_out.py caught it). Here each read-modify-write of the
 ticket lock runs under a short Redis mutex.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Text
@@ -29,8 +30,9 @@ class AtomicRedisLockStore(RedisLockStore):
     """Rasa's Redis lock store whose ticket changes are atomic across instances."""
 
     def _mutex(self, conversation_id: Text) -> Lock:
-        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
-                             blocking_timeout=MUTEX_SECONDS)
+        return self.red.lock(
+            f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS, blocking_timeout=MUTEX_SECONDS
+        )
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):
@@ -50,7 +52,9 @@ class LockStore:
 
     # a factory that Rasa loads by class path: it returns one of Rasa's own lock stores, never a LockStore
     def __new__(  # type: ignore[misc]
-        cls, endpoint_config: Any = None, redis_url: str | None = None,  # noqa: ARG003
+        cls,
+        endpoint_config: Any = None,
+        redis_url: str | None = None,  # noqa: ARG003
     ) -> InMemoryLockStore | AtomicRedisLockStore:
         # settings refuse SANIC_WORKERS above 1 without REDIS_URL: Rasa would accept an in-memory lock store
         url = settings_module.current().redis_url if redis_url is None else redis_url

@@ -7,6 +7,7 @@ a turn under load (py-spy, ``make bench``). The same validation with a
 validator built once takes about 1 ms. Behaviour is unchanged: an invalid
 response still raises ``ValidationError`` with Rasa's message.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Text
@@ -31,7 +32,8 @@ def install() -> None:
         except ValidationError as error:
             error.message += (
                 ". Failed to validate Action server response from API, make sure your response from the "
-                f"Action endpoint is valid. For more information about the format visit {DOCS}")
+                f"Action endpoint is valid. For more information about the format visit {DOCS}"
+            )
             raise
 
     # the marker that makes install() idempotent; functions take attributes, mypy does not model that

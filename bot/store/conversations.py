@@ -6,6 +6,7 @@ Rasa keeps one row per event (table ``events``). Listing and filtering
 conversation in the app database; review state, tags and notes live there
 too. Transcripts are read from the events themselves.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,11 +66,19 @@ class ConversationSummary(Base):
     note = Column(Text, nullable=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"conversation_id": self.conversation_id, "channel": self.channel,
-                "first_at": _iso(self.first_at), "last_at": _iso(self.last_at),
-                "user_messages": self.user_messages, "fell_back": self.fell_back,
-                "low_confidence": self.low_confidence, "preview": self.preview, "reviewed": self.reviewed,
-                "tags": [t for t in self.tags.split(",") if t], "note": self.note}
+        return {
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "first_at": _iso(self.first_at),
+            "last_at": _iso(self.last_at),
+            "user_messages": self.user_messages,
+            "fell_back": self.fell_back,
+            "low_confidence": self.low_confidence,
+            "preview": self.preview,
+            "reviewed": self.reviewed,
+            "tags": [t for t in self.tags.split(",") if t],
+            "note": self.note,
+        }
 
 
 class CollectedExample(Base):
@@ -92,10 +101,17 @@ def nlu_yaml(examples: list[CollectedExample]) -> str:
         text = " ".join(example.text.split())
         if text and text not in by_intent.setdefault(example.intent, []):
             by_intent[example.intent].append(text)
-    blocks = [{"intent": intent, "examples": "".join(f"- {t}\n" for t in texts)}
-              for intent, texts in sorted(by_intent.items())]
-    return yaml.dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False,
-                     default_style=None, Dumper=_LiteralDumper)
+    blocks = [
+        {"intent": intent, "examples": "".join(f"- {t}\n" for t in texts)}
+        for intent, texts in sorted(by_intent.items())
+    ]
+    return yaml.dump(
+        {"version": "3.1", "nlu": blocks},
+        allow_unicode=True,
+        sort_keys=False,
+        default_style=None,
+        Dumper=_LiteralDumper,
+    )
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -162,9 +178,19 @@ def refresh(tracker_url: str, database_url: str, *, max_batches: Optional[int] =
                 mark = _lock_watermark(session)
                 with db.get_engine(tracker_url).connect() as connection:
                     rows = connection.execute(
-                        select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
-                               events.c.intent_name, events.c.action_name, events.c.data)
-                        .where(events.c.id > mark.last_event_id).order_by(events.c.id).limit(BATCH)).fetchall()
+                        select(
+                            events.c.id,
+                            events.c.sender_id,
+                            events.c.type_name,
+                            events.c.timestamp,
+                            events.c.intent_name,
+                            events.c.action_name,
+                            events.c.data,
+                        )
+                        .where(events.c.id > mark.last_event_id)
+                        .order_by(events.c.id)
+                        .limit(BATCH)
+                    ).fetchall()
                 if not rows:
                     return read
                 summaries: dict[str, ConversationSummary] = {}
@@ -184,8 +210,9 @@ def _lock_watermark(session: Session) -> Watermark:
     """Take the watermark row for this unit of work (a write lock on both SQLite and PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-    touched = session.execute(sa.update(Watermark).where(Watermark.name == "events")
-                              .values(last_event_id=Watermark.last_event_id)).rowcount
+    touched = session.execute(
+        sa.update(Watermark).where(Watermark.name == "events").values(last_event_id=Watermark.last_event_id)
+    ).rowcount
     if not touched:
         session.add(Watermark(name="events", last_event_id=0))
         session.flush()
@@ -195,15 +222,23 @@ def _lock_watermark(session: Session) -> Watermark:
 def _fold_rows(session: Session, rows: Sequence[Row], summaries: dict[str, ConversationSummary]) -> None:
     senders = list({row.sender_id for row in rows})
     for start in range(0, len(senders), 500):  # one query per 500 conversations, not one each
-        chunk = senders[start:start + 500]
-        for summary in session.execute(select(ConversationSummary)
-                                       .where(ConversationSummary.conversation_id.in_(chunk))).scalars():
+        chunk = senders[start : start + 500]
+        for summary in session.execute(
+            select(ConversationSummary).where(ConversationSummary.conversation_id.in_(chunk))
+        ).scalars():
             summaries[summary.conversation_id] = summary
     for row in rows:
         summary = summaries.get(row.sender_id)
         if summary is None:
-            summary = ConversationSummary(conversation_id=row.sender_id, user_messages=0, tags="", topics="",
-                                          fell_back=False, low_confidence=False, reviewed=False)
+            summary = ConversationSummary(
+                conversation_id=row.sender_id,
+                user_messages=0,
+                tags="",
+                topics="",
+                fell_back=False,
+                low_confidence=False,
+                reviewed=False,
+            )
             session.add(summary)
         summaries[row.sender_id] = summary
         _fold(summary, row)
@@ -244,8 +279,7 @@ def _fold(summary: ConversationSummary, row: Row) -> None:
         summary.fell_back = True
     confidence = intent.get("confidence")
     if isinstance(confidence, (int, float)) and not text.startswith("/"):
-        summary.min_confidence = min(summary.min_confidence if summary.min_confidence is not None else 1.0,
-                                     confidence)
+        summary.min_confidence = min(summary.min_confidence if summary.min_confidence is not None else 1.0, confidence)
         if confidence < LOW_CONFIDENCE:
             summary.low_confidence = True
 
@@ -270,8 +304,9 @@ def _flag(clause: Any, wanted: Optional[bool]) -> Any:
     return None if wanted is None else (clause if wanted else sa.not_(clause))
 
 
-def search(filters: Filters, *, session: Session, limit: int = 50,
-           offset: int = 0) -> tuple[list[ConversationSummary], int]:
+def search(
+    filters: Filters, *, session: Session, limit: int = 50, offset: int = 0
+) -> tuple[list[ConversationSummary], int]:
     """Summaries matching ``filters``, most recent first, and the total count."""
     s = ConversationSummary
     conditions = []
@@ -285,8 +320,11 @@ def search(filters: Filters, *, session: Session, limit: int = 50,
         conditions.append(s.tags.like(f"%,{_escape(filters.tag)},%", escape="\\"))
     if filters.q:
         conditions.append(s.search_text.like(f"%{_escape(filters.q)}%", escape="\\"))
-    for column, wanted in ((s.fell_back, filters.fell_back), (s.low_confidence, filters.low_confidence),
-                           (s.reviewed, filters.reviewed)):
+    for column, wanted in (
+        (s.fell_back, filters.fell_back),
+        (s.low_confidence, filters.low_confidence),
+        (s.reviewed, filters.reviewed),
+    ):
         if wanted is not None:
             conditions.append(column.is_(wanted))
     exists = {
@@ -318,8 +356,11 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict[str, Any]]:
     except sa.exc.NoSuchTableError:
         return []
     with db.get_engine(tracker_url).connect() as connection:
-        rows = connection.execute(select(events.c.type_name, events.c.timestamp, events.c.data)
-                                  .where(events.c.sender_id == conversation_id).order_by(events.c.id)).fetchall()
+        rows = connection.execute(
+            select(events.c.type_name, events.c.timestamp, events.c.data)
+            .where(events.c.sender_id == conversation_id)
+            .order_by(events.c.id)
+        ).fetchall()
     items: list[dict[str, Any]] = []
     for row in rows:
         try:
@@ -330,21 +371,37 @@ def transcript(conversation_id: str, tracker_url: str) -> list[dict[str, Any]]:
         if row.type_name == "user":
             parse = data.get("parse_data") or {}
             intent = parse.get("intent") or {}
-            items.append({"kind": "user", "at": when, "text": data.get("text") or "",
-                          "normalized": parse.get("normalized_text"), "intent": intent.get("name"),
-                          "confidence": intent.get("confidence"), "channel": data.get("input_channel"),
-                          "ranking": [r.get("name") for r in (parse.get("intent_ranking") or [])[:5]
-                                      if isinstance(r, dict)],
-                          "entities": [{"entity": e.get("entity"), "value": e.get("value")}
-                                       for e in parse.get("entities") or []]})
+            items.append(
+                {
+                    "kind": "user",
+                    "at": when,
+                    "text": data.get("text") or "",
+                    "normalized": parse.get("normalized_text"),
+                    "intent": intent.get("name"),
+                    "confidence": intent.get("confidence"),
+                    "channel": data.get("input_channel"),
+                    "ranking": [r.get("name") for r in (parse.get("intent_ranking") or [])[:5] if isinstance(r, dict)],
+                    "entities": [
+                        {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []
+                    ],
+                }
+            )
         elif row.type_name == "bot":
             metadata = data.get("metadata") or {}
             buttons = (data.get("data") or {}).get("buttons") or []
-            items.append({"kind": "staff" if metadata.get("staff") else "bot", "at": when,
-                          "text": data.get("text") or "", "response": metadata.get("utter_action"),
-                          "staff": metadata.get("staff"), "buttons": [b.get("title") for b in buttons],
-                          # the fact and version the answer came from (actions/answer.py puts them there)
-                          "fact_key": metadata.get("fact_key"), "fact_version": metadata.get("fact_version")})
+            items.append(
+                {
+                    "kind": "staff" if metadata.get("staff") else "bot",
+                    "at": when,
+                    "text": data.get("text") or "",
+                    "response": metadata.get("utter_action"),
+                    "staff": metadata.get("staff"),
+                    "buttons": [b.get("title") for b in buttons],
+                    # the fact and version the answer came from (actions/answer.py puts them there)
+                    "fact_key": metadata.get("fact_key"),
+                    "fact_version": metadata.get("fact_version"),
+                }
+            )
         elif row.type_name == "slot" and data.get("name") == "fact_key" and items:
             items.append({"kind": "fact", "at": when, "fact_key": data.get("value")})
         elif row.type_name in ("pause", "resume"):
@@ -362,17 +419,22 @@ def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = 
     since = now - dt.timedelta(days=days)
     s = ConversationSummary
     day = sa.func.date(s.first_at)
-    per_day = session.execute(select(day, s.channel, sa.func.count()).where(s.first_at >= since)
-                              .group_by(day, s.channel).order_by(day)).all()
-    total, fell_back = session.execute(select(sa.func.count(), sa.func.sum(sa.cast(s.fell_back, Integer)))
-                                       .where(s.first_at >= since)).one()
+    per_day = session.execute(
+        select(day, s.channel, sa.func.count()).where(s.first_at >= since).group_by(day, s.channel).order_by(day)
+    ).all()
+    total, fell_back = session.execute(
+        select(sa.func.count(), sa.func.sum(sa.cast(s.fell_back, Integer))).where(s.first_at >= since)
+    ).one()
     unanswered: Counter[str] = Counter()
     topics: Counter[str] = Counter()
     for text, keys in session.execute(select(s.unanswered, s.topics).where(s.first_at >= since)):
         unanswered.update(line for line in (text or "").splitlines() if line.strip())
         topics.update(k for k in (keys or "").split(",") if k)
-    votes = dict(session.execute(select(Feedback.value, sa.func.count()).where(Feedback.created_at >= since)
-                                 .group_by(Feedback.value)).all())
+    votes = dict(
+        session.execute(
+            select(Feedback.value, sa.func.count()).where(Feedback.created_at >= since).group_by(Feedback.value)
+        ).all()
+    )
     funnel = dict(session.execute(select(leads.Lead.status, sa.func.count()).group_by(leads.Lead.status)).all())
     return {
         "days": days,

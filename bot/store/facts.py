@@ -8,6 +8,7 @@ why, the full content), so an answer can name the version it used and any
 version can be restored. Query functions take an explicit ``session`` so
 callers decide the unit of work.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,6 @@ from sqlalchemy.orm import Session, relationship
 
 from bot.db import Base, utcnow
 
-
 CONFIDENCE_LEVELS = {
     "H": "依据法规或官方通知原文",
     "M": "与官方材料的多方转载一致",
@@ -38,8 +38,18 @@ CONFIDENCE_LEVELS = {
     "U": "尚无权威文本可以确认",
 }
 # what a version holds: the fact's knowledge (key, topic and intent say where it lives and what it answers)
-CONTENT_FIELDS = ("question", "answer", "sources", "confidence", "confidence_note", "variants", "corrections",
-                  "data", "effective", "verified")
+CONTENT_FIELDS = (
+    "question",
+    "answer",
+    "sources",
+    "confidence",
+    "confidence_note",
+    "variants",
+    "corrections",
+    "data",
+    "effective",
+    "verified",
+)
 MAX_REASON = 500
 
 
@@ -62,6 +72,7 @@ def fold_whitespace(text: str) -> str:
     for piece in pieces[1:]:
         folded += ("" if _is_wide(folded[-1]) or _is_wide(piece[0]) else " ") + piece
     return folded
+
 
 class Fact(Base):
     __tablename__ = "facts"
@@ -122,8 +133,7 @@ class Fact(Base):
         for variant in self.variants or []:
             when = variant["when"]
             if len(when) > best_size and all(
-                name in entities and (wanted == "*" or entities[name] == wanted)
-                for name, wanted in when.items()
+                name in entities and (wanted == "*" or entities[name] == wanted) for name, wanted in when.items()
             ):
                 best, best_size = variant, len(when)
         if best is None:
@@ -163,9 +173,14 @@ class FactVersion(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     def as_dict(self) -> dict:
-        return {"version": self.version, "author": self.author, "reason": self.reason,
-                "restored_from": self.restored_from, "created_at": self.created_at.isoformat() + "Z",
-                "content": self.content}
+        return {
+            "version": self.version,
+            "author": self.author,
+            "reason": self.reason,
+            "restored_from": self.restored_from,
+            "created_at": self.created_at.isoformat() + "Z",
+            "content": self.content,
+        }
 
 
 class FactEdit(Base):
@@ -216,8 +231,10 @@ def apply_content(fact: Fact, content: dict) -> None:
     fact.data = content["data"]
     fact.effective_date = _date(content["effective"])
     fact.verified_date = _date(content["verified"])
-    fact.corrections = [Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"])
-                        for i, c in enumerate(content["corrections"])]
+    fact.corrections = [
+        Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"])
+        for i, c in enumerate(content["corrections"])
+    ]
 
 
 def changed_fields(before: Optional[dict], after: dict) -> list[str]:
@@ -226,19 +243,27 @@ def changed_fields(before: Optional[dict], after: dict) -> list[str]:
 
 
 def latest_version(key: str, *, session: Session) -> Optional[FactVersion]:
-    return session.execute(select(FactVersion).where(FactVersion.fact_key == key)
-                           .order_by(FactVersion.version.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(FactVersion).where(FactVersion.fact_key == key).order_by(FactVersion.version.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
-def record_version(fact: Fact, author: str, reason: str, *, session: Session,
-                   restored_from: Optional[int] = None) -> Optional[FactVersion]:
+def record_version(
+    fact: Fact, author: str, reason: str, *, session: Session, restored_from: Optional[int] = None
+) -> Optional[FactVersion]:
     """Record the fact's content as its next version; None when it equals the newest version already."""
     content = content_of(fact)
     latest = latest_version(fact.key, session=session)
     if latest is not None and latest.content == content:
         return None
-    version = FactVersion(fact_key=fact.key, version=(latest.version if latest else 0) + 1, content=content,
-                          author=author[:255], reason=reason, restored_from=restored_from)
+    version = FactVersion(
+        fact_key=fact.key,
+        version=(latest.version if latest else 0) + 1,
+        content=content,
+        author=author[:255],
+        reason=reason,
+        restored_from=restored_from,
+    )
     session.add(version)
     fact.version = version.version
     return version
@@ -261,8 +286,9 @@ def _locked_fact(key: str, session: Session) -> Fact:
     return fact
 
 
-def edit_fact(key: str, changes: dict, editor: str, reason: str, *, session: Session,
-              base_version: Optional[int] = None) -> Optional[FactVersion]:
+def edit_fact(
+    key: str, changes: dict, editor: str, reason: str, *, session: Session, base_version: Optional[int] = None
+) -> Optional[FactVersion]:
     """Apply staff ``changes`` to a fact as a new version; None when nothing changed.
 
     ``base_version`` is the version the editor saw: if the fact moved on since,
@@ -283,15 +309,16 @@ def edit_fact(key: str, changes: dict, editor: str, reason: str, *, session: Ses
         elif name == "answer":
             fact.answer = fold_whitespace(value)
         elif name == "sources":
-            fact.sources = [{"document": fold_whitespace(s["document"]),
-                             "article": fold_whitespace(s.get("article") or "") or None} for s in value]
+            fact.sources = [
+                {"document": fold_whitespace(s["document"]), "article": fold_whitespace(s.get("article") or "") or None}
+                for s in value
+            ]
         elif name in ("confidence", "verified_date"):
             setattr(fact, name, value)
     return record_version(fact, editor, reason, session=session)
 
 
-def restore_version(key: str, number: int, staff: str, reason: str = "", *,
-                    session: Session) -> Optional[FactVersion]:
+def restore_version(key: str, number: int, staff: str, reason: str = "", *, session: Session) -> Optional[FactVersion]:
     """Bring back version ``number``'s content as a new version; None when the fact already has it."""
     fact = _locked_fact(key, session)
     old = get_version(key, number, session=session)
@@ -304,19 +331,26 @@ def restore_version(key: str, number: int, staff: str, reason: str = "", *,
 
 def versions(key: str, *, session: Session) -> list[FactVersion]:
     """The fact's versions, newest first."""
-    return list(session.execute(select(FactVersion).where(FactVersion.fact_key == key)
-                                .order_by(FactVersion.version.desc())).scalars())
+    return list(
+        session.execute(
+            select(FactVersion).where(FactVersion.fact_key == key).order_by(FactVersion.version.desc())
+        ).scalars()
+    )
 
 
 def get_version(key: str, number: int, *, session: Session) -> Optional[FactVersion]:
-    return session.execute(select(FactVersion).where(FactVersion.fact_key == key,
-                                                     FactVersion.version == number)).scalar_one_or_none()
+    return session.execute(
+        select(FactVersion).where(FactVersion.fact_key == key, FactVersion.version == number)
+    ).scalar_one_or_none()
 
 
 def edits(key: str, *, session: Session) -> list[FactEdit]:
     """Console edits of ``key`` from before versions existed, newest first."""
-    return list(session.execute(select(FactEdit).where(FactEdit.fact_key == key)
-                                .order_by(FactEdit.edited_at.desc(), FactEdit.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(FactEdit).where(FactEdit.fact_key == key).order_by(FactEdit.edited_at.desc(), FactEdit.id.desc())
+        ).scalars()
+    )
 
 
 def versioned_answer(fact: Fact, entities: dict) -> tuple[str, int]:

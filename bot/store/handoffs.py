@@ -1,4 +1,5 @@
 """Handoffs: conversations a human was asked to take over, and who holds them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,15 +26,27 @@ class Handoff(Base):
     ended_at = Column(DateTime, nullable=True)
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "conversation_id": self.conversation_id, "channel": self.channel,
-                "status": self.status, "agent": self.agent, "created_at": self.created_at.isoformat() + "Z",
-                "claimed_at": self.claimed_at.isoformat() + "Z" if self.claimed_at else None}
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "status": self.status,
+            "agent": self.agent,
+            "created_at": self.created_at.isoformat() + "Z",
+            "claimed_at": self.claimed_at.isoformat() + "Z" if self.claimed_at else None,
+        }
 
 
 def open_handoff(conversation_id: str, *, session: Session) -> Optional[Handoff]:
-    return session.execute(select(Handoff).where(Handoff.conversation_id == conversation_id,
-                                                 Handoff.status.in_(("queued", "claimed")))
-                           .order_by(Handoff.id.desc())).scalars().first()
+    return (
+        session.execute(
+            select(Handoff)
+            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(("queued", "claimed")))
+            .order_by(Handoff.id.desc())
+        )
+        .scalars()
+        .first()
+    )
 
 
 def queue_handoff(conversation_id: str, channel: str, *, session: Session) -> Handoff:
@@ -48,5 +61,6 @@ def queue_handoff(conversation_id: str, channel: str, *, session: Session) -> Ha
 
 def expired_handoffs(timeout: dt.timedelta, *, session: Session, now: Optional[dt.datetime] = None) -> list[Handoff]:
     now = now or utcnow()
-    return list(session.execute(select(Handoff).where(Handoff.status == "queued",
-                                                      Handoff.created_at < now - timeout)).scalars())
+    return list(
+        session.execute(select(Handoff).where(Handoff.status == "queued", Handoff.created_at < now - timeout)).scalars()
+    )

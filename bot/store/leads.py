@@ -4,6 +4,7 @@ A lead and its notifications are written in one transaction (the outbox
 pattern): the notifier (bot/notify.py) delivers the rows later, so a failing
 notifier never loses a lead. Query functions take an explicit ``session``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,6 @@ NOTIFY_PER_PHONE = 3
 NOTIFY_PER_HOUR = 60
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-
 
 
 def normalize_phone(raw: str) -> Optional[str]:
@@ -74,12 +74,23 @@ class Lead(Base):
 
     def as_dict(self, mask: bool = True) -> dict:
         return {
-            "id": self.id, "conversation_id": self.conversation_id, "channel": self.channel, "name": self.name,
-            "phone": mask_phone(self.phone) if mask else self.phone, "company": self.company,
-            "region": self.region, "licence": self.licence, "note": self.note, "visitor_note": self.visitor_note,
-            "duplicate_of": self.duplicate_of, "consent": self.consent,
-            "topics": self.topics or [], "eligibility": self.eligibility, "status": self.status,
-            "assignee": self.assignee, "created_at": self.created_at.isoformat() + "Z",
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "name": self.name,
+            "phone": mask_phone(self.phone) if mask else self.phone,
+            "company": self.company,
+            "region": self.region,
+            "licence": self.licence,
+            "note": self.note,
+            "visitor_note": self.visitor_note,
+            "duplicate_of": self.duplicate_of,
+            "consent": self.consent,
+            "topics": self.topics or [],
+            "eligibility": self.eligibility,
+            "status": self.status,
+            "assignee": self.assignee,
+            "created_at": self.created_at.isoformat() + "Z",
             "updated_at": self.updated_at.isoformat() + "Z",
         }
 
@@ -113,13 +124,18 @@ class Notification(Base):
         return f"lead-{self.lead_id}-notification-{self.id}"
 
 
-
 ALL_CHANNELS = "lead"
 VISITOR_FIELDS = ("channel", "name", "company", "region", "licence", "visitor_note", "consent", "eligibility")
 
 
-def save_lead(data: dict, *, session: Session, now: Optional[dt.datetime] = None,
-              hourly_limit: int = NOTIFY_PER_HOUR, notify: bool = True) -> tuple[Lead, bool]:
+def save_lead(
+    data: dict,
+    *,
+    session: Session,
+    now: Optional[dt.datetime] = None,
+    hourly_limit: int = NOTIFY_PER_HOUR,
+    notify: bool = True,
+) -> tuple[Lead, bool]:
     """Insert a lead, or update this conversation's lead with the same phone from the last 24 h.
 
     A phone already known from another conversation never changes that lead:
@@ -129,14 +145,27 @@ def save_lead(data: dict, *, session: Session, now: Optional[dt.datetime] = None
     transaction, within the per-phone and hourly limits. Returns (lead, created).
     """
     now = now or utcnow()
-    existing = session.execute(
-        select(Lead).where(Lead.phone == data["phone"], Lead.conversation_id == data["conversation_id"],
-                           Lead.created_at >= now - DEDUPE_WINDOW)
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
-    ).scalars().first()
+    existing = (
+        session.execute(
+            select(Lead)
+            .where(
+                Lead.phone == data["phone"],
+                Lead.conversation_id == data["conversation_id"],
+                Lead.created_at >= now - DEDUPE_WINDOW,
+            )
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     created = existing is None
-    lead = existing or Lead(created_at=now, status="new", conversation_id=data["conversation_id"],
-                            phone=data["phone"], duplicate_of=_first_with_phone(data["phone"], session))
+    lead = existing or Lead(
+        created_at=now,
+        status="new",
+        conversation_id=data["conversation_id"],
+        phone=data["phone"],
+        duplicate_of=_first_with_phone(data["phone"], session),
+    )
     for field in VISITOR_FIELDS:
         value = data.get(field)
         if value not in (None, "") or created:
@@ -147,26 +176,40 @@ def save_lead(data: dict, *, session: Session, now: Optional[dt.datetime] = None
         session.add(lead)
     session.flush()
     if notify and not _may_notify(lead.phone, now, hourly_limit, session):
-        logger.info("lead %s (%s) stored without staff notification: notification limit reached",
-                    lead.id, mask_phone(lead.phone))
+        logger.info(
+            "lead %s (%s) stored without staff notification: notification limit reached",
+            lead.id,
+            mask_phone(lead.phone),
+        )
         notify = False
     if notify:
-        session.add(Notification(lead_id=lead.id, notifier=ALL_CHANNELS, created_at=now,
-                                 event="lead_created" if created else "lead_updated", next_attempt_at=now))
+        session.add(
+            Notification(
+                lead_id=lead.id,
+                notifier=ALL_CHANNELS,
+                created_at=now,
+                event="lead_created" if created else "lead_updated",
+                next_attempt_at=now,
+            )
+        )
     return lead, created
 
 
 def recent_leads(conversation_id: str, *, session: Session, now: Optional[dt.datetime] = None) -> int:
     """How many leads this conversation created in the last 24 h."""
     now = now or utcnow()
-    return session.execute(select(func.count()).select_from(Lead).where(
-        Lead.conversation_id == conversation_id, Lead.created_at >= now - DEDUPE_WINDOW)).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(Lead)
+        .where(Lead.conversation_id == conversation_id, Lead.created_at >= now - DEDUPE_WINDOW)
+    ).scalar_one()
 
 
 def _first_with_phone(phone: str, session: Session) -> Optional[int]:
     """The id of the first lead with ``phone`` (what a repeat links to), or None."""
-    earlier = session.execute(select(Lead.id, Lead.duplicate_of).where(Lead.phone == phone)
-                              .order_by(Lead.created_at.desc(), Lead.id.desc())).first()
+    earlier = session.execute(
+        select(Lead.id, Lead.duplicate_of).where(Lead.phone == phone).order_by(Lead.created_at.desc(), Lead.id.desc())
+    ).first()
     if earlier is None:
         return None
     return earlier.duplicate_of or earlier.id
@@ -175,13 +218,19 @@ def _first_with_phone(phone: str, session: Session) -> Optional[int]:
 def _may_notify(phone: str, now: dt.datetime, hourly_limit: int, session: Session) -> bool:
     """Whether one more notification round fits this phone's and everyone's hourly allowance."""
     since = now - NOTIFY_WINDOW
-    rounds = select(Notification.lead_id, Notification.event, Notification.created_at).distinct() \
+    rounds = (
+        select(Notification.lead_id, Notification.event, Notification.created_at)
+        .distinct()
         .where(Notification.created_at >= since, Notification.created_at <= now)
+    )
     everyone = session.execute(select(func.count()).select_from(rounds.subquery())).scalar_one()
     if hourly_limit and everyone >= hourly_limit:
         return False
-    mine = session.execute(select(func.count()).select_from(
-        rounds.join(Lead, Lead.id == Notification.lead_id).where(Lead.phone == phone).subquery())).scalar_one()
+    mine = session.execute(
+        select(func.count()).select_from(
+            rounds.join(Lead, Lead.id == Notification.lead_id).where(Lead.phone == phone).subquery()
+        )
+    ).scalar_one()
     return mine < NOTIFY_PER_PHONE
 
 

@@ -1,4 +1,5 @@
 """Staff users (console logins) and API tokens: models, password hashing and queries."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,15 +46,16 @@ TOKEN_NAME = re.compile(r"[\w.@-]{1,90}")  # "token:NAME" fits handoffs.agent (1
 def hash_password(password: str, *, salt: Optional[bytes] = None) -> str:
     """scrypt (a slow, memory-hard KDF) with a random salt."""
     salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 14, r=8, p=1, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
     return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
 
 
 def check_password(password: str, stored: str) -> bool:
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                                  dklen=len(digest) // 2)
+        computed = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(computed.hex(), digest)
@@ -136,8 +138,9 @@ def create_token(name: str, *, session: Session, role: str = "agent") -> str:
 
 def token_identity(token: str, *, session: Session) -> Optional[tuple[str, str]]:
     """(name, role) of the live token, or None."""
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _token_digest(token),
-                                                 ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
     return (row.name, row.role or "agent") if row else None
 
 
@@ -148,8 +151,9 @@ def token_name(token: str, *, session: Session) -> Optional[str]:
 
 def list_tokens(*, session: Session) -> list[ApiToken]:
     """Live tokens, by name (their hashes only: the tokens themselves are never stored)."""
-    return list(session.execute(select(ApiToken).where(ApiToken.revoked_at.is_(None))
-                                .order_by(ApiToken.name)).scalars())
+    return list(
+        session.execute(select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.name)).scalars()
+    )
 
 
 def revoke_token(name: str, *, session: Session) -> int:

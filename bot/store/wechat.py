@@ -8,6 +8,7 @@
 - the access token, as a wechatpy session storage (one token for all
   processes, refreshed before it expires).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,6 @@ KEEP = dt.timedelta(days=1)
 SEEN_KEEP = dt.timedelta(minutes=15)
 REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
 UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
-
 
 
 class ProcessedMessage(Base):
@@ -193,8 +193,10 @@ def client(app_id: str, secret: str, api_base: str, url: str) -> WeChatClient:
             # called when the shared token is missing, near expiry, or refused (40001):
             # one fetch at a time in this process, the database shares the result
             with _token_lock:
-                return self._fetch_access_token(url=api_base + "token", params={
-                    "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+                return self._fetch_access_token(
+                    url=api_base + "token",
+                    params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                )
 
     return Client(app_id, secret, session=SqlSessionStorage(url), timeout=5)
 

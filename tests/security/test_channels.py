@@ -1,4 +1,5 @@
-"""F3, F4, F5, F8, I3, I4, N7, N8, N10, N11: attacks on the public chat channels (REST, socket.io) and the widget API."""
+"""F3, F4, F5, F8, I3, I4, N7, N8, N10, N11: attacks on the public chat channels (REST, socket.io), widget API."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,9 @@ def rest(stack, body, headers=None, raw: bytes | None = None, content_type="appl
 
 
 def tracker(stack, sender: str) -> dict:
-    response = requests.get(f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token},
-                            timeout=15)
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=15
+    )
     response.raise_for_status()
     return response.json()
 
@@ -45,10 +47,12 @@ def widget_session(stack) -> dict:
 
 def say_as_bot(stack, session_id: str, text: str) -> None:
     """What a staff message does: an event through Rasa's API, sent on the socket.io channel."""
-    response = requests.post(f"{stack.rasa_url}/conversations/{session_id}/tracker/events",
-                             params={"token": stack.token, "output_channel": "socketio",
-                                     "execute_side_effects": "true"},
-                             json=[{"event": "bot", "text": text}], timeout=15)
+    response = requests.post(
+        f"{stack.rasa_url}/conversations/{session_id}/tracker/events",
+        params={"token": stack.token, "output_channel": "socketio", "execute_side_effects": "true"},
+        json=[{"event": "bot", "text": text}],
+        timeout=15,
+    )
     assert response.status_code == 200
 
 
@@ -116,9 +120,19 @@ def test_f03_an_invisible_character_before_a_payload_sets_no_slot(stack, prefix)
     assert not [e for e in user["parse_data"]["entities"] if e.get("extractor") == "RegexMessageHandler"]
 
 
-@pytest.mark.parametrize("text", ["\ufeff/restart", "\u200b/restart", "\x00/restart", "//restart",
-                                  "／\u200b/restart", "\x01/EXTERNAL_handoff_ended", "\u200d/session_start",
-                                  "\u200b/ask_fees@0.01"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeff/restart",
+        "\u200b/restart",
+        "\x00/restart",
+        "//restart",
+        "／\u200b/restart",
+        "\x01/EXTERNAL_handoff_ended",
+        "\u200d/session_start",
+        "\u200b/ask_fees@0.01",
+    ],
+)
 def test_f03_restart_handoff_end_and_forged_confidence_stay_words(stack, text):
     """F3: a wiped state, an ended takeover or a forged confidence needed one invisible character."""
     sender = f"sec-f03-{uuid.uuid4().hex[:12]}"
@@ -207,8 +221,9 @@ def test_f05_a_session_id_alone_neither_listens_nor_speaks_in_a_widget_conversat
     assert victim.request(victim_session["session_id"], victim_session["token"])
     attacker = sockets()
     assert not attacker.request(victim_session["session_id"])  # the id alone
-    attacker.client.emit("user_uttered", {"message": "（攻击者以访客身份发送的消息）",
-                                          "session_id": victim_session["session_id"]})
+    attacker.client.emit(
+        "user_uttered", {"message": "（攻击者以访客身份发送的消息）", "session_id": victim_session["session_id"]}
+    )
     attacker.wait_for(SESSION_REFUSED)
     victim.client.emit("user_uttered", {"message": "需要哪些材料", "session_id": victim_session["session_id"]})
     answer = victim.wait_for("材料")
@@ -222,12 +237,16 @@ def test_f05_rest_cannot_write_into_a_widget_conversation_without_its_token(stac
     session = widget_session(stack)
     refused = rest(stack, {"sender": session["session_id"], "message": "（攻击者的消息）"})
     assert refused.status_code == 403 and "X-Widget-Token" in refused.json()["error"]
-    wrong = rest(stack, {"sender": session["session_id"], "message": "（攻击者的消息）"},
-                 headers={"X-Widget-Token": "é" * 64})
+    wrong = rest(
+        stack, {"sender": session["session_id"], "message": "（攻击者的消息）"}, headers={"X-Widget-Token": "é" * 64}
+    )
     assert wrong.status_code == 403
     assert users(stack, session["session_id"]) == []
-    owner = rest(stack, {"sender": session["session_id"], "message": "注册资本要多少"},
-                 headers={"X-Widget-Token": session["token"]})
+    owner = rest(
+        stack,
+        {"sender": session["session_id"], "message": "注册资本要多少"},
+        headers={"X-Widget-Token": session["token"]},
+    )
     assert owner.status_code == 200 and "1000万" in owner.json()[0]["text"]
     trusted = stack.say(session["session_id"], "注册资本要多少", trusted=True)  # the Rasa token holder
     assert "1000万" in trusted[0]["text"]
@@ -245,7 +264,9 @@ def test_f08_rest_records_its_own_channel_whatever_the_body_claims(stack, claime
     assert [u["input_channel"] for u in users(stack, sender)] == ["rest"]
 
 
-@pytest.mark.parametrize("body", [{"message": "你好"}, {"sender": None, "message": "你好"}, {"sender": "", "message": "你好"}])
+@pytest.mark.parametrize(
+    "body", [{"message": "你好"}, {"sender": None, "message": "你好"}, {"sender": "", "message": "你好"}]
+)
 def test_i04_rest_without_a_sender_is_refused(stack, body):
     """I4: every caller without `sender` shared the conversation "default" (and its lead-form answers)."""
     before = len(users(stack, "default"))
@@ -254,12 +275,11 @@ def test_i04_rest_without_a_sender_is_refused(stack, body):
     assert len(users(stack, "default")) == before
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
-                                          ""])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""])
 def test_n10_rest_takes_json_bodies_only(stack, content_type):
     """N10: a text/plain JSON body (a CORS simple request, no preflight) was processed."""
     sender = f"sec-n10-{uuid.uuid4().hex[:12]}"
-    raw = ('{"sender": "%s", "message": "你好"}' % sender).encode()
+    raw = ('{"sender": "' + sender + '", "message": "你好"}').encode()
     response = rest(stack, None, raw=raw, content_type=content_type)
     assert response.status_code == 415 and "application/json" in response.json()["error"]
     assert users(stack, sender) == []
@@ -286,11 +306,19 @@ def test_i03_socketio_refuses_browsers_on_other_sites(stack):
     assert handshake(stack, "http://evil.example") == 400
     assert handshake(stack, "null") == 400
     assert handshake(stack, stack.web_url) == 101  # the sites in CORS_ORIGINS
-    polling = requests.get(f"{stack.rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"},
-                           headers={"Origin": "http://evil.example"}, timeout=10)
+    polling = requests.get(
+        f"{stack.rasa_url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Origin": "http://evil.example"},
+        timeout=10,
+    )
     assert polling.status_code == 400
-    allowed = requests.get(f"{stack.rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"},
-                           headers={"Origin": stack.web_url}, timeout=10)
+    allowed = requests.get(
+        f"{stack.rasa_url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Origin": stack.web_url},
+        timeout=10,
+    )
     assert allowed.status_code == 200
     assert allowed.raw.headers.getlist("Access-Control-Allow-Origin") == [stack.web_url]  # once, not twice
 
@@ -308,12 +336,18 @@ def test_n07_the_demo_page_does_not_take_its_addresses_from_the_host_header(stac
 def test_n08_non_ascii_tokens_get_403_not_500(stack, token):
     """N8: hmac.compare_digest raised TypeError on non-ASCII text: 500."""
     session = widget_session(stack)
-    history = requests.get(f"{stack.web_url}/api/history", params={"session_id": session["session_id"]},
-                           headers={"X-Widget-Token": token.encode()}, timeout=10)
+    history = requests.get(
+        f"{stack.web_url}/api/history",
+        params={"session_id": session["session_id"]},
+        headers={"X-Widget-Token": token.encode()},
+        timeout=10,
+    )
     assert history.status_code == 403 and "error" in history.json()
-    feedback = requests.post(f"{stack.web_url}/api/feedback", json={"session_id": session["session_id"],
-                                                                    "token": token, "value": 1, "message_text": "x"},
-                             timeout=10)
+    feedback = requests.post(
+        f"{stack.web_url}/api/feedback",
+        json={"session_id": session["session_id"], "token": token, "value": 1, "message_text": "x"},
+        timeout=10,
+    )
     assert feedback.status_code == 403 and "error" in feedback.json()
 
 
@@ -322,8 +356,12 @@ def test_n11_the_history_token_stays_out_of_the_url(stack):
     session = widget_session(stack)
     in_url = requests.get(f"{stack.web_url}/api/history", params=session, timeout=10)
     assert in_url.status_code == 400 and "X-Widget-Token" in in_url.json()["error"]
-    in_header = requests.get(f"{stack.web_url}/api/history", params={"session_id": session["session_id"]},
-                             headers={"X-Widget-Token": session["token"]}, timeout=10)
+    in_header = requests.get(
+        f"{stack.web_url}/api/history",
+        params={"session_id": session["session_id"]},
+        headers={"X-Widget-Token": session["token"]},
+        timeout=10,
+    )
     assert in_header.status_code == 200 and in_header.json() == {"messages": []}
 
 
@@ -332,8 +370,10 @@ def test_f05_sessions_stay_apart_under_concurrent_visitors(stack, sockets):
     first, second = widget_session(stack), widget_session(stack)
     a, b = sockets(), sockets()
     assert a.request(first["session_id"], first["token"]) and b.request(second["session_id"], second["token"])
-    threads = [threading.Thread(target=s.client.emit, args=("user_uttered", {"message": q, "session_id": sid}))
-               for s, q, sid in ((a, "年报什么时候报", first["session_id"]), (b, "需要哪些材料", second["session_id"]))]
+    threads = [
+        threading.Thread(target=s.client.emit, args=("user_uttered", {"message": q, "session_id": sid}))
+        for s, q, sid in ((a, "年报什么时候报", first["session_id"]), (b, "需要哪些材料", second["session_id"]))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

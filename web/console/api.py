@@ -5,6 +5,7 @@ Callers: a logged-in console session (writes need the X-CSRF-Token header) or
 a token acts as ``token:NAME`` with its own role, never as a staff user of the
 same name (web/console/auth.py ``token_required``).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify

@@ -5,6 +5,7 @@ when. Every request looks the user up: a deleted user, a bumped version (logout,
 new password) or a session older than SESSION_MAX_AGE is logged out, and the
 role always comes from the database.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -112,9 +113,7 @@ class Staff:
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     config = state.app.config["SETTINGS"]
-    state.app.extensions["login_rate_limit"] = RateLimiter(LOGIN_PER_MINUTE, 60, config.redis_url or None,
-                                                           "rl:login")
-
+    state.app.extensions["login_rate_limit"] = RateLimiter(LOGIN_PER_MINUTE, 60, config.redis_url or None, "rl:login")
 
 
 @lru_cache(maxsize=1)
@@ -143,8 +142,12 @@ def current_staff() -> Optional[Staff]:
         return g.console_staff
     staff = None
     name, version, since = session.get("user"), session.get("version"), session.get("since")
-    if isinstance(name, str) and isinstance(version, int) and isinstance(since, int) \
-            and -300 <= _now() - since <= SESSION_MAX_AGE:
+    if (
+        isinstance(name, str)
+        and isinstance(version, int)
+        and isinstance(since, int)
+        and -300 <= _now() - since <= SESSION_MAX_AGE
+    ):
         with context.session() as s:
             user = s.query(staff_store.StaffUser).filter_by(name=name).one_or_none()
             if user is not None and (user.session_version or 0) == version:
@@ -164,14 +167,18 @@ def _template_helpers() -> dict[str, Any]:
 @bp.before_app_request
 def _check_csrf() -> None:
     """Every form POST to the console carries the session's CSRF token (the bearer API does not use cookies)."""
-    changes_console = request.method in ("POST", "PUT", "PATCH", "DELETE") \
-        and request.path.startswith("/console") and not request.path.startswith("/console/api/")
+    changes_console = (
+        request.method in ("POST", "PUT", "PATCH", "DELETE")
+        and request.path.startswith("/console")
+        and not request.path.startswith("/console/api/")
+    )
     if changes_console and not csrf_matches(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")):
         abort(403, description="CSRF token missing or wrong: reload the page and try again")
 
 
 def login_required(role: str | None = None) -> Callable[[View[P]], View[P]]:
     """Require a logged-in staff user (and ``role`` when given: admin can do everything)."""
+
     def decorator(view: View[P]) -> View[P]:
         @wraps(view)
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
@@ -182,7 +189,9 @@ def login_required(role: str | None = None) -> Callable[[View[P]], View[P]]:
                 abort(403, description="your role cannot do this")
             g.staff, g.role = staff.name, staff.role
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
@@ -246,6 +255,7 @@ def logout() -> ResponseReturnValue:
 
 def token_required(view: View[P]) -> View[P]:
     """Accept ``Authorization: Bearer <token>`` or a logged-in console session; 401 otherwise."""
+
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         header = request.headers.get("Authorization", "")
@@ -265,14 +275,17 @@ def token_required(view: View[P]) -> View[P]:
             return jsonify(error="invalid token"), 401
         g.staff, g.role = f"token:{identity[0]}", identity[1]
         return view(*args, **kwargs)
+
     return wrapped
 
 
 def admin_required(view: View[P]) -> View[P]:
     """After ``token_required``: only admin users and admin tokens."""
+
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         if g.role != "admin":
             return jsonify(error="this needs the admin role"), 403
         return view(*args, **kwargs)
+
     return wrapped

@@ -1,20 +1,22 @@
 """Console screen: conversations (list with filters, transcript, review, tags, notes)."""
+
 from __future__ import annotations
 
 import datetime as dt
-
 from functools import lru_cache
+from typing import Any
 
 import yaml
-from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from bot import db
-from bot.store import conversations, facts
 from bot.settings import PROJECT_ROOT
+from bot.store import conversations, facts
+from web import context
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_deep, sees_full_phones
-from web import context
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
 api = Blueprint("conversations_api", __name__)
@@ -26,7 +28,7 @@ QUICK_FIXES = 2  # one-click 「应答为…」 buttons per bot reply: the next 
 
 
 @bp.app_template_filter("china_time")
-def china_time(value, full: bool = False) -> str:
+def china_time(value: str | dt.datetime | None, full: bool = False) -> str:
     """A UTC time (ISO text or naive datetime) as staff in China read it: 「11月29日 18:45」.
 
     Registered for the whole app: the facts pages show version times with it too.
@@ -35,12 +37,14 @@ def china_time(value, full: bool = False) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value.removesuffix("Z"))
+            when = dt.datetime.fromisoformat(value.removesuffix("Z"))
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    local = value.astimezone(CHINA)
+    else:
+        when = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    local = when.astimezone(CHINA)
     if full:
         return local.strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
     text = f"{local.month}月{local.day}日 {local:%H:%M}"
@@ -48,45 +52,53 @@ def china_time(value, full: bool = False) -> str:
 
 
 @bp.app_template_filter("urlencode_without")
-def urlencode_without(args, name: str) -> str:
+def urlencode_without(args: MultiDict[str, str], name: str) -> str:
     """Query string of ``args`` without ``name`` (for paging links)."""
     from urllib.parse import urlencode
+
     return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
 
-
-def parse_filters(args) -> conversations.Filters:
+def parse_filters(args: MultiDict[str, str]) -> conversations.Filters:
     """Read list filters from query parameters; bad values are ignored, not fatal."""
-    def date(name):
+
+    def date(name: str) -> dt.date | None:
         try:
             return dt.date.fromisoformat(args.get(name, ""))
         except ValueError:
             return None
+
     return conversations.Filters(
-        date_from=date("from"), date_to=date("to"), channel=args.get("channel") or None,
-        fell_back=TRI_STATE.get(args.get("fallback", "")), low_confidence=TRI_STATE.get(args.get("low", "")),
-        thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")), had_lead=TRI_STATE.get(args.get("lead", "")),
-        handed_off=TRI_STATE.get(args.get("handoff", "")), reviewed=TRI_STATE.get(args.get("reviewed", "")),
-        tag=(args.get("tag") or "").strip() or None, q=(args.get("q") or "").strip()[:200] or None,
-        needs_review=TRI_STATE.get(args.get("needs_review", "")))
+        date_from=date("from"),
+        date_to=date("to"),
+        channel=args.get("channel") or None,
+        fell_back=TRI_STATE.get(args.get("fallback", "")),
+        low_confidence=TRI_STATE.get(args.get("low", "")),
+        thumbs_down=TRI_STATE.get(args.get("thumbs_down", "")),
+        had_lead=TRI_STATE.get(args.get("lead", "")),
+        handed_off=TRI_STATE.get(args.get("handoff", "")),
+        reviewed=TRI_STATE.get(args.get("reviewed", "")),
+        tag=(args.get("tag") or "").strip() or None,
+        q=(args.get("q") or "").strip()[:200] or None,
+        needs_review=TRI_STATE.get(args.get("needs_review", "")),
+    )
 
 
-def page_number(args) -> int:
+def page_number(args: MultiDict[str, str]) -> int:
     try:
         return max(int(args.get("page", 1)), 1)
     except ValueError:
         return 1
 
 
-def search(args):
+def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
     config = context.settings()
     # the notifier folds new events every round; a page only catches up on the last moments
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
     with db.session_scope(config.database_url) as session:
-        rows, total = conversations.search(parse_filters(args), session=session, limit=PAGE,
-                                           offset=(page - 1) * PAGE)
-        rows = [row.as_dict() for row in rows]
+        found, total = conversations.search(parse_filters(args), session=session, limit=PAGE, offset=(page - 1) * PAGE)
+        rows = [row.as_dict() for row in found]
     if not sees_full_phones():
         rows = [{**row, "preview": mask_deep(row["preview"])} for row in rows]
     return rows, total, page
@@ -94,13 +106,19 @@ def search(args):
 
 @bp.get("")
 @login_required()
-def list_view():
+def list_view() -> ResponseReturnValue:
     rows, total, page = search(request.args)
-    return render_template("console/conversations.html", rows=rows, total=total, page=page,
-                           pages=max((total + PAGE - 1) // PAGE, 1), args=request.args)
+    return render_template(
+        "console/conversations.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1),
+        args=request.args,
+    )
 
 
-def load(conversation_id: str):
+def load(conversation_id: str) -> tuple[dict[str, Any], list[dict], list[dict]]:
     """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
     config = context.settings()
     # the notifier folds new events every round; a page only catches up on the last moments
@@ -110,9 +128,11 @@ def load(conversation_id: str):
         if summary is None:
             abort(404, description="no such conversation")
         feedback = session.query(conversations.Feedback).filter_by(conversation_id=conversation_id).all()
-        summary, items, feedback = (summary.as_dict(), conversations.transcript(conversation_id,
-                                                                                 config.tracker_store_url),
-                                    [{"text": f.message_text, "value": f.value} for f in feedback])
+        summary, items, feedback = (
+            summary.as_dict(),
+            conversations.transcript(conversation_id, config.tracker_store_url),
+            [{"text": f.message_text, "value": f.value} for f in feedback],
+        )
     if not sees_full_phones():
         summary = {**summary, "preview": mask_deep(summary["preview"])}
         items, feedback = mask_deep(items), mask_deep(feedback)
@@ -127,24 +147,30 @@ def domain_intents() -> tuple[str, ...]:
 
 @bp.get("/<path:conversation_id>/story.yml")
 @login_required()
-def story(conversation_id: str):
-    """The conversation as a test story, ready for tests/test_stories.yml."""
+def story(conversation_id: str) -> ResponseReturnValue:
+    """The conversation as a test story, ready for tests/e2e/test_stories.yml."""
     _, items, _ = load(conversation_id)
-    return Response(conversations.test_story(conversation_id, items), mimetype="text/yaml; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=story.yml"})
+    return Response(
+        conversations.test_story(conversation_id, items),
+        mimetype="text/yaml; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=story.yml"},
+    )
 
 
 @bp.post("/<path:conversation_id>/collect")
 @login_required()
-def collect(conversation_id: str):
+def collect(conversation_id: str) -> ResponseReturnValue:
     """Keep a misunderstood message with the intent it should have had."""
     text = (request.form.get("text") or "").strip()
     intent = request.form.get("intent")
     if not text or len(text) > 500 or intent not in domain_intents():
         abort(400, description="a message and a known intent are needed")
     with context.session() as session:
-        session.add(conversations.CollectedExample(text=text, intent=intent, conversation_id=conversation_id,
-                                                   collected_by=g.staff))
+        session.add(
+            conversations.CollectedExample(
+                text=text, intent=intent, conversation_id=conversation_id, collected_by=g.staff
+            )
+        )
     flash(f"已收集：{text} → {intent}")
     return redirect(url_for("console_conversations.detail", conversation_id=conversation_id))
 
@@ -173,7 +199,7 @@ def chat(items: list[dict]) -> list[dict]:
             shown = tag if tag[0] else shown
             bubbles.append(bubble)
         elif kind == "fact" and item.get("fact_key"):
-            turn = []
+            turn: list[dict] = []
             for bubble in reversed(bubbles):
                 if bubble["side"] == "visitor":
                     break
@@ -190,13 +216,16 @@ def fact_choices() -> list[dict]:
     """Facts a visitor message can be labelled with (they answer an intent the NLU knows), for admins."""
     known = set(domain_intents())
     with context.session() as session:
-        return [{"key": f.key, "intent": f.intent, "question": f.question or ""}
-                for f in facts.all_facts(session=session) if f.intent in known]
+        return [
+            {"key": f.key, "intent": f.intent, "question": f.question or ""}
+            for f in facts.all_facts(session=session)
+            if f.intent in known
+        ]
 
 
 @bp.get("/<path:conversation_id>")
 @login_required()
-def detail(conversation_id: str):
+def detail(conversation_id: str) -> ResponseReturnValue:
     summary, items, feedback = load(conversation_id)
     choices = fact_choices() if g.role == "admin" else []
     by_intent = {c["intent"]: c for c in choices}
@@ -204,15 +233,23 @@ def detail(conversation_id: str):
     for bubble in bubbles:
         asked = bubble.get("reply_to")
         if asked:  # one click for the intents the NLU ranked next
-            bubble["quick"] = [by_intent[i] for i in asked.get("ranking") or []
-                               if i in by_intent and i != asked.get("intent")][:QUICK_FIXES]
-    return render_template("console/transcript.html", summary=summary, bubbles=bubbles, feedback=feedback,
-                           intents=domain_intents(), choices=choices, low=conversations.LOW_CONFIDENCE)
+            bubble["quick"] = [
+                by_intent[i] for i in asked.get("ranking") or [] if i in by_intent and i != asked.get("intent")
+            ][:QUICK_FIXES]
+    return render_template(
+        "console/transcript.html",
+        summary=summary,
+        bubbles=bubbles,
+        feedback=feedback,
+        intents=domain_intents(),
+        choices=choices,
+        low=conversations.LOW_CONFIDENCE,
+    )
 
 
 @bp.post("/<path:conversation_id>/review")
 @login_required()
-def review(conversation_id: str):
+def review(conversation_id: str) -> ResponseReturnValue:
     with context.session() as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
         if summary is None:
@@ -226,7 +263,7 @@ def review(conversation_id: str):
 
 @api.get("/conversations")
 @token_required
-def conversations_list():
+def conversations_list() -> ResponseReturnValue:
     """JSON twin of /console/conversations (same filters: channel, fallback, reviewed, q …)."""
     rows, total, page = search(request.args)
     return jsonify(conversations=rows, total=total, page=page, page_size=PAGE)
@@ -234,6 +271,6 @@ def conversations_list():
 
 @api.get("/conversations/<path:conversation_id>")
 @token_required
-def conversation_detail(conversation_id: str):
+def conversation_detail(conversation_id: str) -> ResponseReturnValue:
     summary, items, feedback = load(conversation_id)
     return jsonify(conversation=summary, transcript=items, feedback=feedback)

@@ -1,5 +1,6 @@
 """Console screen: the dashboard (conversations per day and channel, fallback rate, top unanswered
 questions and topics, 👍/👎, lead funnel), charted with Chart.js served from this app."""
+
 from __future__ import annotations
 
 from typing import Any

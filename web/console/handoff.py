@@ -1,4 +1,5 @@
 """Console screen: the handoff desk (queue, claim, live chat, end) on top of /console/api/handoffs."""
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,12 @@ def _rasa_failed(handoff_id: int, exc: rasa_api.RasaUnavailable) -> NoReturn:
 def handoff_queue() -> ResponseReturnValue:
     """The live queue: conversations waiting for or owned by a human, oldest first."""
     with context.session() as db_session:
-        rows = db_session.query(handoffs.Handoff).filter(handoffs.Handoff.status.in_(("queued", "claimed"))) \
-            .order_by(handoffs.Handoff.created_at).all()
+        rows = (
+            db_session.query(handoffs.Handoff)
+            .filter(handoffs.Handoff.status.in_(("queued", "claimed")))
+            .order_by(handoffs.Handoff.created_at)
+            .all()
+        )
         return jsonify(handoffs=[row.as_dict() for row in rows])
 
 
@@ -114,11 +119,17 @@ def handoff_messages(conversation_id: str) -> ResponseReturnValue:
     except rasa_api.RasaUnavailable as exc:
         _rasa_failed(handoff_id, exc)
     mask = not sees_full_phones()
-    messages = [{"sender": "user" if e["event"] == "user" else ("staff" if (e.get("metadata") or {}).get("staff")
-                                                                 else "bot"),
-                 "text": mask_phones(e.get("text") or "") if mask else e.get("text"),
-                 "timestamp": e.get("timestamp")}
-                for e in events if e.get("event") in ("user", "bot")]
+    messages = [
+        {
+            "sender": "user"
+            if e["event"] == "user"
+            else ("staff" if (e.get("metadata") or {}).get("staff") else "bot"),
+            "text": mask_phones(e.get("text") or "") if mask else e.get("text"),
+            "timestamp": e.get("timestamp"),
+        }
+        for e in events
+        if e.get("event") in ("user", "bot")
+    ]
     return jsonify(messages=messages)
 
 
@@ -141,5 +152,3 @@ def end_handoff(conversation_id: str) -> ResponseReturnValue:
     except rasa_api.RasaUnavailable as exc:
         _rasa_failed(handoff_id, exc)
     return jsonify(status="ended")
-
-

@@ -1,4 +1,5 @@
 """Console screen: the improve loop — the needs-review queue and collected training examples."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, url_for
@@ -13,15 +14,26 @@ bp = Blueprint("console_improve", __name__, url_prefix="/console/improve")
 api = Blueprint("improve_api", __name__)
 
 
-
 @bp.get("")
 @login_required()
 def index() -> ResponseReturnValue:
     with context.session() as session:
-        examples = session.query(conversations.CollectedExample) \
-            .order_by(conversations.CollectedExample.created_at.desc()).limit(500).all()
-        rows = [{"text": e.text, "intent": e.intent, "by": e.collected_by, "at": e.created_at,
-                 "conversation_id": e.conversation_id} for e in examples]
+        examples = (
+            session.query(conversations.CollectedExample)
+            .order_by(conversations.CollectedExample.created_at.desc())
+            .limit(500)
+            .all()
+        )
+        rows = [
+            {
+                "text": e.text,
+                "intent": e.intent,
+                "by": e.collected_by,
+                "at": e.created_at,
+                "conversation_id": e.conversation_id,
+            }
+            for e in examples
+        ]
     return render_template("console/improve.html", rows=rows)
 
 
@@ -39,8 +51,11 @@ def export_nlu() -> ResponseReturnValue:
     with context.session() as session:
         examples = session.query(conversations.CollectedExample).order_by(conversations.CollectedExample.id).all()
         body = conversations.nlu_yaml(examples)
-    return Response(body, mimetype="text/yaml; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=collected_nlu.yml"})
+    return Response(
+        body,
+        mimetype="text/yaml; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=collected_nlu.yml"},
+    )
 
 
 @api.get("/improve/examples")
@@ -48,10 +63,22 @@ def export_nlu() -> ResponseReturnValue:
 def collected_examples() -> ResponseReturnValue:
     """JSON twin of /console/improve: collected training examples, newest first."""
     with context.session() as db_session:
-        rows = db_session.query(conversations.CollectedExample) \
-            .order_by(conversations.CollectedExample.created_at.desc()).limit(1000).all()
-        examples = [{"text": e.text, "intent": e.intent, "conversation_id": e.conversation_id,
-                     "collected_by": e.collected_by, "created_at": e.created_at.isoformat() + "Z"} for e in rows]
+        rows = (
+            db_session.query(conversations.CollectedExample)
+            .order_by(conversations.CollectedExample.created_at.desc())
+            .limit(1000)
+            .all()
+        )
+        examples = [
+            {
+                "text": e.text,
+                "intent": e.intent,
+                "conversation_id": e.conversation_id,
+                "collected_by": e.collected_by,
+                "created_at": e.created_at.isoformat() + "Z",
+            }
+            for e in rows
+        ]
     if not sees_full_phones():
         examples = [{**e, "text": mask_phones(e["text"])} for e in examples]
     return jsonify(examples=examples)

@@ -1,4 +1,5 @@
 """Console screen: leads (list, detail, status workflow, assignee, notes, CSV export)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,6 @@ api = Blueprint("leads_api", __name__)
 PAGE = 50
 # what spreadsheets read as the start of a formula (full-width forms too: Excel folds them)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
 
 
 def as_text_cell(value: object) -> str:
@@ -44,13 +44,32 @@ def export() -> ResponseReturnValue:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    columns = ["id", "created_at", "status", "name", "phone", "company", "region", "licence", "channel",
-               "topics", "eligibility", "assignee", "note", "visitor_note", "duplicate_of", "conversation_id"]
+    columns = [
+        "id",
+        "created_at",
+        "status",
+        "name",
+        "phone",
+        "company",
+        "region",
+        "licence",
+        "channel",
+        "topics",
+        "eligibility",
+        "assignee",
+        "note",
+        "visitor_note",
+        "duplicate_of",
+        "conversation_id",
+    ]
     writer.writerow(columns)
     for row in rows:
         writer.writerow([as_text_cell(("、".join(row[c]) if c == "topics" else row[c]) or "") for c in columns])
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=leads.csv"})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=leads.csv"},
+    )
 
 
 @bp.get("/<int:lead_id>")
@@ -60,8 +79,7 @@ def detail(lead_id: int) -> ResponseReturnValue:
         lead = s.get(leads.Lead, lead_id)
         if lead is None:
             abort(404, description="no such lead")
-        return render_template("console/lead.html", lead=lead.as_dict(mask=g.role != "admin"),
-                               statuses=leads.STATUSES)
+        return render_template("console/lead.html", lead=lead.as_dict(mask=g.role != "admin"), statuses=leads.STATUSES)
 
 
 @bp.post("/<int:lead_id>")
@@ -93,6 +111,8 @@ def list_leads() -> ResponseReturnValue:
     except ValueError:
         return jsonify(error="limit and offset must be integers"), 400
     with context.session() as db_session:
-        rows = [lead.as_dict(mask=True) for lead in
-                leads.list_leads(session=db_session, status=status, limit=limit, offset=offset)]
+        rows = [
+            lead.as_dict(mask=True)
+            for lead in leads.list_leads(session=db_session, status=status, limit=limit, offset=offset)
+        ]
     return jsonify(leads=rows, limit=limit, offset=offset)

@@ -1,4 +1,5 @@
 """Phone numbers in visitor text, masked for staff who may not see them in full (agents, agent tokens)."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,7 @@ _D = "[0-9\uff10-\uff19]"  # ASCII and full-width digits
 _MOBILE = rf"(?:[+\uff0b]?(?:86|\uff18\uff16)[ -]?)?[1\uff11][3-9\uff13-\uff19]{_D}(?:[ -]?{_D}{{4}}){{2}}"
 _LANDLINE = rf"[0\uff10]{_D}{{2,3}}[ -]?{_D}{{7,8}}"
 PHONE = re.compile(rf"(?<!{_D})(?:{_MOBILE}|{_LANDLINE})(?!{_D})")
-_FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19",
-                            "0123456789")
+_FULL_WIDTH = str.maketrans("\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19", "0123456789")
 
 
 def _masked(match: re.Match[str]) -> str:

@@ -14,6 +14,7 @@ Three checks, the same on the widget (socket.io), REST and WeChat:
 - rate: more than ``RATE_LIMIT_PER_SENDER`` messages a minute from one
   conversation get a polite "slow down" and are not processed.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,7 @@ _PAYLOAD = re.compile(r"^/(?P<intent>[^{@\s]+)(?P<entities>\{.*\})?(?P<confidenc
 def allowed_payloads(domain_path: Path = DOMAIN) -> tuple[frozenset, frozenset]:
     """Return (intents a button may send bare, canonical intent+entities pairs the domain's buttons send)."""
     domain = yaml.safe_load(Path(domain_path).read_text(encoding="utf-8")) or {}
-    intents = frozenset(
-        (next(iter(i)) if isinstance(i, dict) else str(i)) for i in domain.get("intents", [])
-    )
+    intents = frozenset((next(iter(i)) if isinstance(i, dict) else str(i)) for i in domain.get("intents", []))
     bare = frozenset(i for i in intents if not i.startswith("EXTERNAL_"))
     with_entities = set()
     for variants in (domain.get("responses") or {}).values():
@@ -134,14 +133,17 @@ class Guard:
         if len(text) > self.max_chars:
             return TOO_LONG.format(length=len(text), limit=self.max_chars)
         if check_rate and not trusted and not self.per_sender.allow(sender_id):
-            logger.warning("rate limit: conversation %s… over %d messages a minute",
-                           str(sender_id)[:6], self.per_sender.limit)
+            logger.warning(
+                "rate limit: conversation %s… over %d messages a minute", str(sender_id)[:6], self.per_sender.limit
+            )
             return TOO_FAST
         return None
 
-    def wrap(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-             screen_payloads: bool = True) -> Callable[[UserMessage], Awaitable[Any]]:
+    def wrap(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], screen_payloads: bool = True
+    ) -> Callable[[UserMessage], Awaitable[Any]]:
         """Return ``on_new_message`` behind the checks; a refused message is answered, not stored."""
+
         async def guarded(message: UserMessage) -> Any:
             metadata = message.metadata if isinstance(message.metadata, dict) else {}
             trusted = metadata.pop(TRUSTED, None) is TRUST
@@ -180,8 +182,10 @@ async def actions_alive(timeout: float = 2) -> bool:
         return True
     health = url.rsplit("/", 1)[0] + "/health"
     try:
-        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
-                    session.get(health) as response):
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(health) as response,
+        ):
             return response.status == 200
     except Exception:  # refused, timed out, DNS: all mean no answers now
         return False

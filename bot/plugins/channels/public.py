@@ -26,6 +26,7 @@ channels (credentials.yml names these classes instead); what they add:
   messages go through Redis as JSON (python-socketio 5.9 would unpickle
   them: CVE-2025-61765).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -54,8 +55,9 @@ MAX_BODY = 256 * 1024
 MAX_SENDER = 128
 MAX_FRAME = 8 * 1024  # bytes in one socket.io message; 8 per allowed character when MAX_MESSAGE_CHARS is larger
 SESSION_REFUSED = "抱歉，无法确认这个对话属于您，请刷新页面后重新开始。"
-WIDGET_TOKEN_NEEDED = (f"this sender is a website visitor's conversation: send its token in the "
-                       f"{widget_session.HEADER} header")
+WIDGET_TOKEN_NEEDED = (
+    f"this sender is a website visitor's conversation: send its token in the {widget_session.HEADER} header"
+)
 
 
 @lru_cache(maxsize=1)
@@ -90,12 +92,11 @@ def _body_problem(request: Request) -> Optional[tuple[int, str]]:
     try:
         body = json.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return 400, "body must be JSON encoded in UTF-8: {\"sender\": \"…\", \"message\": \"…\"}"
+        return 400, 'body must be JSON encoded in UTF-8: {"sender": "…", "message": "…"}'
     if not isinstance(body, dict):
-        return 400, "body must be a JSON object: {\"sender\": \"…\", \"message\": \"…\"}"
+        return 400, 'body must be a JSON object: {"sender": "…", "message": "…"}'
     sender = body.get("sender")
-    if (isinstance(sender, bool) or not isinstance(sender, (str, int))
-            or not 0 < len(str(sender)) <= MAX_SENDER):
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not 0 < len(str(sender)) <= MAX_SENDER:
         return 400, f"sender is required: a string of 1 to {MAX_SENDER} characters naming the conversation"
     if not isinstance(body.get("message"), str):
         return 400, "message must be a string"
@@ -125,15 +126,20 @@ class RestInput(rest.RestInput):
             if problem:
                 return response.json({"error": problem[1]}, status=problem[0])
             sender = str(request.json["sender"])
-            if (widget_session.SESSION_ID.match(sender) and not holds_token(request) and not widget_session.valid(
-                    _widget_secret(), sender, request.headers.get(widget_session.HEADER))):
+            if (
+                widget_session.SESSION_ID.match(sender)
+                and not holds_token(request)
+                and not widget_session.valid(_widget_secret(), sender, request.headers.get(widget_session.HEADER))
+            ):
                 logger.warning("REST message for widget conversation %s… without its token", sender[:6])
                 return response.json({"error": WIDGET_TOKEN_NEEDED}, status=403)
             if not holds_token(request) and not guard.per_ip.allow(client_ip(request)):
-                logger.warning("rate limit: REST caller %s over %d requests a minute",
-                               client_ip(request), guard.per_ip.limit)
-                return response.json([{"recipient_id": str(request.json.get("sender") or ""), "text": TOO_FAST}],
-                                     status=429)
+                logger.warning(
+                    "rate limit: REST caller %s over %d requests a minute", client_ip(request), guard.per_ip.limit
+                )
+                return response.json(
+                    [{"recipient_id": str(request.json.get("sender") or ""), "text": TOO_FAST}], status=429
+                )
             return None
 
         return hook
@@ -158,8 +164,11 @@ class JsonRedisManager(AsyncRedisManager):
                     self._redis_connect()
                 return await self.redis.publish(self.channel, message)
             except RedisError as exc:
-                logger.error("could not publish to Redis (%s)%s", type(exc).__name__,
-                             "; retrying" if attempt == 1 else "; giving up")
+                logger.error(
+                    "could not publish to Redis (%s)%s",
+                    type(exc).__name__,
+                    "; retrying" if attempt == 1 else "; giving up",
+                )
         return None
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
@@ -210,8 +219,9 @@ class SocketIOInput(socketio.SocketIOInput):
         def within_rate(sid: Text) -> bool:
             request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
             if request is not None and not guard.per_ip.allow(client_ip(request)):
-                logger.warning("rate limit: socket.io client %s over %d events a minute",
-                               client_ip(request), guard.per_ip.limit)
+                logger.warning(
+                    "rate limit: socket.io client %s over %d events a minute", client_ip(request), guard.per_ip.limit
+                )
                 return False
             return True
 
@@ -238,8 +248,12 @@ class SocketIOInput(socketio.SocketIOInput):
 
         async def checked(sid: Text, data: Any = None, *_: Any) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if (not isinstance(data, dict) or not isinstance(session_id, (str, type(None)))
-                    or len(session_id or "") > MAX_SENDER or (self.session_persistence and not session_id)):
+            if (
+                not isinstance(data, dict)
+                or not isinstance(session_id, (str, type(None)))
+                or len(session_id or "") > MAX_SENDER
+                or (self.session_persistence and not session_id)
+            ):
                 await tell(sid, BAD_REQUEST)
                 return
             if self.session_persistence and session_id != held(sid):

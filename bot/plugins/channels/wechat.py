@@ -22,6 +22,7 @@ WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_AES_KEY (optional: safe mode),
 WECHAT_API_BASE (the API's address; tests point it at a local fake),
 WECHAT_REPLY_TIMEOUT.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,7 +86,7 @@ def check_fields(message: BaseMessage) -> None:
         raise ValueError("FromUserName missing, repeated or not an OpenID")
     if created is None or isinstance(created, (dict, list)):
         raise ValueError("CreateTime missing or repeated")
-    if not isinstance(msg_id, int) or not 0 <= msg_id < 2 ** 64:
+    if not isinstance(msg_id, int) or not 0 <= msg_id < 2**64:
         raise ValueError("MsgId repeated or not a 64-bit number")
     if not isinstance(target, (str, type(None))) or not all(isinstance(t, (str, type(None))) for t in texts):
         raise ValueError("a text field is repeated or has elements inside")
@@ -217,8 +218,12 @@ class WeChatInput(InputChannel):
         try:
             safe_xml.fromstring(body)  # refuses DTDs and entities: no billion laughs
             if crypto is not None:
-                body = crypto.decrypt_message(body, request.args.get("msg_signature", ""),
-                                              request.args.get("timestamp", ""), request.args.get("nonce", ""))
+                body = crypto.decrypt_message(
+                    body,
+                    request.args.get("msg_signature", ""),
+                    request.args.get("timestamp", ""),
+                    request.args.get("nonce", ""),
+                )
                 safe_xml.fromstring(body)
             message = parse_message(body)
         except Exception as exc:  # malformed XML, bad ciphertext, wrong signature inside: say which kind only
@@ -264,14 +269,15 @@ class WeChatInput(InputChannel):
                     logger.warning("WeChat message to %s not deliverable: %s", mask(openid), exc)
                     return
                 except Exception as exc:  # its text can hold the API URL (access token, app secret)
-                    delay = 2 ** attempt
+                    delay = 2**attempt
                     logger.warning("WeChat send to %s failed (%s); retry in %s s", mask(openid), failure(exc), delay)
                     await asyncio.sleep(delay)
             else:
                 logger.error("WeChat message to %s dropped after retries", mask(openid))
 
-    async def _finish_late(self, task: asyncio.Future[Any], collector: CollectingOutputChannel, key: str,
-                           openid: str) -> None:
+    async def _finish_late(
+        self, task: asyncio.Future[Any], collector: CollectingOutputChannel, key: str, openid: str
+    ) -> None:
         try:
             await task
         except Exception:
@@ -309,8 +315,7 @@ class WeChatInput(InputChannel):
             return response.text("invalid signature", status=403)
         return response.text(request.args.get("echostr", ""))
 
-    async def _receive(self, request: Request,
-                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    async def _receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         """Answer one message from WeChat: passively, or ``success`` and later through the API."""
         if not self.token:
             return response.text("WeChat channel is off", status=503)
@@ -321,8 +326,7 @@ class WeChatInput(InputChannel):
             logger.warning("WeChat plaintext request refused: safe mode (WECHAT_AES_KEY) expects encrypted ones")
             return response.text("encrypted messages only", status=403)
         digest = hashlib.sha256(request.body or b"").hexdigest()
-        if not wechat_store.admit(self.database_url, request.args.get("timestamp"), request.args.get("nonce"),
-                                  digest):
+        if not wechat_store.admit(self.database_url, request.args.get("timestamp"), request.args.get("nonce"), digest):
             logger.warning("WeChat request refused: its timestamp and nonce came before with another body")
             return response.text("replayed request", status=403)
         try:
@@ -338,16 +342,17 @@ class WeChatInput(InputChannel):
             return self._reply(request, message, PLEASE_TYPE)
 
         # per follower: a MsgId from another OpenID is another message, never someone else's reply
-        key = (f"msg:{openid}:{message.id}" if message.id
-               else f"event:{openid}:{int(message.create_time.timestamp())}")
+        key = f"msg:{openid}:{message.id}" if message.id else f"event:{openid}:{int(message.create_time.timestamp())}"
         if not wechat_store.claim(self.database_url, key):
             # a retry: answer as the first delivery was (or will be) answered
-            return self._reply(request, message, await wechat_store.wait_reply(
-                self.database_url, key, self.reply_timeout))
+            return self._reply(
+                request, message, await wechat_store.wait_reply(self.database_url, key, self.reply_timeout)
+            )
 
         collector = CollectingOutputChannel()
-        user_message = UserMessage(text, collector, openid, input_channel=self.name(),
-                                   metadata={"wechat_type": message.type})
+        user_message = UserMessage(
+            text, collector, openid, input_channel=self.name(), metadata={"wechat_type": message.type}
+        )
         task = asyncio.ensure_future(on_new_message(user_message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -356,8 +361,7 @@ class WeChatInput(InputChannel):
             # shield: the timeout must not cancel the bot's work
             await asyncio.wait_for(asyncio.shield(task), self.reply_timeout)
         except asyncio.TimeoutError:
-            logger.info("WeChat turn for %s slower than %.1f s: replying later", mask(openid),
-                        self.reply_timeout)
+            logger.info("WeChat turn for %s slower than %.1f s: replying later", mask(openid), self.reply_timeout)
             wechat_store.finish(self.database_url, key, None)
             later = asyncio.ensure_future(self._finish_late(task, collector, key, openid))
             self._tasks.add(later)

@@ -5,6 +5,7 @@ WIDGET_SECRET, ``/api/session``); whoever holds both owns the conversation:
 its history (web app), its socket.io room and its REST sender (Rasa). An id
 alone, as seen in a notification or a log, opens nothing.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -10,6 +10,7 @@ reads a leading "/" as an intent payload, and only texts that started with
 one were screened (bot/plugins/channels/guard.py). ``Normalizer`` is built once per
 component; ``normalize`` is pure.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,29 @@ from bot.settings import PROJECT_ROOT
 DEFAULT_TYPOS = PROJECT_ROOT / "bot" / "lexicon" / "typos.yml"
 DEFAULT_FILLERS = PROJECT_ROOT / "bot" / "lexicon" / "fillers.yml"
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
-           "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "壹": 1,
+    "二": 2,
+    "贰": 2,
+    "两": 2,
+    "三": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
 _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟"
 # units and counters after which a number "matters": money, people, time, places, articles
@@ -73,7 +95,9 @@ def chinese_to_int(numeral: str) -> int | None:
 class Normalizer:
     """Normalise text with a typo table loaded once."""
 
-    def __init__(self, typos_path: Path | str = DEFAULT_TYPOS, fillers_path: Path | str | None = DEFAULT_FILLERS) -> None:
+    def __init__(
+        self, typos_path: Path | str = DEFAULT_TYPOS, fillers_path: Path | str | None = DEFAULT_FILLERS
+    ) -> None:
         import opencc  # imported here: loading its dictionaries is not free
 
         self._t2s = opencc.OpenCC("t2s")
@@ -82,10 +106,12 @@ class Normalizer:
         self._typos = replacements
         self._typo_pattern = (
             re.compile("|".join(re.escape(k) for k in sorted(replacements, key=len, reverse=True)))
-            if replacements else None
+            if replacements
+            else None
         )
-        self._fillers = Fillers(yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {}
-                                if fillers_path else {})
+        self._fillers = Fillers(
+            yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {} if fillers_path else {}
+        )
 
     def normalize(self, text: str) -> str:
         folded = self.fold(text)
@@ -119,6 +145,7 @@ class Normalizer:
     @staticmethod
     def numbers(text: str) -> str:
         """Write amounts and counts with digits: 一千万 → 1000万, 1千万 → 1000万, 五百万元 → 500万."""
+
         def chinese(match: re.Match) -> str:
             value = chinese_to_int(match.group(1))
             return match.group(1) if value is None else str(value)
@@ -157,20 +184,24 @@ class Fillers:
         leading = [w for w in words if len(w) > 1]
         trailing = words
         separators = r"[\s,.!?;:~、，。！？；：…]*"
-        self._greeting = (re.compile(rf"^(?:(?:{alternation(greetings)}){separators})+", re.IGNORECASE)
-                          if greetings else None)
-        self._leading = (re.compile(rf"^(?:(?:{alternation(leading)}){separators})+", re.IGNORECASE)
-                         if leading else None)
-        self._trailing = (re.compile(rf"(?:{separators}(?:{alternation(trailing)}))+{separators}$", re.IGNORECASE)
-                          if trailing else None)
+        self._greeting = (
+            re.compile(rf"^(?:(?:{alternation(greetings)}){separators})+", re.IGNORECASE) if greetings else None
+        )
+        self._leading = re.compile(rf"^(?:(?:{alternation(leading)}){separators})+", re.IGNORECASE) if leading else None
+        self._trailing = (
+            re.compile(rf"(?:{separators}(?:{alternation(trailing)}))+{separators}$", re.IGNORECASE)
+            if trailing
+            else None
+        )
         self._clause = re.compile(rf"^(?:{alternation(words)})+$", re.IGNORECASE) if words else None
 
     def drop(self, text: str) -> str:
         """Return ``text`` without its filler, or ``text`` itself when too little would be left."""
         result = self._runs.sub("", text) if self._runs else text
         if self._clause:
-            result = "".join(clause + tail for clause, tail in _CLAUSE.findall(result)
-                             if not self._clause.match(clause))
+            result = "".join(
+                clause + tail for clause, tail in _CLAUSE.findall(result) if not self._clause.match(clause)
+            )
         for pattern in (self._leading, self._trailing):
             if pattern:
                 result = pattern.sub("", result)

@@ -1,4 +1,5 @@
 """Rasa NLU component: normalise Chinese text before tokenisation (first in the pipeline)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -34,8 +35,13 @@ class ChineseNormalizer(GraphComponent):
         self._normalizer = Normalizer(config["typos"])
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ChineseNormalizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ChineseNormalizer:
         return cls(config)
 
     def _normalize(self, message: Message, output: bool) -> None:

@@ -10,12 +10,13 @@ actions use them to rank the 「您是想问……」 buttons and to tell a ques
 from an in-scope question that no fact answers, and that from an off-topic one
 (actions/clarify.py, actions/answer.py); it never changes the intent DIET chose.
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
 
 import numpy as np
 import scipy.sparse
@@ -28,6 +29,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
@@ -49,11 +53,16 @@ def field_words(field: Optional[str], dictionary: Optional[str]) -> List[str]:
     return sorted({w.lower() for w in words if w})
 
 
-def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None):
+def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None) -> TfidfVectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(config["min_ngram"], config["max_ngram"]),
-                           sublinear_tf=True, lowercase=True, vocabulary=vocabulary)
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(config["min_ngram"], config["max_ngram"]),
+        sublinear_tf=True,
+        lowercase=True,
+        vocabulary=vocabulary,
+    )
 
 
 class Index:
@@ -64,8 +73,13 @@ class Index:
     the feature × example matrix are touched.
     """
 
-    def __init__(self, vectorizer, matrix: scipy.sparse.csr_matrix, intents: List[str],
-                 words: Optional[List[str]] = None) -> None:
+    def __init__(
+        self,
+        vectorizer: TfidfVectorizer,
+        matrix: scipy.sparse.csr_matrix,
+        intents: List[str],
+        words: Optional[List[str]] = None,
+    ) -> None:
         self.vectorizer = vectorizer
         self.matrix = matrix
         self.intents = intents
@@ -98,8 +112,11 @@ class Index:
         features = self._features
         starts, lengths = features.indptr[columns], np.diff(features.indptr)[columns]
         positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        similarity = np.bincount(features.indices[positions], weights=features.data[positions] * np.repeat(weights, lengths),
-                                 minlength=features.shape[1])
+        similarity = np.bincount(
+            features.indices[positions],
+            weights=features.data[positions] * np.repeat(weights, lengths),
+            minlength=features.shape[1],
+        )
         best = np.maximum.reduceat(similarity, self._starts)
         order = np.argsort(-best)[:top]
         return [{"name": self._names[i], "similarity": round(float(best[i]), 4)} for i in order if best[i] > 0]
@@ -114,37 +131,59 @@ class RetrievalSecondOpinion(GraphComponent):
         # the field's words: bot/lexicon/field.yml and the tokenizer's dictionary
         return {"min_ngram": 1, "max_ngram": 3, "top": 5, "field": str(DEFAULT_FIELD), "dictionary_path": None}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 index: Optional[Index] = None) -> None:
+    def __init__(
+        self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, index: Optional[Index] = None
+    ) -> None:
         self._config = config
         self._storage = model_storage
         self._resource = resource
         self._index = index
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RetrievalSecondOpinion":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RetrievalSecondOpinion:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        rows = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples
-                if isinstance(m.get(TEXT), str) and m.get(TEXT) and m.get(INTENT)]
+        rows = [
+            (m.get(TEXT), m.get(INTENT))
+            for m in training_data.intent_examples
+            if isinstance(m.get(TEXT), str) and m.get(TEXT) and m.get(INTENT)
+        ]
         vectorizer = _vectorizer(self._config)
         matrix = vectorizer.fit_transform([text for text, _ in rows]).tocsr()
         words = field_words(self._config.get("field"), self._config.get("dictionary_path"))
         with self._storage.write_to(self._resource) as directory:
             scipy.sparse.save_npz(directory / "examples.npz", matrix)
             np.save(directory / "idf.npy", vectorizer.idf_)
-            (directory / "index.json").write_text(json.dumps(
-                {"vocabulary": {k: int(v) for k, v in vectorizer.vocabulary_.items()},
-                 "intents": [intent for _, intent in rows], "field_words": words}, ensure_ascii=False),
-                encoding="utf-8")
+            (directory / "index.json").write_text(
+                json.dumps(
+                    {
+                        "vocabulary": {k: int(v) for k, v in vectorizer.vocabulary_.items()},
+                        "intents": [intent for _, intent in rows],
+                        "field_words": words,
+                    },
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
         self._index = Index(vectorizer, matrix, [intent for _, intent in rows], words)
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "RetrievalSecondOpinion":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> RetrievalSecondOpinion:
         try:
             with model_storage.read_from(resource) as directory:
                 stored = json.loads((directory / "index.json").read_text(encoding="utf-8"))
@@ -154,8 +193,7 @@ class RetrievalSecondOpinion(GraphComponent):
             return cls(config, model_storage, resource)
         vectorizer = _vectorizer(config, stored["vocabulary"])
         vectorizer.idf_ = idf
-        return cls(config, model_storage, resource,
-                   Index(vectorizer, matrix, stored["intents"], stored["field_words"]))
+        return cls(config, model_storage, resource, Index(vectorizer, matrix, stored["intents"], stored["field_words"]))
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._index is None:

@@ -1,0 +1,540 @@
+"""Actions run against a real SQLite facts database."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answer import ActionAnswerFact
+from actions.clarify import ActionClarify
+from bot import db
+from bot.store import facts, handoffs
+
+
+def tracker_for(
+    intent: str,
+    text: str = "",
+    entities: dict | None = None,
+    confidence: float = 0.99,
+    ranking: list | None = None,
+    slots: dict | None = None,
+    events: list | None = None,
+) -> Tracker:
+    ranking = ranking if ranking is not None else [{"name": intent, "confidence": confidence}]
+    return Tracker(
+        sender_id="visitor",
+        slots=slots or {},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking,
+            "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
+        },
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action, intent: str, **tracker_args):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker_for(intent, **tracker_args), {})
+    return dispatcher.messages, events
+
+
+async def test_answer_comes_from_the_database_with_its_source(session):
+    messages, events = await run(ActionAnswerFact(), "ask_capital")
+    fact = facts.fact_for_intent("ask_capital", session=session)
+    first = messages[0]
+    assert first["response"] == "utter_fact"
+    assert first["answer"] == fact.answer and "1000万元" in first["answer"] and "100万元" in first["answer"]
+    assert "第42号" in first["source"] and "第6条" in first["source"]
+    assert events == [{"event": "slot", "timestamp": None, "name": "fact_key", "value": "conditions.capital"}]
+
+
+async def test_outdated_article_claim_is_corrected(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_annual_report")
+    corrections = [m for m in messages if m["response"] == "utter_fact_correction"]
+    assert len(corrections) == 1
+    assert "年检" in corrections[0]["claim"] and "年报" in corrections[0]["current"]
+    assert corrections[0]["since"] == "2017"
+
+
+async def test_unconfirmed_fact_says_so_and_offers_a_consultant(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_upgrade_licence")
+    assert [m["response"] for m in messages] == ["utter_fact", "utter_fact_unconfirmed"]
+    assert messages[1]["note"] == facts.CONFIDENCE_LEVELS["U"]
+
+
+async def test_confirmed_fact_has_no_uncertainty_note(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_validity")
+    assert [m["response"] for m in messages] == ["utter_fact"]
+
+
+async def test_edited_fact_changes_the_next_answer(session):
+    fact = facts.fact_for_intent("ask_validity", session=session)
+    fact.answer = "有效期为5年（已由工作人员复核）。"
+    session.commit()
+    messages, _ = await run(ActionAnswerFact(), "ask_validity")
+    assert messages[0]["answer"] == "有效期为5年（已由工作人员复核）。"
+
+
+@pytest.mark.parametrize(
+    "intent",
+    [
+        "ask_definition",
+        "ask_licence_types",
+        "ask_process",
+        "ask_materials",
+        "ask_conditions",
+        "ask_penalty",
+        "ask_numbers_95_96",
+        "ask_exemptions",
+    ],
+)
+async def test_every_topic_answers_with_a_source(database_url, intent):
+    messages, events = await run(ActionAnswerFact(), intent)
+    assert messages[0]["response"] == "utter_fact"
+    assert messages[0]["answer"] and messages[0]["source"]
+    assert events[0]["name"] == "fact_key"
+
+
+async def test_missing_fact_apologises_with_the_contact(database_url, monkeypatch):
+    monkeypatch.setenv("CONSULTANT_CONTACT", "顾问热线 010-1234")
+    messages, events = await run(ActionAnswerFact(), "ask_something_new")
+    assert messages == [{**messages[0], "response": "utter_fact_missing", "contact": "顾问热线 010-1234"}]
+    assert events == []
+
+
+async def test_unreachable_database_apologises_with_the_contact(tmp_path, monkeypatch):
+    # a folder where the database file should be: SQLite cannot open it
+    (tmp_path / "db").mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
+    monkeypatch.setenv("CONSULTANT_CONTACT", "顾问热线 010-1234")
+    messages, _ = await run(ActionAnswerFact(), "ask_capital")
+    assert len(messages) == 1
+    assert messages[0]["response"] == "utter_facts_unavailable"
+    assert messages[0]["contact"] == "顾问热线 010-1234"
+
+
+async def test_province_entity_names_the_provincial_bureau(database_url):
+    messages, _ = await run(
+        ActionAnswerFact(), "ask_licence_types", entities={"province": "广东省", "licence_scope": "地网"}
+    )
+    assert "广东省通信管理局" in messages[0]["answer"]
+    assert "工业和信息化部" not in messages[0]["answer"]
+
+
+async def test_scope_entity_picks_the_scope_answer(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"licence_scope": "地网"})
+    assert "100万元" in messages[0]["answer"] and "1000万元" not in messages[0]["answer"]
+
+
+async def test_capital_too_small_for_national_licence_says_no_and_why(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 500, "licence_scope": "全网"})
+    assert messages[0]["response"] == "utter_capital_short"
+    assert (messages[0]["capital"], messages[0]["minimum"], messages[0]["scope"]) == ("500", "1000", "全网")
+    assert messages[1]["response"] == "utter_capital_alternative_local"
+
+
+async def test_capital_enough_for_local_licence(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 200, "licence_scope": "地网"})
+    assert messages[0]["response"] == "utter_capital_enough"
+    assert messages[0]["minimum"] == "100"
+
+
+async def test_capital_thresholds_come_from_the_database(session):
+    fact = facts.fact_for_intent("ask_capital", session=session)
+    fact.data = {"capital_min_wan": {"local": 300, "national": 1000}}
+    session.commit()
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 200, "licence_scope": "地网"})
+    assert messages[0]["response"] == "utter_capital_short" and messages[0]["minimum"] == "300"
+
+
+async def test_follow_up_answers_the_previous_topic_for_the_new_case(database_url):
+    messages, events = await run(
+        ActionAnswerFact(), "ask_followup", entities={"licence_scope": "地网"}, slots={"fact_key": "conditions.capital"}
+    )
+    assert "100万元" in messages[0]["answer"] and "1000万元" not in messages[0]["answer"]
+    assert events[0]["value"] == "conditions.capital"
+
+
+async def test_follow_up_without_a_previous_topic_asks_what_was_meant(database_url):
+    messages, _ = await run(
+        ActionAnswerFact(),
+        "ask_followup",
+        entities={"licence_scope": "地网"},
+        ranking=[{"name": "ask_followup", "confidence": 0.9}, {"name": "ask_licence_types", "confidence": 0.05}],
+    )
+    assert messages[0]["response"] == "utter_clarify"
+
+
+LOW = [
+    {"name": "ask_capital", "confidence": 0.42},
+    {"name": "ask_conditions", "confidence": 0.38},
+    {"name": "ask_materials", "confidence": 0.1},
+    {"name": "greet", "confidence": 0.05},
+]
+
+
+async def test_unsure_answer_offers_the_three_closest_questions(database_url):
+    messages, events = await run(ActionAnswerFact(), "ask_capital", confidence=0.42, ranking=LOW)
+    assert events == []
+    assert messages[0]["response"] == "utter_clarify"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_capital", "/ask_conditions", "/ask_materials"]
+    assert messages[0]["buttons"][0]["title"] == "办呼叫中心许可证注册资本要多少？"
+
+
+async def test_close_second_answer_also_asks(database_url):
+    close = [{"name": "ask_validity", "confidence": 0.52}, {"name": "ask_renewal", "confidence": 0.46}]
+    messages, _ = await run(ActionAnswerFact(), "ask_validity", confidence=0.52, ranking=close)
+    assert messages[0]["response"] == "utter_clarify"
+
+
+async def test_fallback_that_looks_off_topic_gets_the_scope_answer(database_url):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "out_of_scope", "confidence": 0.35},
+        {"name": "ask_fees", "confidence": 0.2},
+    ]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.4, ranking=ranking)
+    assert messages[0]["response"] == "utter_out_of_scope"
+
+
+async def test_repeated_failure_offers_a_consultant(database_url):
+    events = [
+        {"event": "user", "text": "abc"},
+        {"event": "action", "name": "action_answer_fact"},
+        {"event": "bot", "text": "您是想问……", "metadata": {"utter_action": "utter_clarify"}},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "xyz"},
+    ]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    assert messages[0]["response"] == "utter_clarify_consultant"
+
+
+async def test_comparison_of_both_scopes_gets_the_general_answer(database_url):
+    tracker = tracker_for("ask_licence_types")
+    tracker.latest_message["entities"] = [
+        {"entity": "licence_scope", "value": "全网"},
+        {"entity": "licence_scope", "value": "地网"},
+    ]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFact().run(dispatcher, tracker, {})
+    assert "工业和信息化部" in dispatcher.messages[0]["answer"] and "通信管理局" in dispatcher.messages[0]["answer"]
+
+
+async def test_handoff_outside_staff_hours_offers_the_lead_form(database_url, monkeypatch):
+    from actions.handoff import ActionRequestHandoff
+
+    monkeypatch.setenv("BUSINESS_DAYS", "")  # nobody on duty
+    messages, events = await run(ActionRequestHandoff(), "request_human")
+    assert messages[0]["response"] == "utter_handoff_closed"
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+
+
+async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatch):
+    from actions.handoff import ActionRequestHandoff
+
+    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
+    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
+    messages, events = await run(ActionRequestHandoff(), "request_human")
+    assert messages[0]["response"] == "utter_handoff_queued"
+    assert events == [{"event": "pause", "timestamp": None}]
+    with db.session_scope(database_url) as session:
+        assert handoffs.open_handoff("visitor", session=session).status == "queued"
+
+
+async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url):
+    events = [
+        {"event": "user", "text": "abc"},
+        {"event": "bot", "text": "您是想问……", "metadata": {"utter_action": "utter_clarify"}},
+        {"event": "user", "text": "注册资本要多少"},
+        {"event": "bot", "text": "地网不少于100万元"},
+        {"event": "user", "text": "xyz"},
+    ]
+    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    assert messages[0]["response"] == "utter_clarify"
+
+
+FORM = {
+    "lead_name": "张先生",
+    "lead_phone": "13812345678",
+    "lead_company": "某某科技",
+    "lead_region": "广东深圳",
+    "lead_licence": "全网",
+    "lead_note": "下午方便",
+    "lead_consent": True,
+}
+
+
+def stored_leads(url) -> list:
+    from bot.store import leads
+
+    with db.session_scope(url) as session:
+        return [lead.as_dict(mask=False) for lead in leads.list_leads(session=session)]
+
+
+async def test_f02_submit_lead_stores_a_valid_form(database_url):
+    from actions.leads import ActionSubmitLead
+
+    messages, _ = await run(ActionSubmitLead(), "affirm", slots=FORM)
+    assert messages[0]["response"] == "utter_lead_saved"
+    [lead] = stored_leads(database_url)
+    assert (lead["name"], lead["phone"], lead["visitor_note"], lead["note"]) == (
+        "张先生",
+        "13812345678",
+        "下午方便",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"lead_phone": "not-a-phone"},
+        {"lead_phone": None},
+        {"lead_phone": 13812345678},
+        {"lead_consent": "true"},
+        {"lead_consent": 1},
+        {"lead_name": ""},
+        {"lead_name": None},
+        {"lead_name": ["张"]},
+        {"lead_company": {"a": 1}},
+    ],
+)
+async def test_f02_submit_lead_refuses_slots_the_form_would_never_send(database_url, forged):
+    """F2: the action server trusts no slot: a forged tracker with a bad phone, consent or type stores nothing."""
+    from actions.leads import ActionSubmitLead
+
+    messages, events = await run(ActionSubmitLead(), "affirm", slots={**FORM, **forged})
+    assert stored_leads(database_url) == []
+    assert messages and messages[0]["response"] != "utter_lead_saved"
+    assert {"event": "slot", "timestamp": None, "name": "lead_consent", "value": None} in events
+
+
+async def test_f02_over_long_answers_are_cut_to_what_staff_screens_hold(database_url):
+    """F2: lengths are checked in the action too (the form caps answers at 200 characters; columns are narrower)."""
+    from actions.leads import ActionSubmitLead
+
+    await run(
+        ActionSubmitLead(),
+        "affirm",
+        slots={
+            **FORM,
+            "lead_name": "名" * 5000,
+            "lead_region": "省" * 300,
+            "lead_company": "司" * 300,
+            "lead_note": "注" * 5000,
+            "lead_licence": "<b>全网</b>",
+        },
+    )
+    [lead] = stored_leads(database_url)
+    assert len(lead["name"]) == 100 and len(lead["region"]) == 100 and len(lead["company"]) == 200
+    assert len(lead["visitor_note"]) == 500 and lead["licence"] is None
+
+
+async def ask_for_a_human(sender: str):
+    from actions.handoff import ActionRequestHandoff
+
+    tracker = tracker_for("request_human")
+    tracker.sender_id = sender
+    dispatcher = CollectingDispatcher()
+    events = await ActionRequestHandoff().run(dispatcher, tracker, {})
+    return [m.get("response") or m.get("text") for m in dispatcher.messages], events
+
+
+@pytest.fixture
+def on_duty(monkeypatch):
+    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
+    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
+
+
+async def test_f16_handoff_queue_has_a_ceiling(database_url, on_duty, monkeypatch):
+    """F16: past HANDOFF_MAX_QUEUED waiting visitors, the next one is offered the lead form politely."""
+    monkeypatch.setenv("HANDOFF_MAX_QUEUED", "3")
+    for i in range(3):
+        assert (await ask_for_a_human(f"flood-{i}"))[0] == ["utter_handoff_queued"]
+    messages, events = await ask_for_a_human("flood-3")
+    assert messages == ["utter_handoff_timeout"]
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+    with db.session_scope(database_url) as session:
+        assert (
+            session.query(handoffs.Handoff).count() == 3 and handoffs.open_handoff("flood-3", session=session) is None
+        )
+        handoffs.open_handoff("flood-0", session=session).status = "claimed"  # staff take one: room for another
+    assert (await ask_for_a_human("flood-4"))[0] == ["utter_handoff_queued"]
+
+
+async def test_f16_new_handoffs_per_minute_are_capped(database_url, on_duty, monkeypatch):
+    """F16: a burst of new handoffs is cut at HANDOFF_MAX_PER_MINUTE, even when staff claim them at once."""
+    monkeypatch.setenv("HANDOFF_MAX_PER_MINUTE", "2")
+    for i in range(2):
+        assert (await ask_for_a_human(f"burst-{i}"))[0] == ["utter_handoff_queued"]
+        with db.session_scope(database_url) as session:
+            handoffs.open_handoff(f"burst-{i}", session=session).status = "claimed"
+    assert (await ask_for_a_human("burst-2"))[0] == ["utter_handoff_timeout"]
+
+
+async def test_f16_one_open_handoff_per_conversation(database_url, on_duty):
+    """F16: asking again in the same conversation does not add to the queue."""
+    await ask_for_a_human("same")
+    await ask_for_a_human("same")
+    with db.session_scope(database_url) as session:
+        assert session.query(handoffs.Handoff).filter_by(conversation_id="same").count() == 1
+
+
+# ------------------------------------------------------------------ issue #13: situations and honest replies
+
+
+async def test_a_situation_with_its_capital_gets_the_verdict_whatever_was_asked(database_url):
+    """「杭州的民营公司，注册资本300万，接全国的客服外包，能办吗」 read as the conditions question."""
+    messages, events = await run(
+        ActionAnswerFact(), "ask_conditions", entities={"capital": 300, "licence_scope": "全网", "province": "浙江省"}
+    )
+    assert messages[0]["response"] == "utter_capital_short"
+    assert (messages[0]["scope"], messages[0]["capital"], messages[0]["minimum"]) == ("全网", "300", "1000")
+    assert [m["response"] for m in messages][1:] == ["utter_capital_alternative_local", "utter_eligibility_next"]
+    assert events[0]["value"] == "conditions.capital"
+
+
+async def test_a_sole_trader_is_told_no_first_whatever_its_capital(database_url):
+    messages, _ = await run(
+        ActionAnswerFact(),
+        "ask_need_licence",
+        entities={"capital": 500, "licence_scope": "地网", "company_type": "个体户"},
+    )
+    assert [m["response"] for m in messages][:2] == ["utter_eligibility_not_yet", "utter_gap_company"]
+    assert messages[0]["licence"] == "地网"
+
+
+async def test_an_unsure_situation_whose_likely_readings_all_ask_for_a_verdict_gets_it(database_url):
+    ranking = [{"name": "ask_capital", "confidence": 0.41}, {"name": "ask_conditions", "confidence": 0.39}]
+    messages, _ = await run(
+        ActionAnswerFact(),
+        "ask_capital",
+        confidence=0.41,
+        ranking=ranking,
+        entities={"capital": 2000, "licence_scope": "全网"},
+    )
+    assert messages[0]["response"] == "utter_capital_enough"
+
+
+def with_retrieval(ranking: list, retrieval: list, intent: str = "nlu_fallback", confidence: float = 0.25):
+    tracker = tracker_for(intent, confidence=confidence, ranking=ranking)
+    tracker.latest_message["retrieval"] = retrieval
+    return tracker
+
+
+async def test_an_in_scope_question_like_none_we_answer_gets_the_honest_reply(database_url):
+    tracker = with_retrieval(LOW, [{"name": "ask_capital", "similarity": 0.21}, {"name": "greet", "similarity": 0.1}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_fact"]
+
+
+async def test_a_question_close_to_ours_gets_buttons_ranked_with_the_second_opinion(database_url):
+    tracker = with_retrieval(
+        LOW, [{"name": "ask_materials", "similarity": 0.8}, {"name": "ask_capital", "similarity": 0.3}]
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_clarify"
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]][0] == "/ask_materials"
+
+
+async def test_an_off_topic_guess_is_overruled_when_the_message_is_close_to_a_licence_question(database_url):
+    ranking = [{"name": "out_of_scope", "confidence": 0.4}, {"name": "ask_fees", "confidence": 0.3}]
+    tracker = with_retrieval(ranking, [{"name": "ask_fees", "similarity": 0.75}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_clarify"
+    tracker = with_retrieval(
+        ranking, [{"name": "out_of_scope", "similarity": 0.7}, {"name": "ask_fees", "similarity": 0.2}]
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_out_of_scope"
+
+
+async def test_an_unsure_guess_of_another_licence_still_gets_the_honest_reply(database_url):
+    ranking = [{"name": "ask_other_licence", "confidence": 0.3}, {"name": "ask_definition", "confidence": 0.25}]
+    tracker = with_retrieval(ranking, [{"name": "ask_other_licence", "similarity": 0.5}])
+    dispatcher = CollectingDispatcher()
+    await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_other_licence"
+
+
+async def test_a_renewal_question_about_a_licence_never_used_opens_with_no(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_renewal", entities={"operation": "未开通"})
+    assert messages[0]["answer"].startswith("有效期内一直未开通的业务不予延续")
+
+
+async def test_a_national_case_in_a_named_province_is_answered_for_the_national_licence(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_process", entities={"province": "上海市", "licence_scope": "全网"})
+    assert "工业和信息化部" in messages[0]["answer"] and "地网" not in messages[0]["answer"]
+
+
+async def test_a_pre_check_started_with_scope_and_capital_asks_nothing_and_gives_the_verdict(database_url):
+    from actions.eligibility import ActionEligibilityResult, ActionEligibilityStart, ValidateEligibilityForm
+
+    told = {"capital": 2000, "licence_scope": "全网", "company_type": "外资"}
+    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities=told)
+    assert start == []  # no 「我问您几个问题」 when there is nothing to ask
+    tracker = tracker_for("check_eligibility", entities=told, slots=told)
+    required = await ValidateEligibilityForm().required_slots(
+        ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"],
+        CollectingDispatcher(),
+        tracker,
+        {},
+    )
+    assert required == ["licence_scope", "capital"]
+    messages, events = await run(ActionEligibilityResult(), "check_eligibility", entities=told, slots=told)
+    assert messages[0]["response"] == "utter_eligibility_ok_partial"  # blacklist and premises were not said
+    assert (messages[0]["licence"], messages[0]["capital"], messages[0]["minimum"]) == ("全网", "2000", "1000")
+    assert "全网" in events[0]["value"]
+
+
+async def test_a_pre_check_started_with_part_of_the_case_asks_for_the_rest(database_url):
+    from actions.eligibility import ActionEligibilityStart, ValidateEligibilityForm
+
+    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities={"company_type": "外资"})
+    assert [m["response"] for m in start] == ["utter_eligibility_start"]
+    slots = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
+    tracker = tracker_for("check_eligibility", entities={"capital": 300}, slots={"capital": 300})
+    assert await ValidateEligibilityForm().required_slots(slots, CollectingDispatcher(), tracker, {}) == slots
+
+
+async def test_a_place_told_first_gets_who_approves_there(database_url):
+    """「我们在苏州，只做本地」 as the first message: the provincial bureau, not 「您是想问……」."""
+    messages, events = await run(
+        ActionAnswerFact(),
+        "inform",
+        entities={"province": "江苏省", "licence_scope": "地网"},
+        ranking=[{"name": "inform", "confidence": 0.5}, {"name": "ask_licence_types", "confidence": 0.3}],
+    )
+    assert "江苏省通信管理局" in messages[0]["answer"]
+    assert events[0]["value"] == "licence.types"
+
+
+async def test_the_second_opinion_answers_when_the_model_is_unsure_and_an_example_is_close(database_url):
+    tracker = with_retrieval(
+        [{"name": "ask_conditions", "confidence": 0.6}, {"name": "ask_numbers_95_96", "confidence": 0.3}],
+        [{"name": "ask_numbers_95_96", "similarity": 0.66}],
+        intent="ask_conditions",
+        confidence=0.6,
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFact().run(dispatcher, tracker, {})
+    assert events[0]["value"] == "numbers.95_96"
+    tracker = with_retrieval(
+        [{"name": "ask_conditions", "confidence": 0.9}],
+        [{"name": "ask_numbers_95_96", "similarity": 0.66}],
+        intent="ask_conditions",
+        confidence=0.9,
+    )
+    events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
+    assert events[0]["value"] == "conditions.all"  # a sure model keeps its answer

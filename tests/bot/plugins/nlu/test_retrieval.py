@@ -1,0 +1,83 @@
+"""The retrieval second opinion: built from the training examples, stored with the model, fast."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.plugins.nlu.retrieval import IN_FIELD, RETRIEVAL, RetrievalSecondOpinion
+from bot.settings import PROJECT_ROOT
+
+EXAMPLES = [
+    ("注册资本要多少", "ask_capital"),
+    ("全网要多少注册资本", "ask_capital"),
+    ("年报什么时候交", "ask_annual_report"),
+    ("年报在哪里报", "ask_annual_report"),
+    ("今天天气怎么样", "out_of_scope"),
+    ("讲个笑话", "out_of_scope"),
+]
+
+
+def component(tmp_path, **config):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("retrieval")
+    context = ExecutionContext(GraphSchema({}), "test")
+    defaults = {
+        **RetrievalSecondOpinion.get_default_config(),
+        "dictionary_path": str(PROJECT_ROOT / "bot" / "dictionary"),
+        **config,
+    }
+    return storage, resource, context, defaults
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    storage, resource, context, config = component(tmp_path)
+    trained = RetrievalSecondOpinion.create(config, storage, resource, context)
+    trained.train(TrainingData([Message(data={TEXT: text, "intent": intent}) for text, intent in EXAMPLES]))
+    return RetrievalSecondOpinion.load(config, storage, resource, context)
+
+
+def parse(component, text, entities=()):
+    message = Message(data={TEXT: text, ENTITIES: list(entities)})
+    component.process([message])
+    return message
+
+
+def test_the_closest_examples_intent_comes_first_and_is_stored_with_the_model(loaded):
+    ranking = parse(loaded, "注册资本最少要多少钱").get(RETRIEVAL)
+    assert ranking[0]["name"] == "ask_capital"
+    assert 0 < ranking[-1]["similarity"] <= ranking[0]["similarity"] <= 1
+    assert parse(loaded, "明天天气好吗").get(RETRIEVAL)[0]["name"] == "out_of_scope"
+
+
+def test_the_field_is_told_by_its_words_and_entities_but_not_by_amounts_or_places(loaded):
+    assert parse(loaded, "年报什么时候截止").get(IN_FIELD) is True  # 年报: the domain dictionary
+    assert parse(loaded, "我们想做客服外包").get(IN_FIELD) is True  # bot/lexicon/field.yml
+    assert parse(loaded, "离婚房子怎么分").get(IN_FIELD) is False
+    assert parse(loaded, "想贷款20万", [{"entity": "capital", "value": 20}]).get(IN_FIELD) is False
+    assert parse(loaded, "只在本省做", [{"entity": "licence_scope", "value": "地网"}]).get(IN_FIELD) is True
+
+
+def test_a_button_payload_gets_no_second_opinion(loaded):
+    assert parse(loaded, "/ask_capital").get(RETRIEVAL) is None
+
+
+def test_a_message_costs_well_under_a_few_milliseconds(loaded):
+    started = time.perf_counter()
+    for _ in range(200):
+        parse(loaded, "我们公司在杭州，注册资本300万，想做全国客户的客服外包，能办吗")
+    assert (time.perf_counter() - started) / 200 < 0.005
+
+
+def test_a_model_trained_without_intent_examples_loads_and_says_nothing(tmp_path):
+    storage, resource, context, config = component(tmp_path)
+    loaded = RetrievalSecondOpinion.load(config, storage, resource, context)
+    assert parse(loaded, "年报").get(RETRIEVAL) is None

@@ -1,0 +1,103 @@
+"""Settings come from the environment; production has no secret defaults."""
+
+import pytest
+
+from bot import settings
+
+
+def test_development_defaults_use_sqlite_under_var():
+    config = settings.load({})
+    assert config.database_url.endswith("/var/facts.db")
+    assert config.tracker_store_url.endswith("/var/tracker.db")
+    assert (config.rasa_port, config.action_port) == (5005, 5055)
+
+
+def test_production_requires_secrets():
+    with pytest.raises(
+        settings.SettingsError,
+        match="DATABASE_URL, RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, WIDGET_SECRET, CONSOLE_SECRET",
+    ):
+        settings.load({"APP_ENV": "production"})
+    config = settings.load(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": "sqlite://",
+            "RASA_AUTH_TOKEN": "t",
+            "ACTION_SERVER_TOKEN": "a",
+            "WIDGET_SECRET": "s",
+            "CONSOLE_SECRET": "c",
+        }
+    )
+    assert config.production and config.action_server_token == "a"
+
+
+def test_action_server_listens_on_loopback_unless_told_otherwise():
+    """F2: ACTION_HOST defaults to 127.0.0.1; compose and Helm set 0.0.0.0 for their private networks."""
+    assert settings.load({}).action_host == "127.0.0.1"
+    assert settings.load({"ACTION_HOST": "0.0.0.0"}).action_host == "0.0.0.0"
+
+
+def test_body_limits_have_safe_defaults_and_refuse_nonsense():
+    """F11: Rasa refuses bodies over 300 KB, the action server over 1 MiB, unless configured."""
+    config = settings.load({})
+    assert (config.rasa_max_body, config.action_max_body) == (300 * 1024, 1024 * 1024)
+    assert settings.load({"ACTION_MAX_BODY": "2097152"}).action_max_body == 2 * 1024 * 1024
+    with pytest.raises(settings.SettingsError, match="ACTION_MAX_BODY is a size in bytes"):
+        settings.load({"ACTION_MAX_BODY": "10"})
+    with pytest.raises(settings.SettingsError, match="SANIC_REQUEST_MAX_SIZE must be a whole number"):
+        settings.load({"SANIC_REQUEST_MAX_SIZE": "300KB"})
+
+
+def test_cors_default_is_the_web_apps_own_origin_only():
+    """N11: no stray origin (such as http://127.0.0.1:8090) is trusted by default."""
+    assert settings.load({}).cors_origins == ("http://localhost:8000",)
+    assert settings.load({"WEB_PORT": "9000"}).cors_origins == ("http://localhost:9000",)
+    assert settings.load({"CORS_ORIGINS": " https://a.example , https://b.example,"}).cors_origins == (
+        "https://a.example",
+        "https://b.example",
+    )
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"RASA_PORT": "abc"}, "RASA_PORT must be a port number"),
+        ({"ACTION_PORT": "70000"}, "ACTION_PORT must be between"),
+        ({"APP_ENV": "staging"}, "APP_ENV must be"),
+        ({"NOTIFY_INTERVAL": "soon"}, "NOTIFY_INTERVAL must be a number"),
+        ({"SMTP_SSL": "maybe"}, "SMTP_SSL must be 1 or 0"),
+        ({"BUSINESS_DAYS": "1,8"}, "BUSINESS_DAYS must list weekdays"),
+        ({"HANDOFF_CLAIM_TIMEOUT": "3 minutes"}, "HANDOFF_CLAIM_TIMEOUT must be a whole number"),
+        ({"WECHAT_REPLY_TIMEOUT": "0"}, "WECHAT_REPLY_TIMEOUT must be above 0"),
+        ({"SMTP_HOST": "mail", "SMTP_USER": "u", "SMTP_STARTTLS": "0"}, "SMTP_USER needs TLS"),
+    ],
+)
+def test_bad_values_are_refused_clearly(env, message):
+    with pytest.raises(settings.SettingsError, match=message):
+        settings.load(env)
+
+
+def test_several_rasa_workers_need_redis():
+    with pytest.raises(settings.SettingsError, match="REDIS_URL"):
+        settings.load({"SANIC_WORKERS": "3"})
+    assert settings.load({"SANIC_WORKERS": "3", "REDIS_URL": "redis://127.0.0.1:6379/0"}).redis_url
+    assert settings.load({"SANIC_WORKERS": "1"})
+
+
+def test_the_notifier_alone_reads_the_channels_and_a_process_reads_its_settings_once(monkeypatch):
+    """The channels come from the notifier's settings; ``current()`` is read once per process."""
+    config = settings.load(
+        {
+            "NOTIFY_WEBHOOK_URL": "https://crm.example/leads",
+            "SMTP_HOST": "mail.example",
+            "NOTIFY_EMAIL_TO": "sales@example.com",
+            "WECOM_WEBHOOK_URL": "https://qy.example/k",
+        }
+    )
+    assert config.notifiers.channels == ["wecom", "email", "webhook"]
+    assert config.notifiers.smtp_starttls and not config.notifiers.smtp_ssl  # TLS by default
+    assert settings.load({}).notifiers.channels == []
+    monkeypatch.setenv("CONSULTANT_CONTACT", "第一次")
+    first = settings.current()
+    monkeypatch.setenv("CONSULTANT_CONTACT", "第二次")
+    assert settings.current() is first and first.consultant_contact == "第一次"

@@ -1,0 +1,63 @@
+"""Logging in to the staff console: through a Flask test client, or as a browser would on a running stack."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import requests
+
+from bot import db
+from bot.store import staff
+
+PASSWORD = "console attack test password"
+
+
+def csrf(client, path="/console/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client, name, password):
+    return client.post("/console/login", data={"username": name, "password": password, "csrf_token": csrf(client)})
+
+
+# ---------- staff of a running stack (tests/support/stack.py): each test makes its own users and tokens
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def make_user(stack, role: str, name: str | None = None) -> str:
+    """A staff user with ``PASSWORD`` on the stack's database; returns the name."""
+    name = name or unique(f"sec-{role}")
+    with db.session_scope(stack.database_url) as session:
+        staff.create_user(name, role, PASSWORD, session=session)
+    return name
+
+
+def make_token(stack, role: str = "agent", name: str | None = None) -> str:
+    with db.session_scope(stack.database_url) as session:
+        return staff.create_token(name or unique(f"sec-token-{role}"), role=role, session=session)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def log_in(stack, name: str) -> requests.Session:
+    """A browser-like console session (cookie) that also knows its CSRF token."""
+    browser = requests.Session()
+    page = browser.get(f"{stack.web_url}/console/login", timeout=10).text
+    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = browser.post(
+        f"{stack.web_url}/console/login",
+        data={"username": name, "password": PASSWORD, "csrf_token": browser.csrf},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, answer.text
+    page = browser.get(f"{stack.web_url}/console/leads", timeout=10).text
+    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return browser
