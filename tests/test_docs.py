@@ -1,4 +1,5 @@
 """The documentation matches the code: README's size and links, the settings table, the tests security.md cites."""
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,21 @@ def _root() -> Path:
 ROOT = _root()
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
-REQUIRED_DOCS = {"channels.md", "console.md", "facts.md", "nlu.md", "operations.md", "settings.md", "security.md",
-                 "benchmarks.md"}
+REQUIRED_DOCS = {
+    "channels.md",
+    "console.md",
+    "facts.md",
+    "nlu.md",
+    "operations.md",
+    "settings.md",
+    "security.md",
+    "benchmarks.md",
+}
 LINK = re.compile(r"\]\(([^)\s]+?\.md)(#[^)\s]*)?\)")
 # how bot/settings.py reads a variable: env.get("X"), or a typed helper such as _port(env, "X", 5005)
 SETTINGS_READ = re.compile(
-    r"""(?:\benv\.get|\b_(?:port|fraction|count|size|number|switch))\(\s*(?:env\s*,\s*)?["']([A-Z][A-Z0-9_]+)["']""")
+    r"""(?:\benv\.get|\b_(?:port|fraction|count|size|number|switch))\(\s*(?:env\s*,\s*)?["']([A-Z][A-Z0-9_]+)["']"""
+)
 CODE_SUFFIXES = {".py", ".sh", ".yml", ".yaml", ".conf", ".example"}
 CODE_NAMES = {"Makefile", "Dockerfile", "run"}
 SKIP = {"docs", "tests", "results", "models", "var", "test-artifacts"}  # top-level folders that are not code
@@ -45,8 +55,11 @@ def _anchors(path: Path) -> set[str]:
 def _links(path: Path) -> list[tuple[Path, str]]:
     """The local Markdown files ``path`` links to, with the anchor (without #) or ''."""
     text = path.read_text(encoding="utf-8")
-    return [((path.parent / target).resolve(), (anchor or "#")[1:]) for target, anchor in LINK.findall(text)
-            if "://" not in target]
+    return [
+        ((path.parent / target).resolve(), (anchor or "#")[1:])
+        for target, anchor in LINK.findall(text)
+        if "://" not in target
+    ]
 
 
 def _code_text() -> str:
