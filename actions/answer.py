@@ -21,6 +21,8 @@ FOLLOWUPS = {"ask_followup", "inform"}
 VERDICT_INTENTS = {"ask_capital", "ask_conditions", "ask_licence_types", "ask_coverage", "ask_foreign_investment",
                    "ask_need_licence", "check_eligibility"} | FOLLOWUPS
 CAPITAL_FACT = "conditions.capital"
+# the conditions fact: its data holds the pre-check's gap lines (who may apply, credit, premises)
+CONDITIONS_FACT = "conditions.all"
 # below this confidence an answer gives way to the second opinion that the message is off-topic
 # (「帮我查一下顺丰单号」 read as the 95/96 number question with 0.77)
 OFF_TOPIC_OVERRULE = 0.9
@@ -58,24 +60,27 @@ def is_uncertain(tracker: Tracker, config: settings.Settings) -> bool:
 
 
 def answer_capital(dispatcher: CollectingDispatcher, fact: facts.Fact, capital: float,
-                   scope: Optional[str], company_type: Optional[str] = None) -> None:
+                   scope: Optional[str], company_type: Optional[str] = None,
+                   conditions: Optional[facts.Fact] = None) -> None:
     """Say whether ``capital`` (万元) is enough, with thresholds from the fact's data.
 
-    A sole trader (个体户) cannot apply whatever its capital: that comes first.
+    A sole trader (个体户) cannot apply whatever its capital: that comes first. What the law
+    says beside the verdict (认缴, who may apply) comes from the facts too, never from the domain.
     """
     verdict = eligibility.capital_verdict(capital, scope, fact.data)
+    paid_in = (fact.data or {}).get("paid_in") or ""
     if company_type == "个体户":
         dispatcher.utter_message(response="utter_eligibility_not_yet", licence=verdict.scope or "地网",
                                  source=fact.source_text)
-        dispatcher.utter_message(response="utter_gap_company")
+        dispatcher.utter_message(response="utter_gap_company", gap=gap_text("company", conditions or fact))
         if not verdict.enough:
             dispatcher.utter_message(response="utter_gap_capital", minimum=eligibility.wan(verdict.minimum),
-                                     capital=eligibility.wan(verdict.capital))
+                                     capital=eligibility.wan(verdict.capital), paid_in=paid_in)
         return
     if verdict.scope is None and verdict.local_only:
         verdict = eligibility.capital_verdict(capital, "全网", fact.data)
     wan = eligibility.wan
-    common = dict(capital=wan(verdict.capital), minimum=wan(verdict.minimum),
+    common = dict(capital=wan(verdict.capital), minimum=wan(verdict.minimum), paid_in=paid_in,
                   scope=verdict.scope or "地网", source=fact.source_text, fact_key=fact.key, fact_version=fact.version)
     if verdict.enough:
         dispatcher.utter_message(response="utter_capital_enough", **common)
@@ -85,7 +90,29 @@ def answer_capital(dispatcher: CollectingDispatcher, fact: facts.Fact, capital: 
         dispatcher.utter_message(response="utter_capital_alternative_local",
                                  local=wan(verdict.local), national=wan(verdict.national))
     else:
-        dispatcher.utter_message(response="utter_capital_alternative_raise", minimum=wan(verdict.minimum))
+        dispatcher.utter_message(response="utter_capital_alternative_raise", minimum=wan(verdict.minimum),
+                                 paid_in=paid_in)
+
+
+def gap_text(name: str, fact: facts.Fact) -> str:
+    """The line of the pre-check's gap list for condition ``name``, from the conditions fact's data.
+
+    ``fact`` may be any fact that carries the gaps (the conditions fact); without them its answer is
+    the safe stand-in, so a staff edit never leaves an empty bullet.
+    """
+    gaps = (fact.data or {}).get("gaps") or {}
+    return gaps.get(name) or fact.answer
+
+
+def say_correction(dispatcher: CollectingDispatcher, fact: facts.Fact, corr: facts.Correction) -> None:
+    """Correct a claim: an outdated rule says since when; a misconception is never called outdated."""
+    if corr.kind == "misconception":
+        dispatcher.utter_message(response="utter_fact_misconception", claim=corr.claim, current=corr.current,
+                                 fact_key=fact.key, fact_version=fact.version)
+        return
+    since = f"（{corr.since}年起）" if corr.since else ""
+    dispatcher.utter_message(response="utter_fact_correction", claim=corr.claim, current=corr.current,
+                             since=since, fact_key=fact.key, fact_version=fact.version)
 
 
 def second_opinion(message: Dict[str, Any], answered: set) -> Optional[str]:
@@ -132,7 +159,7 @@ def situation_verdict(dispatcher: CollectingDispatcher, entities: Dict[str, Any]
                 dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                 return []
             answer_capital(dispatcher, fact, entities["capital"], entities.get("licence_scope"),
-                           entities.get("company_type"))
+                           entities.get("company_type"), facts.get_fact(CONDITIONS_FACT, session=session))
             dispatcher.utter_message(response="utter_eligibility_next")
             return [SlotSet("fact_key", fact.key)]
     except SQLAlchemyError:
@@ -188,16 +215,14 @@ class ActionAnswerFact(Action):
                     return []
                 if "capital" in entities and (fact.data or {}).get("capital_min_wan"):
                     answer_capital(dispatcher, fact, entities["capital"], entities.get("licence_scope"),
-                                   entities.get("company_type"))
+                                   entities.get("company_type"), facts.get_fact(CONDITIONS_FACT, session=session))
                 else:
                     # the bot message records the fact and version it quotes (metadata of the stored event)
                     answer, version = facts.versioned_answer(fact, entities)
                     dispatcher.utter_message(response="utter_fact", answer=answer, source=fact.source_text,
                                              fact_key=fact.key, fact_version=version)
                 for corr in fact.corrections:
-                    dispatcher.utter_message(response="utter_fact_correction", claim=corr.claim,
-                                             current=corr.current, since=corr.since or "",
-                                             fact_key=fact.key, fact_version=fact.version)
+                    say_correction(dispatcher, fact, corr)
                 if fact.unconfirmed:
                     dispatcher.utter_message(response="utter_fact_unconfirmed",
                                              note=facts.CONFIDENCE_LEVELS[fact.confidence])
