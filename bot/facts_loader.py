@@ -365,7 +365,8 @@ def fact_row(fact: Fact) -> dict:
             "answer": content["answer"], "confidence_note": content["confidence_note"],
             "confidence": content["confidence"], "sources": content["sources"],
             "effective": fact.effective_date, "verified": fact.verified_date, "data": content["data"],
-            "variants": content["variants"], "corrections": content["corrections"]}
+            "variants": content["variants"],
+            "corrections": [{**c, "kind": c.get("kind", "outdated")} for c in content["corrections"]]}
 
 
 def _quoted(text: str) -> str:

@@ -205,6 +205,14 @@ def _date(value: Optional[str]) -> Optional[dt.date]:
     return dt.date.fromisoformat(value) if value else None
 
 
+def _correction_content(corr: Correction) -> dict:
+    """A correction as a version stores it; the usual kind (outdated) is left out, as versions before 0005 have it."""
+    content = {"claim": corr.claim, "current": corr.current, "since": corr.since}
+    if corr.kind and corr.kind != "outdated":
+        content["kind"] = corr.kind
+    return content
+
+
 def content_of(fact: Fact) -> dict:
     """The fact's content as a version stores it (plain JSON values)."""
     return {
@@ -214,8 +222,7 @@ def content_of(fact: Fact) -> dict:
         "confidence": fact.confidence,
         "confidence_note": fact.confidence_note,
         "variants": [{"when": dict(v["when"]), "answer": v["answer"]} for v in fact.variants or []],
-        "corrections": [{"claim": c.claim, "current": c.current, "since": c.since, "kind": c.kind or "outdated"}
-                        for c in fact.corrections],
+        "corrections": [_correction_content(c) for c in fact.corrections],
         "data": fact.data,
         "effective": _iso(fact.effective_date),
         "verified": _iso(fact.verified_date),

@@ -66,7 +66,7 @@ def field_lines(name: str, value) -> list[str]:
                 for item in value or []]
     if name == "corrections":
         return [f"{c['claim']} → {c['current']}" + (f"（{c['since']}）" if c.get("since") else "")
-                for c in value or []]
+                + ("（误解）" if c.get("kind") == "misconception" else "") for c in value or []]
     return _flatten(value) if value else []
 
 
