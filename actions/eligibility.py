@@ -127,7 +127,7 @@ class ActionEligibilityResult(Action):
         wan = eligibility.wan
         gaps = []
         if tracker.get_slot("company_type") == "个体户":
-            gaps.append(("utter_gap_company", dict(gap=says["company"])))
+            gaps.append(("utter_gap_company", {"gap": says["company"]}))
         if not verdict.enough:
             if verdict.local_only:
                 gaps.append(("utter_gap_capital_local", dict(national=wan(verdict.national), local=wan(verdict.local),
@@ -136,9 +136,9 @@ class ActionEligibilityResult(Action):
                 gaps.append(("utter_gap_capital", dict(minimum=wan(verdict.minimum), capital=wan(capital),
                                                         paid_in=paid_in)))
         if tracker.get_slot("on_blacklist"):
-            gaps.append(("utter_gap_blacklist", dict(gap=says["blacklist"])))
+            gaps.append(("utter_gap_blacklist", {"gap": says["blacklist"]}))
         if tracker.get_slot("has_premises") is False:
-            gaps.append(("utter_gap_premises", dict(gap=says["premises"])))
+            gaps.append(("utter_gap_premises", {"gap": says["premises"]}))
         if gaps:
             dispatcher.utter_message(response="utter_eligibility_not_yet", licence=scope, source=source)
             for response, values in gaps:

@@ -437,10 +437,14 @@ async def test_every_fact_is_answered_for_its_own_intent(session):
         assert events == [{"event": "slot", "timestamp": None, "name": "fact_key", "value": key}], intent
 
 
+PROVINCE_ANY = {"when": {"province": "*"}, "answer": "在{province}办地网"}
+NATIONAL = {"when": {"licence_scope": "全网"}, "answer": "全网"}
+
+
 @pytest.mark.parametrize("variants", [
-    [{"when": {"province": "*"}, "answer": "在{province}办地网"}, {"when": {"licence_scope": "全网"}, "answer": "全网"}],
-    [{"when": {"licence_scope": "全网"}, "answer": "全网"}, {"when": {"province": "*"}, "answer": "在{province}办地网"}],
-    [{"when": {"province": "上海市"}, "answer": "在上海办地网"}, {"when": {"licence_scope": "全网"}, "answer": "全网"}],
+    [PROVINCE_ANY, NATIONAL],
+    [NATIONAL, PROVINCE_ANY],
+    [{"when": {"province": "上海市"}, "answer": "在上海办地网"}, NATIONAL],
 ])
 def test_a_tie_between_variants_goes_to_what_the_visitor_asks_for_not_where_they_are(variants):
     """Audit §0.3: 「我们在上海，想办全网，流程怎么走」 got 「在上海市办地网：……」."""

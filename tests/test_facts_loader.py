@@ -264,7 +264,7 @@ def test_sources_shown_to_visitors_name_a_document_not_a_placeholder():
 
 def test_legal_statements_live_in_the_facts_not_in_the_domain():
     """Audit §2b.13: what the law says follows a staff edit of the facts; the domain only frames it."""
-    domain = yaml.safe_load(open(facts_loader_dir().parent.parent / "bot" / "domain.yml", encoding="utf-8"))
+    domain = yaml.safe_load((facts_loader_dir().parent.parent / "bot" / "domain.yml").read_text(encoding="utf-8"))
     texts = [v["text"] for variants in domain["responses"].values() for v in variants]
     legal = ["认缴", "缴足", "实地核查", "须是依法设立", "不得被列入"]  # the audit's domain.yml:257…339
     assert [(phrase, text) for text in texts for phrase in legal if phrase in text] == []
