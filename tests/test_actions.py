@@ -504,3 +504,24 @@ async def test_the_gap_lines_come_from_the_conditions_fact(session):
     assert gaps == {"utter_gap_blacklist": conditions.data["gaps"]["blacklist"],
                     "utter_gap_premises": conditions.data["gaps"]["premises"]}
 
+
+
+async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_it(database_url):
+    """The model fell back, but its best guess and the second opinion's closest question agree."""
+    ranking = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "ask_online_system", "confidence": 0.25},
+               {"name": "ask_process", "confidence": 0.2}]
+    tracker = with_retrieval(ranking, [{"name": "ask_online_system", "similarity": 0.6},
+                                       {"name": "ask_process", "similarity": 0.45}])
+    dispatcher = CollectingDispatcher()
+    events = await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_fact" and events[0]["value"] == "process.online_system"
+    # the same in ActionAnswerFact when the guess is below the answer gate
+    tracker = with_retrieval(ranking[1:], [{"name": "ask_online_system", "similarity": 0.6}],
+                             intent="ask_online_system", confidence=0.25)
+    events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
+    assert events[0]["value"] == "process.online_system"
+    # they disagree, or the example is not close: still the buttons
+    for retrieval in ([{"name": "ask_process", "similarity": 0.6}], [{"name": "ask_online_system", "similarity": 0.2}]):
+        dispatcher = CollectingDispatcher()
+        await ActionClarify().run(dispatcher, with_retrieval(ranking, retrieval), {})
+        assert dispatcher.messages[0]["response"] != "utter_fact"
