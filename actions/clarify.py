@@ -182,5 +182,14 @@ class ActionClarify(Action):
         entities = answer.message_entities(tracker)
         if not tracker.active_loop.get("name") and answer.is_situation(tracker, entities, config):
             return answer.situation_verdict(dispatcher, entities, config)
+        try:
+            with db.session_scope(config.database_url) as session:
+                # the model fell back, but its best guess is the question whose example is closest: answer it
+                agreed = answer.agreed_intent(tracker.latest_message, answered_intents(session))
+                fact = facts.fact_for_intent(agreed, session=session) if agreed else None
+                if fact is not None:
+                    return answer.say_fact(dispatcher, fact, entities, session)
+        except SQLAlchemyError:
+            pass  # clarify says the facts are unavailable
         clarify(dispatcher, tracker)
         return []

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.answer import gap_text
 from bot import db, eligibility, settings
 from bot.store import facts
 
@@ -124,13 +125,16 @@ class ActionEligibilityResult(Action):
                     return []
                 verdict = eligibility.capital_verdict(capital, scope, capital_fact.data)
                 source = conditions.source_text
+                # what the law says in the gap lines comes from the facts (staff edit it there)
+                says = {name: gap_text(name, conditions) for name in ("company", "blacklist", "premises")}
+                paid_in = (capital_fact.data or {}).get("paid_in") or ""
         except SQLAlchemyError:
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return []
         wan = eligibility.wan
         gaps = []
         if tracker.get_slot("company_type") == "个体户":
-            gaps.append(("utter_gap_company", {}))
+            gaps.append(("utter_gap_company", {"gap": says["company"]}))
         if not verdict.enough:
             if verdict.local_only:
                 gaps.append(
@@ -140,11 +144,16 @@ class ActionEligibilityResult(Action):
                     )
                 )
             else:
-                gaps.append(("utter_gap_capital", {"minimum": wan(verdict.minimum), "capital": wan(capital)}))
+                gaps.append(
+                    (
+                        "utter_gap_capital",
+                        {"minimum": wan(verdict.minimum), "capital": wan(capital), "paid_in": paid_in},
+                    )
+                )
         if tracker.get_slot("on_blacklist"):
-            gaps.append(("utter_gap_blacklist", {}))
+            gaps.append(("utter_gap_blacklist", {"gap": says["blacklist"]}))
         if tracker.get_slot("has_premises") is False:
-            gaps.append(("utter_gap_premises", {}))
+            gaps.append(("utter_gap_premises", {"gap": says["premises"]}))
         if gaps:
             dispatcher.utter_message(response="utter_eligibility_not_yet", licence=scope, source=source)
             for response, values in gaps:

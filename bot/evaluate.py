@@ -101,9 +101,10 @@ def effective_intent(parse: dict, config: Optional[settings.Settings] = None) ->
     A message the assistant is unsure about (a fallback, or a fact intent below the answer gate)
     that actions/clarify.py answers with the out-of-scope reply counts as out of scope; so does a
     fact intent that actions/answer.py overrules as off-topic (the retrieval second opinion), and
-    one it answers with the second opinion's question counts as that question.
+    one it answers with the second opinion's question counts as that question, as does an unsure
+    message whose best guess is also the second opinion's closest question.
     """
-    from actions.answer import is_uncertain, overruled_as_off_topic, second_opinion
+    from actions.answer import agreed_intent, is_uncertain, overruled_as_off_topic, second_opinion
     from actions.clarify import off_topic
 
     intent: str = (parse.get("intent") or {}).get("name") or ""
@@ -113,6 +114,9 @@ def effective_intent(parse: dict, config: Optional[settings.Settings] = None) ->
     if preferred:  # answered with the second opinion's question (actions/answer.py)
         return preferred
     if intent == FALLBACK or (intent in answered and is_uncertain(message, config or settings.load())):
+        agreed = agreed_intent(parse, answered)
+        if agreed:  # both opinions name it: answered (actions/answer.py, actions/clarify.py)
+            return agreed
         if off_topic(parse, answered):
             return OUT_OF_SCOPE
     elif intent in answered and overruled_as_off_topic(message):

@@ -35,11 +35,20 @@ import yaml
 from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
-from bot.store.facts import CONFIDENCE_LEVELS, Correction, Fact, _is_wide, content_of, fold_whitespace, record_version
+from bot.store.facts import (
+    CONFIDENCE_LEVELS,
+    CORRECTION_KINDS,
+    Correction,
+    Fact,
+    _is_wide,
+    content_of,
+    fold_whitespace,
+    record_version,
+)
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
 OPTIONAL = {"intent", "question", "confidence_note", "effective", "data", "corrections", "variants"}
-CORRECTION_FIELDS = {"claim", "current", "since"}
+CORRECTION_FIELDS = {"claim", "current", "since", "kind"}
 
 
 class FactsFileError(ValueError):
@@ -180,11 +189,15 @@ def _validate_row(row: Any, where: str) -> dict:
         extra = set(corr) - CORRECTION_FIELDS - {"__line__"}
         if extra:
             raise FactsFileError(f"{corr_where}: unknown correction field(s): {', '.join(sorted(extra))}")
+        kind = corr.get("kind", "outdated")
+        if kind not in CORRECTION_KINDS:
+            raise FactsFileError(f"{corr_where}: kind must be one of {'/'.join(CORRECTION_KINDS)}, got {kind!r}")
         corrections.append(
             {
                 "claim": _text(corr, "claim", corr_where, True),
                 "current": _text(corr, "current", corr_where, True),
                 "since": str(corr["since"]) if corr.get("since") is not None else None,
+                "kind": kind,
             }
         )
     clean["corrections"] = corrections
@@ -281,7 +294,7 @@ def _apply(fact: Fact, row: dict, digest: str) -> None:
     fact.verified_date = row["verified"]
     fact.file_hash = digest
     fact.corrections = [
-        Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"])
+        Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"], kind=c["kind"])
         for i, c in enumerate(row["corrections"])
     ]
 
@@ -386,7 +399,7 @@ def fact_row(fact: Fact) -> dict:
         "verified": fact.verified_date,
         "data": content["data"],
         "variants": content["variants"],
-        "corrections": content["corrections"],
+        "corrections": [{**c, "kind": c.get("kind", "outdated")} for c in content["corrections"]],
     }
 
 
@@ -450,8 +463,11 @@ def _wrap(text: str) -> list[str]:
 
 def _text_lines(name: str, text: str, indent: int, *, fold_over: Optional[int] = None) -> list[str]:
     pad = " " * indent
-    if fold_over is not None and len(text) > fold_over and text.isprintable() and text == text.strip():
-        return [f"{pad}{name}: >-"] + [f"{pad}  {line}" for line in _wrap(text)]
+    paragraphs = text.split("\n")
+    # an enumeration's line breaks come back from folding (fold_whitespace), so each item starts a line
+    foldable = all(p.isprintable() for p in paragraphs) and fold_whitespace(" ".join(paragraphs)) == text
+    if fold_over is not None and len(text) > fold_over and foldable and text == text.strip():
+        return [f"{pad}{name}: >-"] + [f"{pad}  {line}" for p in paragraphs for line in _wrap(p)]
     return [f"{pad}{name}: {_scalar(text)}"]
 
 
@@ -522,6 +538,8 @@ def emit_fact(row: dict) -> str:
             lines += _text_lines("current", corr["current"], 8)
             if corr["since"] is not None:
                 lines.append(f"        since: {_scalar(corr['since'])}")
+            if corr["kind"] != "outdated":
+                lines.append(f"        kind: {corr['kind']}")
     return "\n".join(lines)
 
 

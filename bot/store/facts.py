@@ -12,6 +12,7 @@ callers decide the unit of work.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Optional
 
@@ -51,6 +52,12 @@ CONTENT_FIELDS = (
     "verified",
 )
 MAX_REASON = 500
+# what a correction corrects: a rule that was once in force, or a claim that never was a rule
+CORRECTION_KINDS = ("outdated", "misconception")
+# entities that say where the company is, not what it asks about: they lose a tie between variants
+PLACE_ENTITIES = {"province"}
+# the circled numbers of an enumeration (①…⑩): each item starts a line in the chat bubble
+ENUMERATION = re.compile(r"(?<=\S)\s*(?=[①-⑳])")
 
 
 class StaleVersion(Exception):
@@ -66,12 +73,16 @@ def _is_wide(char: str) -> bool:
 
 
 def fold_whitespace(text: str) -> str:
-    """Collapse whitespace runs; drop them between Chinese characters (YAML folding adds them)."""
+    """Collapse whitespace runs; drop them between Chinese characters (YAML folding adds them).
+
+    An enumeration keeps one item per line: a line break goes before each of ②…⑩ (and before ①
+    when text precedes it), so the chat bubble does not run the list into one paragraph.
+    """
     pieces = text.split()
     folded = pieces[0] if pieces else ""
     for piece in pieces[1:]:
         folded += ("" if _is_wide(folded[-1]) or _is_wide(piece[0]) else " ") + piece
-    return folded
+    return ENUMERATION.sub("\n", folded)
 
 
 class Fact(Base):
@@ -127,22 +138,31 @@ class Fact(Base):
 
         A variant applies when each of its ``when`` conditions holds: the entity
         has that value, or is present at all for ``"*"``. Its answer may name
-        the entities, e.g. ``{province}通信管理局``.
+        the entities, e.g. ``{province}通信管理局``. More conditions win; at equal
+        size a named value beats ``"*"``, then what the visitor wants (全网, 外资 …)
+        beats where the company is (「我们在上海，想办全网」 is a 全网 question).
         """
-        best, best_size = None, 0
+        best, best_rank = None, None
         for variant in self.variants or []:
             when = variant["when"]
-            if len(when) > best_size and all(
+            if not all(
                 name in entities and (wanted == "*" or entities[name] == wanted) for name, wanted in when.items()
             ):
-                best, best_size = variant, len(when)
+                continue
+            rank = (
+                len(when),
+                sum(wanted != "*" for wanted in when.values()),
+                sum(name not in PLACE_ENTITIES for name in when),
+            )
+            if best_rank is None or rank > best_rank:
+                best, best_rank = variant, rank
         if best is None:
             return self.answer
         return best["answer"].format_map({name: entities.get(name, "") for name in best["when"]})
 
 
 class Correction(Base):
-    """An outdated claim (from the product article) and the current rule."""
+    """A claim from the product article (an outdated rule or a misconception) and the current rule."""
 
     __tablename__ = "fact_corrections"
 
@@ -152,6 +172,7 @@ class Correction(Base):
     claim = Column(Text, nullable=False)
     current = Column(Text, nullable=False)
     since = Column(String(20), nullable=True)
+    kind = Column(String(20), nullable=False, default="outdated", server_default="outdated")
 
     fact = relationship("Fact", back_populates="corrections")
 
@@ -204,6 +225,14 @@ def _date(value: Optional[str]) -> Optional[dt.date]:
     return dt.date.fromisoformat(value) if value else None
 
 
+def _correction_content(corr: Correction) -> dict:
+    """A correction as a version stores it; the usual kind (outdated) is left out, as versions before 0005 have it."""
+    content = {"claim": corr.claim, "current": corr.current, "since": corr.since}
+    if corr.kind and corr.kind != "outdated":
+        content["kind"] = corr.kind
+    return content
+
+
 def content_of(fact: Fact) -> dict:
     """The fact's content as a version stores it (plain JSON values)."""
     return {
@@ -213,7 +242,7 @@ def content_of(fact: Fact) -> dict:
         "confidence": fact.confidence,
         "confidence_note": fact.confidence_note,
         "variants": [{"when": dict(v["when"]), "answer": v["answer"]} for v in fact.variants or []],
-        "corrections": [{"claim": c.claim, "current": c.current, "since": c.since} for c in fact.corrections],
+        "corrections": [_correction_content(c) for c in fact.corrections],
         "data": fact.data,
         "effective": _iso(fact.effective_date),
         "verified": _iso(fact.verified_date),
@@ -231,8 +260,11 @@ def apply_content(fact: Fact, content: dict) -> None:
     fact.data = content["data"]
     fact.effective_date = _date(content["effective"])
     fact.verified_date = _date(content["verified"])
+    # versions recorded before corrections had a kind: all of those were rendered as outdated rules
     fact.corrections = [
-        Correction(position=i, claim=c["claim"], current=c["current"], since=c["since"])
+        Correction(
+            position=i, claim=c["claim"], current=c["current"], since=c["since"], kind=c.get("kind") or "outdated"
+        )
         for i, c in enumerate(content["corrections"])
     ]
 

@@ -60,7 +60,7 @@ async def test_outdated_article_claim_is_corrected(database_url):
     corrections = [m for m in messages if m["response"] == "utter_fact_correction"]
     assert len(corrections) == 1
     assert "年检" in corrections[0]["claim"] and "年报" in corrections[0]["current"]
-    assert corrections[0]["since"] == "2017"
+    assert corrections[0]["since"] == "（2017年起）"
 
 
 async def test_unconfirmed_fact_says_so_and_offers_a_consultant(database_url):
@@ -538,3 +538,130 @@ async def test_the_second_opinion_answers_when_the_model_is_unsure_and_an_exampl
     )
     events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
     assert events[0]["value"] == "conditions.all"  # a sure model keeps its answer
+
+
+# ------------------------------------------------------------------ issue #15: the knowledge audit's findings
+
+
+async def test_every_fact_is_answered_for_its_own_intent(session):
+    """Audit §0.1: no fact is out of the chat's reach (the REST twin is tests/e2e/test_every_fact.py)."""
+    keys = {f.key: f.intent for f in facts.all_facts(session=session)}
+    assert None not in keys.values()
+    for key, intent in keys.items():
+        _, events = await run(ActionAnswerFact(), intent)
+        assert events == [{"event": "slot", "timestamp": None, "name": "fact_key", "value": key}], intent
+
+
+PROVINCE_ANY = {"when": {"province": "*"}, "answer": "在{province}办地网"}
+NATIONAL = {"when": {"licence_scope": "全网"}, "answer": "全网"}
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        [PROVINCE_ANY, NATIONAL],
+        [NATIONAL, PROVINCE_ANY],
+        [{"when": {"province": "上海市"}, "answer": "在上海办地网"}, NATIONAL],
+    ],
+)
+def test_a_tie_between_variants_goes_to_what_the_visitor_asks_for_not_where_they_are(variants):
+    """Audit §0.3: 「我们在上海，想办全网，流程怎么走」 got 「在上海市办地网：……」."""
+    fact = facts.Fact(answer="一般答案", variants=variants)
+    assert fact.answer_for({"province": "上海市", "licence_scope": "全网"}) == "全网"
+    assert fact.answer_for({"province": "上海市"}).startswith("在上海")
+    assert fact.answer_for({}) == "一般答案"
+
+
+def test_more_conditions_and_named_values_are_more_specific():
+    fact = facts.Fact(
+        answer="一般",
+        variants=[
+            {"when": {"licence_scope": "全网", "province": "*"}, "answer": "全网，公司在{province}"},
+            {"when": {"licence_scope": "*"}, "answer": "任一范围"},
+            {"when": {"licence_scope": "全网"}, "answer": "全网"},
+        ],
+    )
+    assert fact.answer_for({"licence_scope": "全网", "province": "广东省"}) == "全网，公司在广东省"
+    assert fact.answer_for({"licence_scope": "全网"}) == "全网"
+    assert fact.answer_for({"licence_scope": "地网"}) == "任一范围"
+
+
+async def test_a_misconception_is_not_called_outdated(database_url):
+    """Audit §0.4: 「至少给3名员工交三个月社保」 never was a rule."""
+    messages, _ = await run(ActionAnswerFact(), "ask_staff")
+    corrections = [
+        m for m in messages if m["response"].startswith("utter_fact_misc") or m["response"] == "utter_fact_correction"
+    ]
+    assert [m["response"] for m in corrections] == ["utter_fact_misconception"]
+    assert "社保" in corrections[0]["claim"] and "since" not in corrections[0]
+
+
+async def test_an_outdated_rule_and_a_misconception_of_one_fact_each_get_their_wording(database_url):
+    messages, _ = await run(ActionAnswerFact(), "ask_materials")
+    kinds = [(m["response"], m.get("since")) for m in messages if "claim" in m]
+    assert kinds == [("utter_fact_correction", "（2017年起）"), ("utter_fact_misconception", None)]
+
+
+async def test_the_capital_verdict_says_what_the_capital_fact_says_about_paying_in(session):
+    fact = facts.get_fact("conditions.capital", session=session)
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 2000, "licence_scope": "全网"})
+    assert messages[0]["response"] == "utter_capital_enough" and messages[0]["paid_in"] == fact.data["paid_in"]
+    fact.data = {**fact.data, "paid_in": "认缴即可（已由工作人员复核）。"}
+    session.commit()
+    messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 2000, "licence_scope": "全网"})
+    assert messages[0]["paid_in"] == "认缴即可（已由工作人员复核）。"
+
+
+async def test_the_gap_lines_come_from_the_conditions_fact(session):
+    conditions = facts.get_fact("conditions.all", session=session)
+    messages, _ = await run(
+        ActionAnswerFact(),
+        "ask_need_licence",
+        entities={"capital": 500, "licence_scope": "地网", "company_type": "个体户"},
+    )
+    assert messages[1]["response"] == "utter_gap_company" and messages[1]["gap"] == conditions.data["gaps"]["company"]
+    from actions.eligibility import ActionEligibilityResult
+
+    dispatcher = CollectingDispatcher()
+    tracker = tracker_for(
+        "affirm",
+        slots={
+            "licence_scope": "地网",
+            "company_type": "内资",
+            "capital": "500",
+            "on_blacklist": True,
+            "has_premises": False,
+        },
+    )
+    await ActionEligibilityResult().run(dispatcher, tracker, {})
+    gaps = {m["response"]: m.get("gap") for m in dispatcher.messages if m["response"].startswith("utter_gap_")}
+    assert gaps == {
+        "utter_gap_blacklist": conditions.data["gaps"]["blacklist"],
+        "utter_gap_premises": conditions.data["gaps"]["premises"],
+    }
+
+
+async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_it(database_url):
+    """The model fell back, but its best guess and the second opinion's closest question agree."""
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.3},
+        {"name": "ask_online_system", "confidence": 0.25},
+        {"name": "ask_process", "confidence": 0.2},
+    ]
+    tracker = with_retrieval(
+        ranking, [{"name": "ask_online_system", "similarity": 0.6}, {"name": "ask_process", "similarity": 0.45}]
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ActionClarify().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_fact" and events[0]["value"] == "process.online_system"
+    # the same in ActionAnswerFact when the guess is below the answer gate
+    tracker = with_retrieval(
+        ranking[1:], [{"name": "ask_online_system", "similarity": 0.6}], intent="ask_online_system", confidence=0.25
+    )
+    events = await ActionAnswerFact().run(CollectingDispatcher(), tracker, {})
+    assert events[0]["value"] == "process.online_system"
+    # they disagree, or the example is not close: still the buttons
+    for retrieval in ([{"name": "ask_process", "similarity": 0.6}], [{"name": "ask_online_system", "similarity": 0.2}]):
+        dispatcher = CollectingDispatcher()
+        await ActionClarify().run(dispatcher, with_retrieval(ranking, retrieval), {})
+        assert dispatcher.messages[0]["response"] != "utter_fact"

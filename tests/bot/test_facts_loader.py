@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from actions.clarify import HONEST_REPLIES
 from bot import db
-from bot.facts_loader import FactsFileError, load_facts, main, read_facts
+from bot.facts_loader import FactsFileError, export_facts, load_facts, main, read_facts
 from bot.settings import PROJECT_ROOT
 from bot.store import facts
+from bot.store.facts import fold_whitespace, get_fact
 from tests.support.facts_files import GOOD, write
 
 
@@ -118,11 +121,11 @@ def test_cli_reports_changes_and_errors(tmp_path, url, capsys):
 def test_project_facts_cover_every_answer_intent_and_reference_section():
     rows = read_facts([facts_loader_dir()])
     intents = {r["intent"] for r in rows if r["intent"]}
-    domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))
-    # in scope but without a fact by design: answered honestly and handed to a consultant (actions/clarify.py)
-    honest = set(HONEST_REPLIES)
-    asked = {i for i in domain["intents"] if i.startswith("ask_")} - {"ask_followup"} - honest
+    domain = yaml.safe_load((facts_loader_dir().parent.parent / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    # the honest replies (another licence, an in-scope question no fact answers) are not facts
+    asked = {i for i in domain["intents"] if i.startswith("ask_")} - {"ask_followup"} - set(HONEST_REPLIES)
     assert asked == intents, "every ask_* intent needs exactly one fact"
+    assert all(r["intent"] for r in rows), "every fact is reached by a question of its own"
     assert {r["confidence"] for r in rows} == {"H", "M", "L", "U"}
     assert sum(len(r["corrections"]) for r in rows) >= 11  # section C of the reference
 
@@ -143,3 +146,145 @@ def test_folded_yaml_lines_join_without_spaces_between_chinese(raw, folded):
     from bot.facts_loader import fold_whitespace
 
     assert fold_whitespace(raw) == folded
+
+
+# ------------------------------------------------------------------ issue #15: the knowledge audit's findings
+
+BARE_YES_NO = {
+    "能",
+    "不能",
+    "可以",
+    "不可以",
+    "要",
+    "不要",
+    "需要",
+    "不需要",
+    "是",
+    "不是",
+    "会",
+    "不会",
+    "有",
+    "没有",
+    "行",
+    "不行",
+    "对",
+    "不对",
+}
+
+
+def project_answers():
+    for row in read_facts([facts_loader_dir()]):
+        yield row["key"], row["answer"]
+        for variant in row["variants"]:
+            yield f"{row['key']} {variant['when']}", variant["answer"]
+
+
+def test_no_answer_opens_with_a_bare_yes_or_no():
+    """Audit §0.2: a fact reached by a question that is not yes/no must not open with 「要。」 against its body."""
+    opening = {key: re.split(r"[。；：，！？\n]", answer, maxsplit=1)[0].strip() for key, answer in project_answers()}
+    assert {key: first for key, first in opening.items() if first in BARE_YES_NO} == {}
+
+
+def test_enumerations_keep_one_item_per_line():
+    """Audit §0.6: ①…⑩ lists are not run into one paragraph."""
+    folded = fold_whitespace("条件：①依法设立的公司；\n  ②有资金；③注册资本")
+    assert folded.split("\n") == ["条件：", "①依法设立的公司；", "②有资金；", "③注册资本"]
+    assert fold_whitespace(folded) == folded  # folding again changes nothing (the loader's idempotence)
+    rows = {r["key"]: r for r in read_facts([facts_loader_dir()])}
+    for key in ("conditions.all", "conditions.materials", "process.steps"):
+        lines = rows[key]["answer"].split("\n")
+        assert len(lines) >= 4 and all(line[0] in "①②③④⑤⑥⑦⑧⑨⑩" for line in lines), key
+
+
+def test_a_correction_says_whether_it_was_a_rule_or_never_was(tmp_path):
+    url = f"sqlite:///{tmp_path / 'facts.db'}"
+    path = write(
+        tmp_path,
+        "kinds.yml",
+        """
+facts:
+  - key: x.staff
+    topic: staff
+    answer: 规章没有规定员工人数。
+    sources: [{document: 令42, article: 第6条}]
+    confidence: H
+    verified: 2026-11-29
+    corrections:
+      - claim: 至少3名员工交社保
+        current: 这不是规章规定的条件。
+        kind: misconception
+      - claim: 要参加年检
+        current: 2017年起改为年报。
+        since: "2017"
+""",
+    )
+    load_facts([path], url)
+    with db.session_scope(url) as session:
+        kinds = [(c.claim, c.kind, c.since) for c in get_fact("x.staff", session=session).corrections]
+    assert kinds == [("至少3名员工交社保", "misconception", None), ("要参加年检", "outdated", "2017")]
+    out = tmp_path / "out"
+    out.mkdir()
+    export_facts(url, out)
+    assert "kind: misconception" in (out / "kinds.yml").read_text(encoding="utf-8")
+    assert read_facts([out]) == read_facts([path])
+
+
+def test_an_unknown_correction_kind_is_refused_with_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        "bad.yml",
+        """
+facts:
+  - key: x.bad
+    topic: t
+    answer: a
+    sources: [{document: d}]
+    confidence: H
+    verified: 2026-11-29
+    corrections:
+      - claim: c
+        current: d
+        kind: wrong
+""",
+    )
+    with pytest.raises(FactsFileError, match=r"bad.yml:10: kind must be one of outdated/misconception"):
+        read_facts([path])
+
+
+def test_claims_that_never_were_rules_are_not_called_outdated():
+    """Audit §0.4: C#5 staff, C#7 292号令, C#8 expert review, C#9 95/96, C#10 基础电信 application."""
+    kinds = {(r["key"], c["claim"][:6]): c["kind"] for r in read_facts([facts_loader_dir()]) for c in r["corrections"]}
+    never = {key for key, kind in kinds.items() if kind == "misconception"}
+    assert {k for k, _ in never} == {
+        "conditions.staff",
+        "penalty.unlicensed",
+        "process.steps",
+        "numbers.95_96",
+        "b24.definition",
+        "conditions.materials",
+    }
+    assert kinds[("annual.report", "许可证每年要")] == "outdated"
+
+
+def test_sources_shown_to_visitors_name_a_document_not_a_placeholder():
+    """Audit §2c/§4: 「（转述）」, 「公开资料（未确认）」, a bare date as the article, 「省通信管理局通知」."""
+    shown = [
+        (r["key"], s["document"] + (s["article"] or "")) for r in read_facts([facts_loader_dir()]) for s in r["sources"]
+    ]
+    bad = [
+        (key, text)
+        for key, text in shown
+        if re.search(r"转述|未确认|公开资料|^省通信管理局通知|^工信部办事指南$|2020年6月$", text)
+    ]
+    assert bad == []
+
+
+def test_legal_statements_live_in_the_facts_not_in_the_domain():
+    """Audit §2b.13: what the law says follows a staff edit of the facts; the domain only frames it."""
+    domain = yaml.safe_load((facts_loader_dir().parent.parent / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    texts = [v["text"] for variants in domain["responses"].values() for v in variants]
+    legal = ["认缴", "缴足", "实地核查", "须是依法设立", "不得被列入"]  # the audit's domain.yml:257…339
+    assert [(phrase, text) for text in texts for phrase in legal if phrase in text] == []
+    rows = {r["key"]: r for r in read_facts([facts_loader_dir()])}
+    assert "认缴" in rows["conditions.capital"]["data"]["paid_in"]
+    assert set(rows["conditions.all"]["data"]["gaps"]) == {"company", "blacklist", "premises"}

@@ -89,7 +89,12 @@ def field_lines(name: str, value: Any) -> list[str]:
     if name == "variants":
         return ["，".join(f"{k}={v}" for k, v in item["when"].items()) + f" → {item['answer']}" for item in value or []]
     if name == "corrections":
-        return [f"{c['claim']} → {c['current']}" + (f"（{c['since']}）" if c.get("since") else "") for c in value or []]
+        return [
+            f"{c['claim']} → {c['current']}"
+            + (f"（{c['since']}）" if c.get("since") else "")
+            + ("（误解）" if c.get("kind") == "misconception" else "")
+            for c in value or []
+        ]
     return _flatten(value) if value else []
 
 
