@@ -101,13 +101,7 @@ AUDIT_QUESTIONS = [
     ("外资公司申请由谁审批？地网也要报工信部吗？", {"foreign.approval"}),
     ("港澳台资企业算外资吗？", {"foreign.hk_macau_taiwan"}),
     ("能不能用信用承诺（告知承诺）先拿证、后补材料？", {"process.commitment"}),
-    pytest.param(
-        "网上申请怎么登录？要用电子营业执照或法人CA吗？",
-        {"process.online_system"},
-        # known miss, left open in issue #15: the model reads it as off-topic (0.93) and the
-        # out_of_scope rule answers before any action can weigh the field words in it
-        marks=pytest.mark.xfail(strict=True, reason="classified out_of_scope; issue #15 note"),
-    ),
+    ("网上申请怎么登录？要用电子营业执照或法人CA吗？", {"process.online_system"}),
     ("许可证有电子证书吗？纸质证书丢了怎么补办？", {"licence.certificate"}),
     ("怎么查一家公司有没有呼叫中心许可证、证是不是真的？", {"licence.lookup"}),
     ("离岸呼叫中心业务的申请条件和国内的一样吗？", {"scope.offshore"}),
@@ -159,7 +153,18 @@ def test_every_fact_is_reached_by_its_own_question(stack, key):
     assert "依据：" in text
 
 
-@pytest.mark.parametrize("question, answered_by", AUDIT_QUESTIONS, ids=[f"q{i + 1}" for i in range(28)])
+# known miss, left open in issue #15: the model reads it as off-topic (0.93) and the out_of_scope
+# rule answers before any action can weigh the field words in it
+KNOWN_MISSES = {"网上申请怎么登录？要用电子营业执照或法人CA吗？"}
+AUDIT_CASES = [
+    pytest.param(q, a, marks=pytest.mark.xfail(strict=True, reason="read as out_of_scope (issue #15 note)"))
+    if q in KNOWN_MISSES
+    else (q, a)
+    for q, a in AUDIT_QUESTIONS
+]
+
+
+@pytest.mark.parametrize("question, answered_by", AUDIT_CASES, ids=[f"q{i + 1}" for i in range(28)])
 def test_the_audit_questions_get_a_sourced_answer_or_an_honest_one_with_a_consultant(stack, question, answered_by):
     replies, quoted = ask(stack, question)
     text = "\n".join(r.get("text", "") for r in replies)
