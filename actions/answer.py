@@ -220,14 +220,7 @@ def situation_verdict(
             if fact is None:
                 dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                 return []
-            answer_capital(
-                dispatcher,
-                fact,
-                entities["capital"],
-                entities.get("licence_scope"),
-                entities.get("company_type"),
-                facts.get_fact(CONDITIONS_FACT, session=session),
-            )
+            answer_capital_named(dispatcher, fact, entities, session)
             dispatcher.utter_message(response="utter_eligibility_next")
             return [SlotSet("fact_key", fact.key)]
     except SQLAlchemyError:
@@ -236,19 +229,26 @@ def situation_verdict(
     return []
 
 
+def answer_capital_named(
+    dispatcher: CollectingDispatcher, fact: facts.Fact, entities: Dict[str, Any], session: Session
+) -> None:
+    """Give the capital verdict for the amount, scope and company type the visitor named."""
+    answer_capital(
+        dispatcher,
+        fact,
+        entities["capital"],
+        entities.get("licence_scope"),
+        entities.get("company_type"),
+        facts.get_fact(CONDITIONS_FACT, session=session),
+    )
+
+
 def say_fact(
     dispatcher: CollectingDispatcher, fact: facts.Fact, entities: Dict[str, Any], session: Session
 ) -> List[Dict[Text, Any]]:
     """Answer with ``fact`` for the case ``entities`` describe: its text and source, corrections, confidence."""
     if "capital" in entities and (fact.data or {}).get("capital_min_wan"):
-        answer_capital(
-            dispatcher,
-            fact,
-            entities["capital"],
-            entities.get("licence_scope"),
-            entities.get("company_type"),
-            facts.get_fact(CONDITIONS_FACT, session=session),
-        )
+        answer_capital_named(dispatcher, fact, entities, session)
     else:
         # the bot message records the fact and version it quotes (metadata of the stored event)
         answer, version = facts.versioned_answer(fact, entities)
