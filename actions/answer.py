@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -11,66 +12,30 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.clarify import answered_intents, clarify, looks_off_topic
+from actions import decide
+from actions.clarify import failed_just_before, offer_choices
 from bot import db, eligibility, settings
 from bot.store import facts
 
 logger = logging.getLogger(__name__)
 
-# messages that only narrow the previous question (「那省内的呢」, 「外资」)
-FOLLOWUPS = {"ask_followup", "inform"}
-# questions that, asked with a registered capital (「注册资本300万，接全国的客服，能办吗」), ask for a verdict
-VERDICT_INTENTS = {
-    "ask_capital",
-    "ask_conditions",
-    "ask_licence_types",
-    "ask_coverage",
-    "ask_foreign_investment",
-    "ask_need_licence",
-    "check_eligibility",
-} | FOLLOWUPS
 CAPITAL_FACT = "conditions.capital"
 # the conditions fact: its data holds the pre-check's gap lines (who may apply, credit, premises)
 CONDITIONS_FACT = "conditions.all"
-# below this confidence an answer gives way to the second opinion that the message is off-topic
-# (「帮我查一下顺丰单号」 read as the 95/96 number question with 0.77)
-OFF_TOPIC_OVERRULE = 0.9
-# below this confidence the model's answer gives way to another answered question whose example is
-# at least this similar (measured on tests/nlu and the realistic set: 5 answers right, none lost)
-SECOND_OPINION_BELOW = 0.65
-SECOND_OPINION_SIMILARITY = 0.4
-# the model unsure (a fallback, or below the answer gate) but its best guess is also the question whose
-# training example is closest, at least this similar: two independent opinions agree, so it is answered
-# (measured on tests/nlu and the every-fact questions: see the commit that set it)
-AGREEMENT_SIMILARITY = 0.35
-AGREEMENT_CONFIDENCE = 0.15
-# a bare place with nothing asked before: who approves, for that case
-WHERE_FACT = "licence.types"
 
 
 def message_entities(tracker: Tracker) -> Dict[str, Any]:
-    """Return the entities of the latest message as {entity: value}.
-
-    An entity named with two different values (「全网和地网有什么区别」) is a
-    comparison, not a case: it is left out so the general answer is given.
-    """
-    values: Dict[str, set] = {}
-    first: Dict[str, Any] = {}
-    for entity in tracker.latest_message.get("entities") or []:
-        values.setdefault(entity["entity"], set()).add(str(entity["value"]))
-        first.setdefault(entity["entity"], entity["value"])
-    return {name: first[name] for name, seen in values.items() if len(seen) == 1}
+    """Return the entities of the latest message as {entity: value} (a comparison of two values left out)."""
+    return decide.message_entities(tracker.latest_message.get("entities") or [])
 
 
-def is_uncertain(tracker: Tracker, config: settings.Settings) -> bool:
-    """Gate the answer itself: too little confidence, or a close second answer."""
-    intent = tracker.latest_message.get("intent") or {}
-    ranking = [r for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-    confidence = intent.get("confidence")
-    if confidence is None:  # a button payload or a test story: nothing to doubt
-        return False
-    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-    return confidence < config.answer_min_confidence or confidence - second < config.answer_min_margin
+def thresholds(config: settings.Settings) -> decide.Thresholds:
+    """The decision's thresholds, with the answer gate this process was configured with."""
+    return replace(
+        decide.DEFAULT_THRESHOLDS,
+        answer_min_confidence=config.answer_min_confidence,
+        answer_min_margin=config.answer_min_margin,
+    )
 
 
 def answer_capital(
@@ -159,74 +124,17 @@ def say_correction(dispatcher: CollectingDispatcher, fact: facts.Fact, corr: fac
     )
 
 
-def second_opinion(message: Dict[str, Any], answered: set) -> Optional[str]:
-    """The answered question the retrieval second opinion prefers to the model's unsure one, or None."""
-    intent = (message.get("intent") or {}).get("name")
-    confidence = (message.get("intent") or {}).get("confidence")
-    ranking = [r for r in message.get("retrieval") or [] if isinstance(r, dict) and "name" in r]
-    if intent not in answered or confidence is None or confidence >= SECOND_OPINION_BELOW or not ranking:
-        return None
-    best = ranking[0]
-    if best["name"] != intent and best["name"] in answered and best["similarity"] >= SECOND_OPINION_SIMILARITY:
-        return best["name"]
-    return None
-
-
-def agreed_intent(message: Dict[str, Any], answered: set) -> Optional[str]:
-    """The answered question both the model (its best guess, fallback aside) and the second opinion name, or None."""
-    ranking = [r for r in message.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-    retrieval = [r for r in message.get("retrieval") or [] if isinstance(r, dict) and "name" in r]
-    if not ranking or not retrieval:
-        return None
-    guess, closest_example = ranking[0], retrieval[0]
-    if (
-        guess["name"] == closest_example["name"]
-        and guess["name"] in answered
-        and (guess.get("confidence") or 0) >= AGREEMENT_CONFIDENCE
-        and closest_example["similarity"] >= AGREEMENT_SIMILARITY
-    ):
-        return guess["name"]
-    return None
-
-
-def overruled_as_off_topic(tracker: Tracker) -> bool:
-    """The second opinion finds an off-topic example closest, and the model is not sure enough to differ."""
-    confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
-    return confidence is not None and confidence < OFF_TOPIC_OVERRULE and looks_off_topic(tracker)
-
-
-def is_situation(tracker: Tracker, entities: Dict[str, Any], config: settings.Settings) -> bool:
-    """A registered capital with a can-we-apply question.
-
-    When the model is unsure, it is enough that its two best guesses both ask for a verdict
-    (「能办吗」 read as the conditions or as the capital question: the answer is the same).
-    """
-    if "capital" not in entities or looks_off_topic(tracker):  # 「想贷款20万」 names an amount too
-        return False
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if not is_uncertain(tracker, config) and intent != "nlu_fallback":
-        return intent in VERDICT_INTENTS
-    ranking = [r["name"] for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-    return bool(ranking) and all(name in VERDICT_INTENTS for name in ranking[:2])
-
-
 def situation_verdict(
-    dispatcher: CollectingDispatcher, entities: Dict[str, Any], config: settings.Settings
+    dispatcher: CollectingDispatcher, entities: Dict[str, Any], session: Session, config: settings.Settings
 ) -> List[Dict[Text, Any]]:
     """Say whether the capital the visitor named is enough for the scope named or implied."""
-    try:
-        with db.session_scope(config.database_url) as session:
-            fact = facts.get_fact(CAPITAL_FACT, session=session)
-            if fact is None:
-                dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
-                return []
-            answer_capital_named(dispatcher, fact, entities, session)
-            dispatcher.utter_message(response="utter_eligibility_next")
-            return [SlotSet("fact_key", fact.key)]
-    except SQLAlchemyError:
-        logger.exception("facts database unavailable")
-        dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
-    return []
+    fact = facts.get_fact(CAPITAL_FACT, session=session)
+    if fact is None:
+        dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
+        return []
+    answer_capital_named(dispatcher, fact, entities, session)
+    dispatcher.utter_message(response="utter_eligibility_next")
+    return [SlotSet("fact_key", fact.key)]
 
 
 def answer_capital_named(
@@ -264,7 +172,7 @@ def say_fact(
 
 
 class ActionAnswerFact(Action):
-    """Reply with the fact that answers the visitor's question, its source and corrections."""
+    """Reply to a question: its fact, a verdict, the closest questions, an honest reply or the scope reply."""
 
     def name(self) -> Text:
         return "action_answer_fact"
@@ -273,51 +181,54 @@ class ActionAnswerFact(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         config = settings.current()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        entities = message_entities(tracker)
-        if is_situation(tracker, entities, config) and (intent not in FOLLOWUPS or not tracker.get_slot("fact_key")):
-            return situation_verdict(dispatcher, entities, config)
-        preferred = None
-        confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
-        if intent not in FOLLOWUPS and confidence is not None and confidence < SECOND_OPINION_BELOW:
-            try:
-                with db.session_scope(config.database_url) as session:
-                    preferred = second_opinion(tracker.latest_message, answered_intents(session))
-            except SQLAlchemyError:
-                preferred = None
-        if preferred:
-            intent = preferred
-        elif intent not in FOLLOWUPS and is_uncertain(tracker, config):
-            try:
-                with db.session_scope(config.database_url) as session:
-                    agreed = agreed_intent(tracker.latest_message, answered_intents(session))
-            except SQLAlchemyError:
-                agreed = None
-            if agreed is None:
-                clarify(dispatcher, tracker)
-                return []
-            intent = agreed
-        if intent not in FOLLOWUPS and overruled_as_off_topic(tracker):
-            dispatcher.utter_message(response="utter_out_of_scope")
-            return []
         try:
             with db.session_scope(config.database_url) as session:
-                if intent in FOLLOWUPS:
-                    previous = tracker.get_slot("fact_key")
-                    if not previous and "province" in entities:
-                        previous = WHERE_FACT  # 「我们在苏州，只做本地」 as a first message: who approves
-                    fact = facts.get_fact(previous, session=session) if previous else None
-                    if fact is None or not entities:
-                        clarify(dispatcher, tracker)
-                        return []
-                else:
-                    fact = facts.fact_for_intent(intent, session=session) if intent else None
-                if fact is None:
-                    logger.warning("no fact answers intent %r", intent)
-                    dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
-                    return []
-                return say_fact(dispatcher, fact, entities, session)
+                questions = facts.questions_by_intent(session=session)
+                turn = decide.Turn.from_parse(
+                    tracker.latest_message,
+                    previous_fact=tracker.get_slot("fact_key"),
+                    failed_before=failed_just_before(tracker),
+                    in_form=bool((tracker.active_loop or {}).get("name")),
+                )
+                own = {decide.question_key(q): intent for intent, q in questions.items() if q}
+                decision = decide.decide(turn, set(questions), own, thresholds(config))
+                return render(dispatcher, decision, turn, session, config)
         except SQLAlchemyError:
             logger.exception("facts database unavailable")
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
         return []
+
+
+def render(
+    dispatcher: CollectingDispatcher,
+    decision: decide.Decision,
+    turn: decide.Turn,
+    session: Session,
+    config: settings.Settings,
+) -> List[Dict[Text, Any]]:
+    """Say what ``decision`` decided."""
+    entities = dict(turn.entities)
+    if decision.kind == "verdict":
+        return situation_verdict(dispatcher, entities, session, config)
+    if decision.kind == "answer":
+        if decision.fact_key:
+            fact = facts.get_fact(decision.fact_key, session=session)
+        else:
+            fact = facts.fact_for_intent(decision.intent, session=session) if decision.intent else None
+        if fact is None:  # deleted since the decision read the intents
+            logger.warning("no fact answers %r", decision.fact_key or decision.intent)
+            dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
+            return []
+        return say_fact(dispatcher, fact, entities, session)
+    if decision.kind == "missing":
+        logger.warning("no fact answers intent %r", decision.intent)
+        dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
+    elif decision.kind == "off_topic":
+        dispatcher.utter_message(response="utter_out_of_scope")
+    elif decision.kind == "honest":
+        dispatcher.utter_message(response=decision.response)
+    elif decision.kind == "consultant":
+        dispatcher.utter_message(response="utter_clarify_consultant")
+    else:
+        offer_choices(dispatcher, decision.candidates, session)
+    return []

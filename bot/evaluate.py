@@ -34,10 +34,9 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 import yaml
@@ -95,33 +94,47 @@ def read_examples(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def effective_intent(parse: dict, config: Optional[settings.Settings] = None) -> str:
-    """The intent whose reply the visitor sees.
+def decision_for(parse: dict, config: Optional[settings.Settings] = None) -> Any:
+    """What a visitor who opens a conversation with this message gets: actions/decide.py's decision."""
+    from actions import decide
 
-    A message the assistant is unsure about (a fallback, or a fact intent below the answer gate)
-    that actions/clarify.py answers with the out-of-scope reply counts as out of scope; so does a
-    fact intent that actions/answer.py overrules as off-topic (the retrieval second opinion), and
-    one it answers with the second opinion's question counts as that question, as does an unsure
-    message whose best guess is also the second opinion's closest question.
-    """
-    from actions.answer import agreed_intent, is_uncertain, overruled_as_off_topic, second_opinion
-    from actions.clarify import off_topic
+    config = config or settings.load()
+    thresholds = replace(
+        decide.DEFAULT_THRESHOLDS,
+        answer_min_confidence=config.answer_min_confidence,
+        answer_min_margin=config.answer_min_margin,
+    )
+    questions = fact_questions()
+    own = {decide.question_key(q): intent for intent, q in questions.items() if q}
+    return decide.decide(decide.Turn.from_parse(parse), set(questions), own, thresholds)
+
+
+def effective_intent(parse: dict, config: Optional[settings.Settings] = None) -> str:
+    """The intent whose reply the visitor sees (the decision's label; a rule's intent is its own)."""
+    from actions import decide
 
     intent: str = (parse.get("intent") or {}).get("name") or ""
-    answered = fact_intents()
-    message = SimpleNamespace(latest_message=parse)
-    preferred = second_opinion(parse, answered)
-    if preferred:  # answered with the second opinion's question (actions/answer.py)
-        return preferred
-    if intent == FALLBACK or (intent in answered and is_uncertain(message, config or settings.load())):
-        agreed = agreed_intent(parse, answered)
-        if agreed:  # both opinions name it: answered (actions/answer.py, actions/clarify.py)
-            return agreed
-        if off_topic(parse, answered):
-            return OUT_OF_SCOPE
-    elif intent in answered and overruled_as_off_topic(message):
-        return OUT_OF_SCOPE
-    return intent
+    if intent not in decided_intents():
+        return intent
+    return decision_for(parse, config).label(decide.Turn.from_parse(parse))
+
+
+def decided_intents() -> set[str]:
+    """The intents whose reply actions/decide.py decides (the rest have a rule of their own)."""
+    from actions import decide
+
+    return fact_intents() | set(decide.FOLLOWUPS) | {OUT_OF_SCOPE, FALLBACK}
+
+
+@lru_cache(maxsize=4)
+def fact_questions(facts_dir: Path = FACTS_DIR) -> dict[str, str]:
+    """Each answered intent with its fact's own question (data/facts/*.yml)."""
+    questions = {}
+    for file in sorted(facts_dir.glob("*.yml")):
+        for fact in (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get("facts") or []:
+            if fact.get("intent"):
+                questions[fact["intent"]] = str(fact.get("question") or "")
+    return questions
 
 
 @lru_cache(maxsize=4)
@@ -136,12 +149,9 @@ def fact_intents(facts_dir: Path = FACTS_DIR) -> set[str]:
 
 
 def answers_confidently(parse: dict, answered: set[str], config: settings.Settings) -> bool:
-    """Whether the visitor gets a fact for this parse: a fact intent past the answer gate (or the second opinion's)."""
-    from actions.answer import is_uncertain, second_opinion
-
-    if effective_intent(parse) not in answered:
-        return False
-    return bool(second_opinion(parse, answered)) or not is_uncertain(SimpleNamespace(latest_message=parse), config)
+    """Whether the visitor gets a fact or a verdict for this parse without being asked what was meant."""
+    intent = (parse.get("intent") or {}).get("name") or ""
+    return intent in decided_intents() and decision_for(parse, config).confident
 
 
 @dataclass

@@ -401,3 +401,9 @@ def get_fact(key: str, *, session: Session) -> Optional[Fact]:
 
 def all_facts(*, session: Session) -> list[Fact]:
     return list(session.execute(select(Fact).order_by(Fact.topic, Fact.key)).scalars())
+
+
+def questions_by_intent(*, session: Session) -> dict[str, str]:
+    """Every answered intent with its fact's own question ("" where the fact has none)."""
+    rows = session.execute(select(Fact.intent, Fact.question).where(Fact.intent.isnot(None)))
+    return {intent: question or "" for intent, question in rows}

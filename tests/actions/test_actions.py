@@ -7,7 +7,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
-from actions.clarify import ActionClarify
 from bot import db
 from bot.store import facts, handoffs
 
@@ -200,7 +199,7 @@ async def test_fallback_that_looks_off_topic_gets_the_scope_answer(database_url)
         {"name": "out_of_scope", "confidence": 0.35},
         {"name": "ask_fees", "confidence": 0.2},
     ]
-    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.4, ranking=ranking)
+    messages, _ = await run(ActionAnswerFact(), "nlu_fallback", confidence=0.4, ranking=ranking)
     assert messages[0]["response"] == "utter_out_of_scope"
 
 
@@ -212,7 +211,7 @@ async def test_repeated_failure_offers_a_consultant(database_url):
         {"event": "action", "name": "action_listen"},
         {"event": "user", "text": "xyz"},
     ]
-    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    messages, _ = await run(ActionAnswerFact(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify_consultant"
 
 
@@ -256,7 +255,7 @@ async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url)
         {"event": "bot", "text": "地网不少于100万元"},
         {"event": "user", "text": "xyz"},
     ]
-    messages, _ = await run(ActionClarify(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
+    messages, _ = await run(ActionAnswerFact(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify"
 
 
@@ -432,7 +431,7 @@ def with_retrieval(ranking: list, retrieval: list, intent: str = "nlu_fallback",
 async def test_an_in_scope_question_like_none_we_answer_gets_the_honest_reply(database_url):
     tracker = with_retrieval(LOW, [{"name": "ask_capital", "similarity": 0.21}, {"name": "greet", "similarity": 0.1}])
     dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, tracker, {})
+    await ActionAnswerFact().run(dispatcher, tracker, {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_no_fact"]
 
 
@@ -441,7 +440,7 @@ async def test_a_question_close_to_ours_gets_buttons_ranked_with_the_second_opin
         LOW, [{"name": "ask_materials", "similarity": 0.8}, {"name": "ask_capital", "similarity": 0.3}]
     )
     dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, tracker, {})
+    await ActionAnswerFact().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["response"] == "utter_clarify"
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]][0] == "/ask_materials"
 
@@ -450,13 +449,13 @@ async def test_an_off_topic_guess_is_overruled_when_the_message_is_close_to_a_li
     ranking = [{"name": "out_of_scope", "confidence": 0.4}, {"name": "ask_fees", "confidence": 0.3}]
     tracker = with_retrieval(ranking, [{"name": "ask_fees", "similarity": 0.75}])
     dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, tracker, {})
+    await ActionAnswerFact().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["response"] == "utter_clarify"
     tracker = with_retrieval(
         ranking, [{"name": "out_of_scope", "similarity": 0.7}, {"name": "ask_fees", "similarity": 0.2}]
     )
     dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, tracker, {})
+    await ActionAnswerFact().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["response"] == "utter_out_of_scope"
 
 
@@ -464,7 +463,7 @@ async def test_an_unsure_guess_of_another_licence_still_gets_the_honest_reply(da
     ranking = [{"name": "ask_other_licence", "confidence": 0.3}, {"name": "ask_definition", "confidence": 0.25}]
     tracker = with_retrieval(ranking, [{"name": "ask_other_licence", "similarity": 0.5}])
     dispatcher = CollectingDispatcher()
-    await ActionClarify().run(dispatcher, tracker, {})
+    await ActionAnswerFact().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["response"] == "utter_other_licence"
 
 
@@ -652,7 +651,7 @@ async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_i
         ranking, [{"name": "ask_online_system", "similarity": 0.6}, {"name": "ask_process", "similarity": 0.45}]
     )
     dispatcher = CollectingDispatcher()
-    events = await ActionClarify().run(dispatcher, tracker, {})
+    events = await ActionAnswerFact().run(dispatcher, tracker, {})
     assert dispatcher.messages[0]["response"] == "utter_fact" and events[0]["value"] == "process.online_system"
     # the same in ActionAnswerFact when the guess is below the answer gate
     tracker = with_retrieval(
@@ -663,5 +662,5 @@ async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_i
     # they disagree, or the example is not close: still the buttons
     for retrieval in ([{"name": "ask_process", "similarity": 0.6}], [{"name": "ask_online_system", "similarity": 0.2}]):
         dispatcher = CollectingDispatcher()
-        await ActionClarify().run(dispatcher, with_retrieval(ranking, retrieval), {})
+        await ActionAnswerFact().run(dispatcher, with_retrieval(ranking, retrieval), {})
         assert dispatcher.messages[0]["response"] != "utter_fact"

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from actions.clarify import HONEST_REPLIES
+from actions.decide import HONEST_REPLIES
 from bot import db
 from bot.facts_loader import FactsFileError, export_facts, load_facts, main, read_facts
 from bot.settings import PROJECT_ROOT

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -23,6 +24,8 @@ from bot.settings import PROJECT_ROOT
 
 DEFAULT_TYPOS = PROJECT_ROOT / "bot" / "lexicon" / "typos.yml"
 DEFAULT_FILLERS = PROJECT_ROOT / "bot" / "lexicon" / "fillers.yml"
+DEFAULT_FIELD = PROJECT_ROOT / "bot" / "lexicon" / "field.yml"
+DEFAULT_DICTIONARY = PROJECT_ROOT / "bot" / "dictionary"
 
 _DIGITS = {
     "零": 0,
@@ -74,6 +77,8 @@ _EMOJI_MARK = "\ue000"  # a private-use character: where emoji were, until fold 
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _CLAUSE = re.compile(r"([^,.!?;:~、，。！？；：…\s]+)([,.!?;:~、，。！？；：…\s]*)")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+# sentence punctuation inside a message (a dot only where it is not a decimal point): read as a comma
+_INNER_STOPS = re.compile(r"[!?;。！？；…]+|(?<!\d)\.+|\.+(?!\d)")
 
 
 def chinese_to_int(numeral: str) -> int | None:
@@ -96,7 +101,11 @@ class Normalizer:
     """Normalise text with a typo table loaded once."""
 
     def __init__(
-        self, typos_path: Path | str = DEFAULT_TYPOS, fillers_path: Path | str | None = DEFAULT_FILLERS
+        self,
+        typos_path: Path | str = DEFAULT_TYPOS,
+        fillers_path: Path | str | None = DEFAULT_FILLERS,
+        field_path: Path | str | None = DEFAULT_FIELD,
+        dictionary_path: Path | str | None = DEFAULT_DICTIONARY,
     ) -> None:
         import opencc  # imported here: loading its dictionaries is not free
 
@@ -109,9 +118,9 @@ class Normalizer:
             if replacements
             else None
         )
-        self._fillers = Fillers(
-            yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {} if fillers_path else {}
-        )
+        fillers = yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {} if fillers_path else {}
+        self._fillers = Fillers(fillers)
+        self._edges = Edges(fillers, field_words(field_path, dictionary_path))
 
     def normalize(self, text: str) -> str:
         folded = self.fold(text)
@@ -139,7 +148,8 @@ class Normalizer:
         cleaned = _SPACES.sub(" ", text.replace(_EMOJI_MARK, " ")).strip()
         if not _CONTENT.search(cleaned):
             return with_token
-        cleaned = self._fillers.drop(cleaned)
+        # thanks behind can hide trailing filler (「啥叫B24啊，谢谢」): edges, filler, then edges again
+        cleaned = self._edges.strip(self._fillers.drop(self._edges.strip(cleaned)))
         return with_token if cleaned.startswith("/") and not with_token.startswith("/") else cleaned
 
     @staticmethod
@@ -216,6 +226,73 @@ class Fillers:
             return text
         # keep the question mark: 「……能办吗?」 asks, the filler around it does not
         return result + ("?" if text.endswith("?") and not result.endswith("?") else "")
+
+
+class Edges:
+    """Drop what stands around a question and never decides what is asked.
+
+    Punctuation at either end, and sentence punctuation inside folded to a comma (「？」 and 「。」 told the
+    model nothing but were learnt as signs of an off-topic message); a greeting in front
+    (fillers.yml ``greetings``) and thanks behind (``courtesies``: 「，谢谢」, 「辛苦了」) when a question
+    remains: at least ``greetings_min_rest`` characters, or ``min_rest`` that ask (``question_words``:
+    「多久能批下来，谢谢」) or name our field (a word of ``field``). A message that is only a greeting or
+    thanks stays as it is. Every step is a scan of the text or a loop that shortens it: linear in its length.
+    """
+
+    ENDS = " ,.!?;:~、，。！？；：…"
+
+    def __init__(self, table: dict, field: list[str]) -> None:
+        self.min_rest = int(table.get("min_rest", 4))
+        self.question_rest = int(table.get("greetings_min_rest", self.min_rest))
+        self._greetings = sorted({str(w).lower() for w in table.get("greetings") or []}, key=len, reverse=True)
+        self._courtesies = sorted({str(w).lower() for w in table.get("courtesies") or []}, key=len, reverse=True)
+        self._field = field
+        self._asking = [str(w).lower() for w in table.get("question_words") or []]
+
+    def strip(self, text: str) -> str:
+        result = _INNER_STOPS.sub(",", text.strip(self.ENDS))
+        changed = True
+        while changed:  # each pass shortens the text or stops
+            changed = False
+            lowered = result.lower()
+            for word in self._greetings:
+                rest = result[len(word) :]
+                if lowered.startswith(word) and _apart(word, rest[:1]) and self._question_remains(rest):
+                    result, changed = result[len(word) :].strip(self.ENDS), True
+                    break
+            lowered = result.lower()
+            for word in self._courtesies:
+                rest = result[: -len(word)]
+                if lowered.endswith(word) and _apart(word, rest[-1:]) and self._question_remains(rest):
+                    result, changed = result[: -len(word)].strip(self.ENDS), True
+                    break
+        return _SPACES.sub(" ", result) if result else text
+
+    def _question_remains(self, rest: str) -> bool:
+        content = len(_CONTENT.findall(rest))
+        if content >= self.question_rest:
+            return True
+        lowered = rest.lower()
+        return content >= self.min_rest and (
+            any(word in lowered for word in self._asking) or any(word in lowered for word in self._field)
+        )
+
+
+def _apart(word: str, neighbour: str) -> bool:
+    """Whether ``word`` stands apart from the character beside it: 「hi」 is not the start of 「high」."""
+    return not (word[-1:].isascii() and neighbour.isascii() and neighbour.isalnum() and neighbour != "")
+
+
+def field_words(field: Optional[Path | str], dictionary: Optional[Path | str]) -> list[str]:
+    """The words of our field: bot/lexicon/field.yml and every word of the jieba dictionary files."""
+    words = []
+    if field and Path(field).is_file():
+        words += [str(w) for w in (yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}).get("words") or []]
+    if dictionary and Path(dictionary).is_dir():
+        for file in sorted(Path(dictionary).iterdir()):
+            if file.is_file():
+                words += [line.split()[0] for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted({w.lower() for w in words if w})
 
 
 def _emoji_to_token(text: str, token: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -28,6 +27,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.plugins.nlu.normalize import field_words
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
@@ -37,20 +37,6 @@ RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
 NOT_FIELD_ENTITIES = {"capital", "province"}
 DEFAULT_FIELD = PROJECT_ROOT / "bot" / "lexicon" / "field.yml"
-
-
-def field_words(field: Optional[str], dictionary: Optional[str]) -> List[str]:
-    """The words of our field: bot/lexicon/field.yml and every word of the jieba dictionary files."""
-    import yaml
-
-    words = []
-    if field and Path(field).is_file():
-        words += [str(w) for w in (yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}).get("words") or []]
-    if dictionary and Path(dictionary).is_dir():
-        for file in sorted(Path(dictionary).iterdir()):
-            if file.is_file():
-                words += [line.split()[0] for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return sorted({w.lower() for w in words if w})
 
 
 def _vectorizer(config: Dict[Text, Any], vocabulary: Optional[dict] = None) -> TfidfVectorizer:

@@ -1,0 +1,351 @@
+"""The reply decision: from what the NLU read and what the conversation holds, what the visitor gets.
+
+``decide`` is pure: it reads a ``Turn`` (the parse data, the slots the decision needs, the intents a fact
+answers) and returns one ``Decision``. The actions render it (actions/answer.py) and `make eval` scores
+the same function (bot/tools/evaluate), so what is measured is what visitors get.
+
+Order of the decision, each step only when the ones before did not decide:
+
+1. a message that is one of our facts' own questions (punctuation and spacing aside): that fact;
+2. a registered capital with a can-we-apply question: the verdict;
+3. a follow-up (「那地网呢」, a bare 「外资」): the previous topic for the new case;
+4. a fact question the model is sure of: that fact, unless the retrieval second opinion prefers another
+   answered question or, for a message naming nothing of our field, an off-topic example;
+5. otherwise (unsure, a fallback, an off-topic guess): both opinions agreeing on a question answers it;
+   the off-topic reply only for a message that names nothing of our field; an honest reply with a
+   consultant for an in-scope question no fact answers; else 「您是想问……」 with the closest questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+# messages that only narrow the previous question (「那省内的呢」, 「外资」)
+FOLLOWUPS = frozenset({"ask_followup", "inform"})
+OFF_TOPIC = "out_of_scope"
+FALLBACK = "nlu_fallback"
+NOT_ANSWERS = frozenset({FALLBACK, "ask_followup"})
+# in scope, no fact: the honest reply for each
+HONEST_REPLIES = {"ask_uncovered": "utter_no_fact", "ask_other_licence": "utter_other_licence"}
+# questions that, asked with a registered capital (「注册资本300万，接全国的客服，能办吗」), ask for a verdict
+VERDICT_INTENTS = frozenset(
+    {
+        "ask_capital",
+        "ask_conditions",
+        "ask_licence_types",
+        "ask_coverage",
+        "ask_foreign_investment",
+        "ask_need_licence",
+        "check_eligibility",
+    }
+    | FOLLOWUPS
+)
+# a bare place with nothing asked before: who approves, for that case
+WHERE_FACT = "licence.types"
+MAX_CHOICES = 3
+# what separates one sentence or clause from the next: left out when comparing with a fact's question
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the decision uses (each measured on the held-out sets: see the commit that set it)."""
+
+    # the answer gate: below this confidence, or this close to the second guess, the model is unsure
+    answer_min_confidence: float = 0.35
+    answer_min_margin: float = 0.1
+    # below this confidence an answer gives way to the second opinion that the message is off-topic
+    # (「帮我查一下顺丰单号」 read as the 95/96 number question with 0.77)
+    off_topic_overrule: float = 0.9
+    # below this confidence the model's answer gives way to another answered question whose example
+    # is at least this similar
+    second_opinion_below: float = 0.65
+    second_opinion_similarity: float = 0.4
+    # the model unsure but its best guess is also the question whose example is closest, this similar:
+    # two independent opinions agree, so it is answered
+    agreement_similarity: float = 0.35
+    agreement_confidence: float = 0.15
+    # retrieval similarity of the closest example of an answered question: from ``near`` on the question
+    # is probably one of ours and worth buttons; an off-topic guess is overruled from ``in_scope`` on
+    near: float = 0.35
+    in_scope: float = 0.6
+    # a button is offered for an intent with at least this confidence (or any retrieval similarity)
+    min_candidate_confidence: float = 0.02
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the decision reads of one visitor message and its conversation."""
+
+    intent: Optional[str]
+    confidence: Optional[float]  # None for a button payload: nothing to doubt
+    ranking: Tuple[Tuple[str, float], ...] = ()  # the model's, best first, fallback left out
+    retrieval: Tuple[Tuple[str, float], ...] = ()  # the second opinion's, best first; () when none
+    in_field: Optional[bool] = None  # the message names something of our field (None: not known)
+    entities: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""  # what the NLU read (normalised)
+    previous_fact: Optional[str] = None  # the fact that answered last (slot fact_key)
+    failed_before: bool = False  # the previous reply already said the assistant was unsure
+    in_form: bool = False
+
+    @classmethod
+    def from_parse(
+        cls,
+        parse: Mapping[str, Any],
+        previous_fact: Optional[str] = None,
+        failed_before: bool = False,
+        in_form: bool = False,
+    ) -> Turn:
+        """Read a Rasa parse result (``tracker.latest_message`` or ``/model/parse``)."""
+        intent = parse.get("intent") or {}
+        ranking = tuple(
+            (str(r["name"]), float(r.get("confidence") or 0))
+            for r in parse.get("intent_ranking") or []
+            if isinstance(r, dict) and r.get("name") and r.get("name") != FALLBACK
+        )
+        retrieval = tuple(
+            (str(r["name"]), float(r.get("similarity") or 0))
+            for r in parse.get("retrieval") or []
+            if isinstance(r, dict) and "name" in r
+        )
+        in_field = parse.get("in_field")
+        return cls(
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+            ranking=ranking,
+            retrieval=retrieval,
+            in_field=in_field if isinstance(in_field, bool) else None,
+            entities=message_entities(parse.get("entities") or []),
+            text=str(parse.get("normalized_text") or parse.get("text") or ""),
+            previous_fact=previous_fact,
+            failed_before=failed_before,
+            in_form=in_form,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the visitor gets.
+
+    ``kind`` is one of: ``answer`` (the fact of ``intent``, or the fact ``fact_key`` for a follow-up),
+    ``verdict`` (the capital verdict), ``clarify`` (「您是想问……」 with ``candidates``; none left: the
+    plain 「没听懂」), ``honest`` (``response``: an in-scope question no fact answers), ``off_topic``,
+    ``consultant`` (unsure twice in a row: a consultant is offered), ``missing`` (a question whose fact is
+    missing from the database: an apology with the contact). ``why`` names the step that decided.
+    """
+
+    kind: str
+    why: str
+    intent: Optional[str] = None
+    fact_key: Optional[str] = None
+    candidates: Tuple[str, ...] = ()
+    response: Optional[str] = None
+
+    def label(self, turn: Turn) -> str:
+        """The intent whose reply the visitor sees, as the evaluation sets label messages."""
+        if self.kind == "answer":
+            return self.intent or (turn.intent or "")
+        if self.kind == "off_topic":
+            return OFF_TOPIC
+        if self.kind == "honest":
+            return next((i for i, r in HONEST_REPLIES.items() if r == self.response), "ask_uncovered")
+        if self.kind == "clarify" and self.candidates:
+            return self.candidates[0]
+        return turn.intent or ""
+
+    @property
+    def confident(self) -> bool:
+        """Whether the visitor gets a fact or a verdict without being asked what was meant."""
+        return self.kind in ("answer", "verdict")
+
+
+def message_entities(entities: Any) -> Dict[str, Any]:
+    """Return the entities of a message as {entity: value}.
+
+    An entity named with two different values (「全网和地网有什么区别」) is a comparison, not a case:
+    it is left out so the general answer is given.
+    """
+    values: Dict[str, set] = {}
+    first: Dict[str, Any] = {}
+    for entity in entities or []:
+        if not isinstance(entity, dict) or "entity" not in entity:
+            continue
+        values.setdefault(entity["entity"], set()).add(str(entity.get("value")))
+        first.setdefault(entity["entity"], entity.get("value"))
+    return {name: first[name] for name, seen in values.items() if len(seen) == 1}
+
+
+def question_key(text: str) -> str:
+    """A question as compared with a fact's own: letters, digits and characters only, lower case."""
+    return _NOT_WORDS.sub("", text).lower()
+
+
+def decide(
+    turn: Turn,
+    answered: frozenset | set,
+    own_questions: Optional[Mapping[str, str]] = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Decision:
+    """Decide the reply to ``turn``.
+
+    ``answered``: the intents a fact answers; ``own_questions``: each fact's own question (``question_key``)
+    → its intent, so a visitor who asks exactly that gets that fact whatever the model says.
+    """
+    t = thresholds
+    follow = turn.intent in FOLLOWUPS
+    own = (own_questions or {}).get(question_key(turn.text)) if turn.text else None
+    if own in answered and "capital" not in turn.entities:
+        return Decision("answer", "own question", intent=own)
+    # in a form the form asks for the capital itself: a message it did not understand is not a verdict
+    unread_in_form = turn.in_form and turn.intent in (FALLBACK, OFF_TOPIC)
+    if is_situation(turn, t) and (not follow or not turn.previous_fact) and not unread_in_form:
+        return Decision("verdict", "capital and a can-we-apply question")
+    if follow:
+        previous = turn.previous_fact
+        if not previous and "province" in turn.entities:
+            previous = WHERE_FACT  # 「我们在苏州，只做本地」 as a first message: who approves
+        if previous and turn.entities:
+            return Decision("answer", "follow-up", fact_key=previous)
+        return unsure(turn, answered, t)
+    if turn.intent in answered and turn.confidence is not None:
+        preferred = second_opinion(turn, answered, t)
+        if preferred:
+            return Decision("answer", "second opinion", intent=preferred)
+        if is_uncertain(turn, t):
+            return unsure(turn, answered, t)
+        if turn.confidence < t.off_topic_overrule and closest_is_off_topic(turn) and not turn.in_field:
+            return Decision("off_topic", "second opinion: off-topic")
+        return Decision("answer", "model", intent=turn.intent)
+    if turn.intent in answered:  # a button payload
+        return Decision("answer", "payload", intent=turn.intent)
+    if turn.intent in HONEST_REPLIES and not is_uncertain(turn, t):
+        return Decision("honest", "model", response=HONEST_REPLIES[turn.intent])
+    if turn.intent and turn.intent not in (OFF_TOPIC, FALLBACK) and not is_uncertain(turn, t):
+        # a question the model knows but no fact answers (yet): say so with the contact
+        return Decision("missing", "no fact for the intent", intent=turn.intent)
+    return unsure(turn, answered, t)
+
+
+def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
+    """The model is not sure, or guessed a reply that needs checking: agree, refuse, admit or ask."""
+    agreed = agreed_intent(turn, answered, t)
+    if agreed:
+        return Decision("answer", "both opinions agree", intent=agreed)
+    near = closest(turn, answered)
+    if off_topic(turn, answered, t):
+        if not turn.in_field:
+            return Decision("off_topic", "nothing of our field")
+        if near < t.near:  # names our field but is like none of our questions: say so honestly
+            return Decision("honest", "in the field, like no question of ours", response="utter_no_fact")
+    if turn.failed_before:
+        return Decision("consultant", "unsure twice in a row")
+    guess = turn.ranking[0][0] if turn.ranking else None
+    if guess in HONEST_REPLIES and near < t.in_scope:
+        return Decision("honest", "model's guess", response=HONEST_REPLIES[guess])
+    if 0 <= near < t.near:  # about our field, but like none of the questions we answer
+        return Decision("honest", "like no question of ours", response="utter_no_fact")
+    return Decision("clarify", "closest questions", candidates=candidates(turn, answered, t))
+
+
+def is_uncertain(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """Gate the answer itself: too little confidence, or a close second answer."""
+    if turn.confidence is None:
+        return False
+    ranking = [c for name, c in turn.ranking if name != FALLBACK]
+    second = ranking[1] if len(ranking) > 1 else 0.0
+    return turn.confidence < t.answer_min_confidence or turn.confidence - second < t.answer_min_margin
+
+
+def is_situation(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """A registered capital with a can-we-apply question.
+
+    When the model is unsure, it is enough that its two best guesses both ask for a verdict
+    (「能办吗」 read as the conditions or as the capital question: the answer is the same).
+    """
+    if "capital" not in turn.entities or closest_is_off_topic(turn):  # 「想贷款20万」 names an amount too
+        return False
+    if not is_uncertain(turn, t) and turn.intent != FALLBACK:
+        return turn.intent in VERDICT_INTENTS
+    names = [name for name, _ in turn.ranking]
+    return bool(names) and all(name in VERDICT_INTENTS for name in names[:2])
+
+
+def second_opinion(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> Optional[str]:
+    """The answered question the retrieval second opinion prefers to the model's unsure one, or None."""
+    if turn.intent not in answered or turn.confidence is None or turn.confidence >= t.second_opinion_below:
+        return None
+    if not turn.retrieval:
+        return None
+    name, similarity = turn.retrieval[0]
+    if name != turn.intent and name in answered and similarity >= t.second_opinion_similarity:
+        return name
+    return None
+
+
+def agreed_intent(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> Optional[str]:
+    """The answered question both the model (its best guess) and the second opinion name, or None."""
+    if not turn.ranking or not turn.retrieval:
+        return None
+    (guess, confidence), (closest_name, similarity) = turn.ranking[0], turn.retrieval[0]
+    if (
+        guess == closest_name
+        and guess in answered
+        and confidence >= t.agreement_confidence
+        and similarity >= t.agreement_similarity
+    ):
+        return guess
+    return None
+
+
+def closest_is_off_topic(turn: Turn) -> bool:
+    """Whether the second opinion's closest training example is an off-topic one."""
+    return bool(turn.retrieval) and turn.retrieval[0][0] == OFF_TOPIC
+
+
+def closest(turn: Turn, intents: frozenset | set) -> float:
+    """The best similarity of an example of one of ``intents``, or -1 when there is no second opinion."""
+    if not turn.retrieval:
+        return -1.0
+    return max((s for name, s in turn.retrieval if name in intents), default=0.0)
+
+
+def off_topic(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """Whether the opinions say the message is off-topic (what the message names is weighed by the caller).
+
+    Off-topic when the closest training example is an off-topic one; or the model's best guess is
+    off-topic and no in-scope example is close; or the message names nothing of our field and is
+    like no in-scope example at all. Without a second opinion: the model's best guess decides.
+    """
+    guess = next((name for name, _ in turn.ranking if name not in NOT_ANSWERS), None)
+    if not turn.retrieval:
+        return guess == OFF_TOPIC or (guess is None and turn.intent == OFF_TOPIC)
+    in_scope = max((s for name, s in turn.retrieval if name in answered or name in HONEST_REPLIES), default=0.0)
+    anything = max((s for name, s in turn.retrieval if name != OFF_TOPIC), default=0.0)
+    return (
+        closest_is_off_topic(turn)
+        or (guess == OFF_TOPIC and in_scope < t.in_scope)
+        or (turn.in_field is False and anything < t.near)
+    )
+
+
+def candidates(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> Tuple[str, ...]:
+    """The answered questions that could be meant, best first, at most ``MAX_CHOICES``.
+
+    The model's ranking, re-ordered by the retrieval second opinion: an intent scores its confidence
+    plus its closest example's similarity.
+    """
+    scores: Dict[str, float] = {
+        name: confidence
+        for name, confidence in turn.ranking
+        if name not in NOT_ANSWERS and confidence >= t.min_candidate_confidence
+    }
+    for name, similarity in turn.retrieval:
+        if name not in NOT_ANSWERS:
+            scores[name] = scores.get(name, 0.0) + similarity
+    ranked = sorted(scores, key=lambda name: -scores[name])
+    return tuple(name for name in ranked if name in answered)[:MAX_CHOICES]

@@ -1,0 +1,232 @@
+"""The reply decision (actions/decide.py): one table of situations and what the visitor gets.
+
+Each row is a parse as Rasa would give it (model ranking, retrieval second opinion, in_field, entities)
+and the decision expected. The rows sit on either side of each threshold, so a changed threshold shows
+here, and what must hold whatever the model says (a fact's own question, the off-topic reply only for a
+message naming nothing of the field) is checked with the model saying the opposite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from actions import decide
+
+ANSWERED = {"ask_validity", "ask_capital", "ask_conditions", "ask_materials", "ask_fees", "ask_time_limit"}
+OWN = {decide.question_key("呼叫中心许可证有效期多久？"): "ask_validity"}
+T = decide.DEFAULT_THRESHOLDS
+
+
+def turn(intent, confidence=0.99, ranking=None, retrieval=(), in_field=None, entities=None, text="", **context):
+    ranking = ranking if ranking is not None else [(intent, confidence)]
+    return decide.Turn(
+        intent=intent,
+        confidence=confidence,
+        ranking=tuple(ranking),
+        retrieval=tuple(retrieval),
+        in_field=in_field,
+        entities=entities or {},
+        text=text,
+        **context,
+    )
+
+
+# (case, turn, kind, detail): detail is the answered intent, the honest response or the first candidate
+TABLE = [
+    ("a sure answer", turn("ask_validity", 0.9), "answer", "ask_validity"),
+    ("at the answer gate", turn("ask_validity", T.answer_min_confidence), "answer", "ask_validity"),
+    (
+        "just below the answer gate: the closest questions",
+        turn("ask_validity", T.answer_min_confidence - 0.01),
+        "clarify",
+        "ask_validity",
+    ),
+    (
+        "a close second guess: the closest questions",
+        turn("ask_validity", 0.5, [("ask_validity", 0.5), ("ask_fees", 0.5 - T.answer_min_margin + 0.01)]),
+        "clarify",
+        "ask_validity",
+    ),
+    (
+        "an unsure guess the second opinion prefers another answer to",
+        turn(
+            "ask_fees", 0.5, [("ask_fees", 0.5), ("ask_validity", 0.1)], [("ask_validity", T.second_opinion_similarity)]
+        ),
+        "answer",
+        "ask_validity",
+    ),
+    (
+        "the second opinion too far to prefer",
+        turn(
+            "ask_fees",
+            0.5,
+            [("ask_fees", 0.5), ("ask_validity", 0.1)],
+            [("ask_validity", T.second_opinion_similarity - 0.01)],
+        ),
+        "answer",
+        "ask_fees",
+    ),
+    (
+        "a fallback whose guess is also the closest example: both agree",
+        turn(
+            "nlu_fallback",
+            0.25,
+            [("ask_fees", T.agreement_confidence)],
+            [("ask_fees", T.agreement_similarity)],
+        ),
+        "answer",
+        "ask_fees",
+    ),
+    (
+        "the same just short of agreement: the closest questions",
+        turn(
+            "nlu_fallback",
+            0.25,
+            [("ask_fees", T.agreement_confidence - 0.01)],
+            [("ask_fees", T.agreement_similarity)],
+        ),
+        "clarify",
+        "ask_fees",
+    ),
+    (
+        "a sure off-topic guess naming nothing of the field",
+        turn("out_of_scope", 0.99, retrieval=[("out_of_scope", 0.7)], in_field=False),
+        "off_topic",
+        None,
+    ),
+    (
+        "a sure off-topic guess that names the field and is close to a question of ours",
+        turn(
+            "out_of_scope",
+            1.0,
+            [("out_of_scope", 1.0)],
+            [("ask_validity", 0.89), ("out_of_scope", 0.3)],
+            in_field=True,
+        ),
+        "clarify",
+        "ask_validity",
+    ),
+    (
+        "a sure off-topic guess that names the field but is like none of our questions",
+        turn("out_of_scope", 1.0, [("out_of_scope", 1.0)], [("out_of_scope", 0.6), ("ask_fees", 0.2)], in_field=True),
+        "honest",
+        "utter_no_fact",
+    ),
+    (
+        "an answer the second opinion finds off-topic, naming nothing of the field",
+        turn("ask_fees", 0.8, retrieval=[("out_of_scope", 0.7)], in_field=False),
+        "off_topic",
+        None,
+    ),
+    (
+        "the same answer naming the field is kept",
+        turn("ask_fees", 0.8, retrieval=[("out_of_scope", 0.7)], in_field=True),
+        "answer",
+        "ask_fees",
+    ),
+    (
+        "the same answer too sure to overrule",
+        turn("ask_fees", T.off_topic_overrule, retrieval=[("out_of_scope", 0.7)], in_field=False),
+        "answer",
+        "ask_fees",
+    ),
+    (
+        "an in-field fallback like none of our questions: honest",
+        turn("nlu_fallback", 0.25, [("ask_capital", 0.2)], [("ask_capital", T.near - 0.01)], in_field=True),
+        "honest",
+        "utter_no_fact",
+    ),
+    (
+        "an unsure guess of another licence",
+        turn("nlu_fallback", 0.3, [("ask_other_licence", 0.3)], [("ask_other_licence", 0.5)], in_field=True),
+        "honest",
+        "utter_other_licence",
+    ),
+    ("a sure honest intent", turn("ask_uncovered", 0.9), "honest", "utter_no_fact"),
+    ("a question no fact answers (yet)", turn("ask_something_new", 0.9), "missing", None),
+    ("a button payload", turn("ask_fees", None, ranking=[]), "answer", "ask_fees"),
+]
+
+
+@pytest.mark.parametrize("case, t, kind, detail", TABLE, ids=[row[0] for row in TABLE])
+def test_the_decision_table(case, t, kind, detail):
+    decision = decide.decide(t, ANSWERED, OWN)
+    assert decision.kind == kind, decision
+    if kind == "answer":
+        assert decision.intent == detail
+    elif kind == "honest":
+        assert decision.response == detail
+    elif kind == "clarify":
+        assert decision.candidates[0] == detail
+
+
+@pytest.mark.parametrize("ending", ["", "？", "?", "？？？", "。", "!", " "])
+def test_a_facts_own_question_gets_that_fact_whatever_the_model_says(ending):
+    for model_says in (("out_of_scope", 1.0), ("thank", 0.99), ("nlu_fallback", 0.2), ("ask_fees", 0.97)):
+        t = turn(*model_says, text="呼叫中心许可证有效期多久" + ending, in_field=True)
+        assert decide.decide(t, ANSWERED, OWN) == decide.Decision("answer", "own question", intent="ask_validity")
+
+
+def test_the_off_topic_reply_is_never_given_to_a_message_that_names_the_field():
+    """Whatever the opinions say, a message naming the licence gets a fact, buttons, or an honest reply."""
+    for intent, confidence in (("out_of_scope", 1.0), ("nlu_fallback", 0.1), ("ask_fees", 0.5)):
+        for retrieval in ([("out_of_scope", 0.95)], [("out_of_scope", 0.5), ("ask_fees", 0.4)], []):
+            t = turn(intent, confidence, [(intent, confidence)], retrieval, in_field=True)
+            assert decide.decide(t, ANSWERED, OWN).kind != "off_topic", (intent, retrieval)
+
+
+def test_a_capital_with_a_can_we_apply_question_gets_the_verdict():
+    t = turn("ask_conditions", 0.9, entities={"capital": 300, "licence_scope": "全网"})
+    assert decide.decide(t, ANSWERED).kind == "verdict"
+    unsure = turn("nlu_fallback", 0.3, [("ask_capital", 0.3), ("ask_conditions", 0.28)], entities={"capital": 300})
+    assert decide.decide(unsure, ANSWERED).kind == "verdict"
+    # an amount in a loan question is no situation
+    loan = turn("ask_conditions", 0.9, retrieval=[("out_of_scope", 0.8)], entities={"capital": 20})
+    assert decide.decide(loan, ANSWERED).kind != "verdict"
+    # in a form, a message the model did not understand is left to the form
+    in_form = turn("nlu_fallback", 0.3, [("ask_capital", 0.3), ("ask_conditions", 0.28)], entities={"capital": 300})
+    assert decide.decide(replace(in_form, in_form=True), ANSWERED).kind != "verdict"
+
+
+def test_a_follow_up_answers_the_previous_topic_or_a_place_says_who_approves():
+    t = turn("ask_followup", 0.9, entities={"licence_scope": "地网"}, previous_fact="conditions.capital")
+    assert decide.decide(t, ANSWERED) == decide.Decision("answer", "follow-up", fact_key="conditions.capital")
+    place = turn("inform", 0.9, entities={"province": "江苏省"})
+    assert decide.decide(place, ANSWERED).fact_key == decide.WHERE_FACT
+    nothing = turn("ask_followup", 0.9, [("ask_followup", 0.9), ("ask_fees", 0.05)])
+    assert decide.decide(nothing, ANSWERED).kind == "clarify"
+
+
+def test_unsure_twice_offers_a_consultant_but_off_topic_stays_off_topic():
+    unsure = turn("nlu_fallback", 0.3, [("ask_capital", 0.3), ("ask_fees", 0.25)], failed_before=True)
+    assert decide.decide(unsure, ANSWERED).kind == "consultant"
+    weather = turn("out_of_scope", 0.99, retrieval=[("out_of_scope", 0.8)], in_field=False, failed_before=True)
+    assert decide.decide(weather, ANSWERED).kind == "off_topic"
+
+
+def test_a_comparison_of_two_values_is_not_a_case():
+    entities = [{"entity": "licence_scope", "value": "全网"}, {"entity": "licence_scope", "value": "地网"}]
+    assert decide.message_entities(entities) == {}
+    assert decide.message_entities([*entities[:1], {"entity": "province", "value": "上海市"}]) == {
+        "licence_scope": "全网",
+        "province": "上海市",
+    }
+
+
+def test_the_turn_reads_a_rasa_parse():
+    parse = {
+        "text": "呼叫中心许可证有效期多久？",
+        "normalized_text": "呼叫中心许可证有效期多久",
+        "intent": {"name": "out_of_scope", "confidence": 1.0},
+        "intent_ranking": [{"name": "out_of_scope", "confidence": 1.0}, {"name": "nlu_fallback", "confidence": 0.3}],
+        "retrieval": [{"name": "ask_validity", "similarity": 0.89}, "junk"],
+        "in_field": True,
+        "entities": [{"entity": "licence_scope", "value": "全网"}],
+    }
+    t = decide.Turn.from_parse(parse, previous_fact="licence.types")
+    assert t.ranking == (("out_of_scope", 1.0),)
+    assert t.retrieval == (("ask_validity", 0.89),)
+    assert t.text == "呼叫中心许可证有效期多久" and t.in_field is True and t.entities == {"licence_scope": "全网"}
+    assert decide.decide(t, ANSWERED, OWN).intent == "ask_validity"
