@@ -213,7 +213,7 @@ def tend(service: Service, now: float, served: bool) -> int | None:
     return None
 
 
-def supervise(running: list[Service], started: float) -> int:
+def supervise(running: list[Service], started: float, open_at: str = "") -> int:
     """Wait until all services are ready; restart one that dies, backing off if it keeps dying."""
     announced = False
     while True:
@@ -228,6 +228,8 @@ def supervise(running: list[Service], started: float) -> int:
                 + ", ".join(f"{s.name} {s.ready_url.rsplit('/', 1)[0]}" for s in running if s.ready_url),
                 flush=True,
             )
+            if open_at:
+                print(f"open {open_at}/ to chat with the assistant, {open_at}/console for staff", flush=True)
         time.sleep(0.5)
 
 
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             shell = [sys.executable, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "bot/endpoints.yml"]
             code = subprocess.run(shell, cwd=ROOT, env=service_env(config, found, "rasa")).returncode
         else:
-            code = supervise(running, started)
+            code = supervise(running, started, f"http://{reachable(config.web_host)}:{config.web_port}")
     except (_Stop, KeyboardInterrupt):
         print("stopping…", flush=True)
     finally:

@@ -291,9 +291,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_ip=_count(env, "RATE_LIMIT_PER_IP", 120),
         max_message_chars=_count(env, "MAX_MESSAGE_CHARS", 1000) or 1000,
         proxy_count=_count(env, "PROXY_COUNT", 0),
-        # only the web app's own demo page by default; embedding sites are listed explicitly
+        # only the web app's own demo page by default, at either name this machine has for itself (make run
+        # prints 127.0.0.1); embedding sites are listed explicitly
         cors_origins=tuple(
-            o.strip() for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port}").split(",") if o.strip()
+            o.strip()
+            for o in env.get("CORS_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}").split(",")
+            if o.strip()
         ),
         action_host=action_host,
         action_server_token=env.get("ACTION_SERVER_TOKEN", ""),

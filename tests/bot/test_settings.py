@@ -49,9 +49,10 @@ def test_body_limits_have_safe_defaults_and_refuse_nonsense():
 
 
 def test_cors_default_is_the_web_apps_own_origin_only():
-    """N11: no stray origin (such as http://127.0.0.1:8090) is trusted by default."""
-    assert settings.load({}).cors_origins == ("http://localhost:8000",)
-    assert settings.load({"WEB_PORT": "9000"}).cors_origins == ("http://localhost:9000",)
+    """N11: no stray origin (such as http://127.0.0.1:8090) is trusted by default; the web app's own page is,
+    at both names make run's address may use (issue #19: the printed 127.0.0.1 address was refused)."""
+    assert settings.load({}).cors_origins == ("http://localhost:8000", "http://127.0.0.1:8000")
+    assert settings.load({"WEB_PORT": "9000"}).cors_origins == ("http://localhost:9000", "http://127.0.0.1:9000")
     assert settings.load({"CORS_ORIGINS": " https://a.example , https://b.example,"}).cors_origins == (
         "https://a.example",
         "https://b.example",

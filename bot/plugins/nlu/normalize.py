@@ -56,6 +56,8 @@ _NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十�
 _COUNTED = r"(?:万|亿|元|块|个月|个省|个城市|个员工|个工作日|个人|名|年|天|日|月|省|家|张|条|倍)"
 _CHINESE_AMOUNT = re.compile(rf"(?<![{_NUMERAL}\d.])([{_NUMERAL}]+)(?={_COUNTED})")
 _MIXED_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千])(?=万|亿|元)")
+# 500w, 1.5kw: how amounts are typed in chats (w = 万, kw = 千万)
+_W_AMOUNT = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s?(k?)w(?![A-Za-z])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _WAN_YUAN = re.compile(r"(\d)\s*万(?:元|块钱|块)")
 _GE_YI = re.compile(rf"(?<=[{_NUMERAL}\d])个(?=亿)")  # 一个亿 → 一亿
@@ -160,6 +162,7 @@ class Normalizer:
             value = chinese_to_int(match.group(1))
             return match.group(1) if value is None else str(value)
 
+        text = _W_AMOUNT.sub(lambda m: _scaled(m.group(1), 1000 if m.group(2) else 1) + "万", text)
         text = _MIXED_AMOUNT.sub(lambda m: _scaled(m.group(1), _UNITS[m.group(2)]), text)
         text = _CHINESE_AMOUNT.sub(chinese, text)
         text = _THOUSANDS.sub("", text)
@@ -234,7 +237,7 @@ class Edges:
     Punctuation at either end, and sentence punctuation inside folded to a comma (「？」 and 「。」 told the
     model nothing but were learnt as signs of an off-topic message); a greeting in front
     (fillers.yml ``greetings``) and thanks behind (``courtesies``: 「，谢谢」, 「辛苦了」) when a question
-    remains: at least ``greetings_min_rest`` characters, or ``min_rest`` that ask (``question_words``:
+    remains: at least ``question_min_rest`` characters, or ``min_rest`` that ask (``question_words``:
     「多久能批下来，谢谢」) or name our field (a word of ``field``). A message that is only a greeting or
     thanks stays as it is. Every step is a scan of the text or a loop that shortens it: linear in its length.
     """
@@ -243,7 +246,7 @@ class Edges:
 
     def __init__(self, table: dict, field: list[str]) -> None:
         self.min_rest = int(table.get("min_rest", 4))
-        self.question_rest = int(table.get("greetings_min_rest", self.min_rest))
+        self.question_rest = int(table.get("question_min_rest", table.get("greetings_min_rest", self.min_rest)))
         self._greetings = sorted({str(w).lower() for w in table.get("greetings") or []}, key=len, reverse=True)
         self._courtesies = sorted({str(w).lower() for w in table.get("courtesies") or []}, key=len, reverse=True)
         self._field = field
@@ -251,22 +254,26 @@ class Edges:
 
     def strip(self, text: str) -> str:
         result = _INNER_STOPS.sub(",", text.strip(self.ENDS))
-        changed = True
-        while changed:  # each pass shortens the text or stops
-            changed = False
-            lowered = result.lower()
-            for word in self._greetings:
-                rest = result[len(word) :]
-                if lowered.startswith(word) and _apart(word, rest[:1]) and self._question_remains(rest):
-                    result, changed = result[len(word) :].strip(self.ENDS), True
-                    break
-            lowered = result.lower()
-            for word in self._courtesies:
-                rest = result[: -len(word)]
-                if lowered.endswith(word) and _apart(word, rest[-1:]) and self._question_remains(rest):
-                    result, changed = result[: -len(word)].strip(self.ENDS), True
-                    break
+        for words, front in ((self._greetings, True), (self._courtesies, False)):
+            rest = self._without(result, words, front)
+            if rest != result and self._question_remains(rest):
+                result = rest
         return _SPACES.sub(" ", result) if result else text
+
+    def _without(self, text: str, words: list[str], front: bool) -> str:
+        """``text`` without every one of ``words`` at its front (or end), however many follow each other."""
+        changed = True
+        while changed and text:  # each pass shortens the text or stops
+            changed = False
+            lowered = text.lower()
+            for word in words:
+                if front and lowered.startswith(word) and _apart(word, text[len(word) : len(word) + 1]):
+                    text, changed = text[len(word) :].strip(self.ENDS), True
+                    break
+                if not front and lowered.endswith(word) and _apart(word, text[-len(word) - 1 : -len(word)]):
+                    text, changed = text[: -len(word)].strip(self.ENDS), True
+                    break
+        return text
 
     def _question_remains(self, rest: str) -> bool:
         content = len(_CONTENT.findall(rest))
