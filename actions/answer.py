@@ -190,7 +190,7 @@ class ActionAnswerFact(Action):
                     failed_before=failed_just_before(tracker),
                     in_form=bool((tracker.active_loop or {}).get("name")),
                 )
-                own = {decide.question_key(q): intent for intent, q in questions.items() if q}
+                own = decide.own_questions(questions)
                 decision = decide.decide(turn, set(questions), own, thresholds(config))
                 return render(dispatcher, decision, turn, session, config)
         except SQLAlchemyError:

@@ -47,6 +47,8 @@ WHERE_FACT = "licence.types"
 MAX_CHOICES = 3
 # what separates one sentence or clause from the next: left out when comparing with a fact's question
 _NOT_WORDS = re.compile(r"[\W_]+")
+_SENTENCES = re.compile(r"[?？!！。；;]")
+OWN_SENTENCE_MIN = 10
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Turn:
     in_field: Optional[bool] = None  # the message names something of our field (None: not known)
     entities: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""  # what the NLU read (normalised)
+    typed: str = ""  # what the visitor typed
     previous_fact: Optional[str] = None  # the fact that answered last (slot fact_key)
     failed_before: bool = False  # the previous reply already said the assistant was unsure
     in_form: bool = False
@@ -122,6 +125,7 @@ class Turn:
             in_field=in_field if isinstance(in_field, bool) else None,
             entities=message_entities(parse.get("entities") or []),
             text=str(parse.get("normalized_text") or parse.get("text") or ""),
+            typed=str(parse.get("text") or ""),
             previous_fact=previous_fact,
             failed_before=failed_before,
             in_form=in_form,
@@ -185,6 +189,25 @@ def question_key(text: str) -> str:
     return _NOT_WORDS.sub("", text).lower()
 
 
+def own_questions(questions: Mapping[str, str]) -> Dict[str, str]:
+    """Each fact's own question (``question_key``) → its intent, from {intent: question}.
+
+    A question of two sentences (「许可证有电子证书吗？纸质证书丢了怎么补办？」) is also found by each sentence of
+    at least ``OWN_SENTENCE_MIN`` characters; a sentence two facts share finds neither.
+    """
+    found: Dict[str, str] = {}
+    shared: set = set()
+    for intent, question in questions.items():
+        keys = {question_key(question)} | {
+            key for key in map(question_key, _SENTENCES.split(question)) if len(key) >= OWN_SENTENCE_MIN
+        }
+        for key in keys - {""}:
+            if key in found and found[key] != intent:
+                shared.add(key)
+            found[key] = intent
+    return {key: intent for key, intent in found.items() if key not in shared}
+
+
 def decide(
     turn: Turn,
     answered: frozenset | set,
@@ -198,7 +221,14 @@ def decide(
     """
     t = thresholds
     follow = turn.intent in FOLLOWUPS
-    own = (own_questions or {}).get(question_key(turn.text)) if turn.text else None
+    own = next(
+        (
+            intent
+            for text in (turn.typed, turn.text)
+            if text and (intent := (own_questions or {}).get(question_key(text)))
+        ),
+        None,
+    )
     if own in answered and "capital" not in turn.entities:
         return Decision("answer", "own question", intent=own)
     # in a form the form asks for the capital itself: a message it did not understand is not a verdict

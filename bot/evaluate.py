@@ -46,6 +46,7 @@ from bot.settings import PROJECT_ROOT
 
 EVAL_SET = PROJECT_ROOT / "tests" / "nlu" / "eval_set.yml"
 TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
+EVERY_FACT_SET = PROJECT_ROOT / "tests" / "nlu" / "every_fact_set.yml"
 REALISTIC_SET = PROJECT_ROOT / "tests" / "nlu" / "realistic_set.yml"
 BASELINE_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"
 FACTS_DIR = PROJECT_ROOT / "data" / "facts"
@@ -54,7 +55,7 @@ OUT = PROJECT_ROOT / "results" / "eval"
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 
-INTENT_SETS = {"eval_set": EVAL_SET, "test_set": TEST_SET}
+INTENT_SETS = {"eval_set": EVAL_SET, "test_set": TEST_SET, "every_fact_set": EVERY_FACT_SET}
 PIPELINES = {
     "ours": "ours (normaliser + jieba + domain dictionary + DIET)",
     "stock": "stock Rasa, JiebaTokenizer (tests/nlu/baseline_config.yml)",
@@ -105,8 +106,7 @@ def decision_for(parse: dict, config: Optional[settings.Settings] = None) -> Any
         answer_min_margin=config.answer_min_margin,
     )
     questions = fact_questions()
-    own = {decide.question_key(q): intent for intent, q in questions.items() if q}
-    return decide.decide(decide.Turn.from_parse(parse), set(questions), own, thresholds)
+    return decide.decide(decide.Turn.from_parse(parse), set(questions), decide.own_questions(questions), thresholds)
 
 
 def effective_intent(parse: dict, config: Optional[settings.Settings] = None) -> str:
@@ -952,9 +952,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-realistic", action="store_true", help="skip the realistic set (no stack)")
     parser.add_argument("--retrain-baseline", action="store_true", help="train the stock model even if current")
     parser.add_argument("--workers", type=int, default=3, help="conversations played at once")
+    parser.add_argument(
+        "--model", type=Path, help="score this model archive (e.g. models/seeds/…) instead of training ours"
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the report goes (default {OUT})")
     args = parser.parse_args(argv)
+    out: Path = args.out
     begun, begun_cpu = time.monotonic(), _cpu_seconds()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, dict] = {}
 
     def timed(name: str, step: Callable[[], Any]) -> Any:
@@ -964,8 +969,11 @@ def main(argv: list[str] | None = None) -> int:
         return value
 
     cases = load_cases()  # a malformed set stops here, before any training
-    timed("train ours (only when stale)", train.train)
-    models = {"ours": train.MODEL_PATH}
+    if args.model:
+        models = {"ours": args.model}
+    else:
+        timed("train ours (only when stale)", train.train)
+        models = {"ours": train.MODEL_PATH}
     if not args.no_baseline:
         models["stock"] = timed(
             "train the stock model (only when stale)",
@@ -978,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_realistic:
             results, started_in = timed(
                 f"realistic set, {pipeline} ({len(cases)} conversations, stack included)",
-                partial(run_realistic, model, cases, OUT / f"stack-{pipeline}", args.workers),
+                partial(run_realistic, model, cases, out / f"stack-{pipeline}", args.workers),
             )
             timings[f"realistic set, {pipeline}: stack start-up"] = {"wall": started_in, "cpu": None}
             report["realistic"][pipeline] = summarise(results)
@@ -986,22 +994,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cross_validation:
         report["cross_validation"]["ours"] = timed(
             f"cross-validation, ours ({args.folds} folds)",
-            lambda: cross_validate(train.CONFIG, OUT / "cross-validation", args.folds),
+            lambda: cross_validate(train.CONFIG, out / "cross-validation", args.folds),
         )
         if not args.no_baseline:
             folds = args.baseline_folds
             report["cross_validation"]["stock"] = timed(
                 f"cross-validation, stock ({folds} folds)",
-                lambda: cross_validate(BASELINE_CONFIG, OUT / "cross-validation-stock", folds),
+                lambda: cross_validate(BASELINE_CONFIG, out / "cross-validation-stock", folds),
             )
     timings["total"] = {"wall": round(time.monotonic() - begun), "cpu": round(_cpu_seconds() - begun_cpu)}
     report["timings"] = timings
     report["criteria"] = [{"criterion": c, "measured": v, "met": ok} for c, v, ok in criteria(report)]
-    (OUT / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     text = render(report)
-    (OUT / "report.md").write_text(text, encoding="utf-8")
+    (out / "report.md").write_text(text, encoding="utf-8")
     print(text.split("## Realistic set by")[0])
-    print(f"full report: {(OUT / 'report.md').relative_to(PROJECT_ROOT)}")
+    print(f"full report: {(out / 'report.md')}")
     return 0
 
 

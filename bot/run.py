@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from bot import db, facts_loader, settings, train
+from bot import db, facts_loader, quiet, settings, train
 
 ROOT = settings.PROJECT_ROOT
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shell", action="store_true", help="talk to the bot in this terminal")
     parser.add_argument("--no-train", action="store_true", help="fail instead of training a stale model")
     args = parser.parse_args(argv)
+    quiet.install()
     started = time.monotonic()
     private_files()
     try:

@@ -125,7 +125,10 @@ def train(force: bool = False, seed: int | None = None) -> bool:
         name,
         "--force",  # Rasa's cache ignores dictionary edits: never restore from it
     ]
-    subprocess.run(command, cwd=PROJECT_ROOT, check=True, env={**os.environ, **TRAINING_ENV})
+    from bot import quiet
+
+    env = {**os.environ, **TRAINING_ENV, "PYTHONWARNINGS": quiet.pythonwarnings()}
+    subprocess.run(command, cwd=PROJECT_ROOT, check=True, env=env)
     seconds = time.monotonic() - started
     if seed is None:
         FINGERPRINT_PATH.write_text(current + "\n")

@@ -88,9 +88,9 @@ class Stack:
         return response.json()
 
 
-def start(work: Path, env: dict[str, str], ports: Ports | None = None) -> Stack:
+def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) -> Stack:
     """Start `python -m bot.run --no-train` on ``ports`` (free ones by default) with SQLite databases under
-    ``work``; ``env`` adds to the environment and overrides these defaults. Does not wait for it."""
+    ``work``; ``env`` adds to the environment and overrides these defaults (None: left unset). Does not wait."""
     ports = ports or Ports.free()
     full = {
         **os.environ,
@@ -104,6 +104,7 @@ def start(work: Path, env: dict[str, str], ports: Ports | None = None) -> Stack:
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
         **env,
     }
+    full = {name: value for name, value in full.items() if value is not None}
     log = work / "stack.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

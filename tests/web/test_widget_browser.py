@@ -180,3 +180,35 @@ def test_offline_state_and_queued_message_answered_after_rasa_restarts(browser, 
             timeout=60000,
         )
         assert "待发送" not in page.get_by_test_id("chat-message-user").last.inner_text()
+
+
+def test_the_address_make_run_prints_serves_a_widget_that_answers(browser, tmp_path):
+    """Issue #19: `make run` printed http://127.0.0.1:8000 and the widget there never connected (only
+    localhost was an accepted origin). A stack with make run's defaults (no CORS_ORIGINS, no
+    RASA_PUBLIC_URL): the address it prints is opened as printed, and a question gets its answer."""
+    import re
+
+    from tests.support.stack import start, stop, wait_ready
+
+    env: dict[str, str | None] = dict.fromkeys(("CORS_ORIGINS", "RASA_PUBLIC_URL", "APP_ENV"))
+    # the development secrets are given, so the test writes nothing into the checkout's var/
+    env.update({"WIDGET_SECRET": "printed-address-widget-secret", "CONSOLE_SECRET": "printed-address-console"})
+    stack = start(tmp_path, {**env, "WEB_HOST": "0.0.0.0"})
+    try:
+        wait_ready(stack)
+        deadline = time.monotonic() + 30
+        printed = None
+        while printed is None and time.monotonic() < deadline:
+            printed = re.search(r"open (http://\S+?)/ to chat", stack.log.read_text(errors="replace"))
+            time.sleep(0.2)
+        assert printed, stack.log.read_text(errors="replace")[-2000:]
+        context = browser.new_context(locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(60000)
+        page.goto(printed.group(1) + "/")
+        open_chat(page)
+        answer = ask(page, "呼叫中心许可证有效期多久？")  # the fact's own question: answered whatever the model
+        assert "5年" in answer.inner_text() and "依据" in answer.inner_text()
+        context.close()
+    finally:
+        stop(stack)
