@@ -228,6 +228,27 @@ def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str
     return asyncio.run(run())
 
 
+def spread(models: list[Path], sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict]:
+    """Score each of ``models`` (trainings with different seeds) on each set, and count the messages whose
+    reply differs between any two of them: how far one machine's model may stray from another's."""
+    predictions = {str(model): {name: predict(model, rows) for name, rows in sets.items()} for model in models}
+    report: dict[str, dict] = {}
+    for name in sets:
+        per_model = {model: metrics(rows[name]) for model, rows in predictions.items()}
+        labels = [[p for _, _, p, _ in rows[name]] for rows in predictions.values()]
+        differ = sum(1 for seen in zip(*labels, strict=True) if len(set(seen)) > 1)
+        report[name] = {
+            "n": len(sets[name]),
+            "accuracy": {model: round(m.accuracy, 4) for model, m in per_model.items()},
+            "wrong_confident": {model: m.wrong_confident for model, m in per_model.items()},
+            "in_scope_as_off_topic": {model: m.in_scope_as_off_topic for model, m in per_model.items()},
+            "out_of_scope_recall": {model: round(m.out_of_scope_recall, 4) for model, m in per_model.items()},
+            "lowest_accuracy": round(min(m.accuracy for m in per_model.values()), 4),
+            "differing_replies": differ,
+        }
+    return report
+
+
 # ------------------------------------------------------------------ the realistic set: cases
 
 CAUSES = ("situational", "scope", "places", "mixed_colloquial", "polarity", "plain")
@@ -956,8 +977,22 @@ def main(argv: list[str] | None = None) -> int:
         "--model", type=Path, help="score this model archive (e.g. models/seeds/…) instead of training ours"
     )
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the report goes (default {OUT})")
+    parser.add_argument(
+        "--spread",
+        type=Path,
+        nargs="+",
+        metavar="MODEL",
+        help="only score these models (e.g. models/seeds/*.tar.gz) on the intent sets and count where they differ",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
+    if args.spread:
+        sets = {name: read_examples(path) for name, path in INTENT_SETS.items()}
+        found = spread(args.spread, sets)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "spread.json").write_text(json.dumps(found, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
     begun, begun_cpu = time.monotonic(), _cpu_seconds()
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, dict] = {}

@@ -92,7 +92,7 @@ def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) ->
     """Start `python -m bot.run --no-train` on ``ports`` (free ones by default) with SQLite databases under
     ``work``; ``env`` adds to the environment and overrides these defaults (None: left unset). Does not wait."""
     ports = ports or Ports.free()
-    full = {
+    given = {
         **os.environ,
         "RASA_PORT": str(ports.rasa),
         "ACTION_PORT": str(ports.action),
@@ -104,7 +104,7 @@ def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) ->
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
         **env,
     }
-    full = {name: value for name, value in full.items() if value is not None}
+    full = {name: value for name, value in given.items() if value is not None}
     log = work / "stack.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
