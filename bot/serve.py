@@ -96,19 +96,8 @@ def serve_rasa(config: settings_module.Settings, model: Path, endpoints: Path, c
         raise ServeError(f"no model at {str(model)!r}; run make train")
     # Sanic reads SANIC_* when Rasa creates its app; the value is settings' (validated) one
     os.environ["SANIC_REQUEST_MAX_SIZE"] = str(config.rasa_max_body)
-    import rasa.utils.common
     from rasa.plugin import plugin_manager
 
-    from bot import quiet
-
-    # Rasa sets its own warning filters when it starts (every UserWarning "once", in front of ours): ours again
-    rasa_filters = rasa.utils.common._filter_warnings
-
-    def rasa_then_ours(*args: Any, **kwargs: Any) -> None:
-        rasa_filters(*args, **kwargs)
-        quiet.install()
-
-    rasa.utils.common._filter_warnings = rasa_then_ours
     plugin_manager().register(rasa_token_plugin(config.rasa_auth_token))
     sys.argv = rasa_argv(config, model, endpoints, credentials)  # what Rasa parses; /proc/<pid>/cmdline keeps ours
     from rasa.__main__ import main

@@ -15,6 +15,12 @@ def test_known_deprecations_are_silenced_and_new_warnings_still_show():
         warnings.warn("pkg_resources is deprecated as an API. See …", DeprecationWarning, stacklevel=1)
         warnings.warn("Slot auto-fill has been removed in 3.0 and replaced with …", UserWarning, stacklevel=1)
         warnings.warn("our own code is deprecated", DeprecationWarning, stacklevel=1)
+        # Sanic (imported by Rasa and the action server) puts "once" in front of every filter: still silent
+        warnings.filterwarnings("once", category=DeprecationWarning)
+        warnings.warn(
+            "distutils Version classes are deprecated. Use packaging.version instead.", DeprecationWarning, stacklevel=1
+        )
+        warnings.warn("'setParseAction' deprecated - use 'set_parse_action'", DeprecationWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["our own code is deprecated"]
 
 
