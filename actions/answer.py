@@ -29,6 +29,17 @@ def message_entities(tracker: Tracker) -> Dict[str, Any]:
     return decide.message_entities(tracker.latest_message.get("entities") or [])
 
 
+def earlier_entities(tracker: Tracker) -> List[Any]:
+    """The entities of every visitor message before the latest, oldest first (this session only)."""
+    users = []
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            users = []
+        elif event.get("event") == "user":
+            users.append((event.get("parse_data") or {}).get("entities") or [])
+    return users[:-1]
+
+
 def thresholds(config: settings.Settings) -> decide.Thresholds:
     """The decision's thresholds, with the answer gate this process was configured with."""
     return replace(
@@ -189,6 +200,7 @@ class ActionAnswerFact(Action):
                     previous_fact=tracker.get_slot("fact_key"),
                     failed_before=failed_just_before(tracker),
                     in_form=bool((tracker.active_loop or {}).get("name")),
+                    told_before=decide.remembered(earlier_entities(tracker)),
                 )
                 own = decide.own_questions(questions)
                 decision = decide.decide(turn, set(questions), own, thresholds(config))

@@ -44,6 +44,9 @@ VERDICT_INTENTS = frozenset(
 )
 # a bare place with nothing asked before: who approves, for that case
 WHERE_FACT = "licence.types"
+# what a visitor told about their case in an earlier message still holds for the next question
+# (「我们公司在厦门」, then 「地网证去哪办」); an amount is not carried over: a verdict needs it asked with it
+REMEMBERED = ("province", "licence_scope", "company_type")
 MAX_CHOICES = 3
 # what separates one sentence or clause from the next: left out when comparing with a fact's question
 _NOT_WORDS = re.compile(r"[\W_]+")
@@ -103,8 +106,13 @@ class Turn:
         previous_fact: Optional[str] = None,
         failed_before: bool = False,
         in_form: bool = False,
+        told_before: Optional[Mapping[str, Any]] = None,
     ) -> Turn:
-        """Read a Rasa parse result (``tracker.latest_message`` or ``/model/parse``)."""
+        """Read a Rasa parse result (``tracker.latest_message`` or ``/model/parse``).
+
+        ``told_before``: what earlier messages said of the case (``remembered``); this message's own
+        entities take precedence.
+        """
         intent = parse.get("intent") or {}
         ranking = tuple(
             (str(r["name"]), float(r.get("confidence") or 0))
@@ -123,7 +131,7 @@ class Turn:
             ranking=ranking,
             retrieval=retrieval,
             in_field=in_field if isinstance(in_field, bool) else None,
-            entities=message_entities(parse.get("entities") or []),
+            entities={**(told_before or {}), **message_entities(parse.get("entities") or [])},
             text=str(parse.get("normalized_text") or parse.get("text") or ""),
             typed=str(parse.get("text") or ""),
             previous_fact=previous_fact,
@@ -182,6 +190,17 @@ def message_entities(entities: Any) -> Dict[str, Any]:
         values.setdefault(entity["entity"], set()).add(str(entity.get("value")))
         first.setdefault(entity["entity"], entity.get("value"))
     return {name: first[name] for name, seen in values.items() if len(seen) == 1}
+
+
+def remembered(earlier: list) -> Dict[str, Any]:
+    """What the visitor told of their case in earlier messages (entity lists, oldest first): the newest
+    value of each ``REMEMBERED`` entity."""
+    told: Dict[str, Any] = {}
+    for entities in earlier:
+        for name, value in message_entities(entities).items():
+            if name in REMEMBERED:
+                told[name] = value
+    return told
 
 
 def question_key(text: str) -> str:

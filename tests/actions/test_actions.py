@@ -127,6 +127,37 @@ async def test_province_entity_names_the_provincial_bureau(database_url):
     assert "工业和信息化部" not in messages[0]["answer"]
 
 
+async def test_a_place_told_in_an_earlier_message_holds_for_the_next_question(database_url):
+    """Issue #21: 「我们公司在厦门」 then 「地网证去哪办」 lost the place; a place told again wins."""
+    earlier = [
+        {
+            "event": "user",
+            "text": "我们公司在厦门",
+            "parse_data": {"entities": [{"entity": "province", "value": "福建省"}]},
+        },
+        {"event": "bot", "text": "……"},
+        {
+            "event": "user",
+            "text": "地网证去哪办",
+            "parse_data": {"entities": [{"entity": "licence_scope", "value": "地网"}]},
+        },
+    ]
+    messages, _ = await run(ActionAnswerFact(), "ask_licence_types", entities={"licence_scope": "地网"}, events=earlier)
+    assert "福建省通信管理局" in messages[0]["answer"]
+    messages, _ = await run(
+        ActionAnswerFact(),
+        "ask_licence_types",
+        entities={"licence_scope": "地网", "province": "广东省"},
+        events=earlier,
+    )
+    assert "广东省通信管理局" in messages[0]["answer"] and "福建" not in messages[0]["answer"]
+    restarted = [*earlier[:2], {"event": "session_started"}, earlier[2]]
+    messages, _ = await run(
+        ActionAnswerFact(), "ask_licence_types", entities={"licence_scope": "地网"}, events=restarted
+    )
+    assert "福建" not in messages[0]["answer"]
+
+
 async def test_scope_entity_picks_the_scope_answer(database_url):
     messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"licence_scope": "地网"})
     assert "100万元" in messages[0]["answer"] and "1000万元" not in messages[0]["answer"]
