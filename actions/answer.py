@@ -231,7 +231,12 @@ def render(
             logger.warning("no fact answers %r", decision.fact_key or decision.intent)
             dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
             return []
-        return say_fact(dispatcher, fact, entities, session)
+        events = say_fact(dispatcher, fact, entities, session)
+        for intent in decision.also:  # the message's second question, in the same reply
+            second = facts.fact_for_intent(intent, session=session)
+            if second is not None:
+                events = say_fact(dispatcher, second, entities, session)
+        return events
     if decision.kind == "missing":
         logger.warning("no fact answers intent %r", decision.intent)
         dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)

@@ -78,6 +78,8 @@ class Thresholds:
     in_scope: float = 0.6
     # a button is offered for an intent with at least this confidence (or any retrieval similarity)
     min_candidate_confidence: float = 0.02
+    # a second question in the same message (its clause this close to a question of ours) is answered too
+    second_question: float = 0.6
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -91,6 +93,7 @@ class Turn:
     confidence: Optional[float]  # None for a button payload: nothing to doubt
     ranking: Tuple[Tuple[str, float], ...] = ()  # the model's, best first, fallback left out
     retrieval: Tuple[Tuple[str, float], ...] = ()  # the second opinion's, best first; () when none
+    clauses: Tuple[Tuple[str, float], ...] = ()  # each clause's closest question, when it has several
     in_field: Optional[bool] = None  # the message names something of our field (None: not known)
     entities: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""  # what the NLU read (normalised)
@@ -124,8 +127,14 @@ class Turn:
             for r in parse.get("retrieval") or []
             if isinstance(r, dict) and "name" in r
         )
+        clauses = tuple(
+            (str(c["name"]), float(c.get("similarity") or 0))
+            for c in parse.get("clauses") or []
+            if isinstance(c, dict) and "name" in c
+        )
         in_field = parse.get("in_field")
         return cls(
+            clauses=clauses,
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             ranking=ranking,
@@ -154,6 +163,7 @@ class Decision:
     kind: str
     why: str
     intent: Optional[str] = None
+    also: Tuple[str, ...] = ()  # a second question of the same message, answered after the first
     fact_key: Optional[str] = None
     candidates: Tuple[str, ...] = ()
     response: Optional[str] = None
@@ -269,7 +279,7 @@ def decide(
             return unsure(turn, answered, t)
         if turn.confidence < t.off_topic_overrule and closest_is_off_topic(turn) and not turn.in_field:
             return Decision("off_topic", "second opinion: off-topic")
-        return Decision("answer", "model", intent=turn.intent)
+        return Decision("answer", "model", intent=turn.intent, also=second_questions(turn, turn.intent, answered, t))
     if turn.intent in answered:  # a button payload
         return Decision("answer", "payload", intent=turn.intent)
     if turn.intent in HONEST_REPLIES and not is_uncertain(turn, t):
@@ -278,6 +288,14 @@ def decide(
         # a question the model knows but no fact answers (yet): say so with the contact
         return Decision("missing", "no fact for the intent", intent=turn.intent)
     return unsure(turn, answered, t)
+
+
+def second_questions(turn: Turn, first: str, answered: frozenset | set, t: Thresholds) -> Tuple[str, ...]:
+    """Another question the message asks in a clause of its own, clearly one of ours (at most one)."""
+    if first not in (name for name, _ in turn.clauses):
+        return ()  # the clauses do not see the question the model answers: they are not to be trusted
+    others = [name for name, s in turn.clauses if name != first and name in answered and s >= t.second_question]
+    return tuple(others[:1])
 
 
 def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:

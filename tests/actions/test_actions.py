@@ -695,3 +695,17 @@ async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_i
         dispatcher = CollectingDispatcher()
         await ActionAnswerFact().run(dispatcher, with_retrieval(ranking, retrieval), {})
         assert dispatcher.messages[0]["response"] != "utter_fact"
+
+
+async def test_two_questions_in_one_message_get_both_answers(database_url):
+    """Issue #21: 「无证经营罚多少？官方收费吗」 got one answer (or, with a 「？」 between them, none)."""
+    tracker = tracker_for("ask_penalty", confidence=0.9)
+    tracker.latest_message["clauses"] = [
+        {"text": "无证经营罚多少", "name": "ask_penalty", "similarity": 0.8},
+        {"text": "官方收费吗", "name": "ask_fees", "similarity": 0.75},
+    ]
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFact().run(dispatcher, tracker, {})
+    quoted = [m.get("fact_key") for m in dispatcher.messages if m.get("response") == "utter_fact"]
+    assert quoted == ["penalty.unlicensed", "process.fees"]
+    assert events[-1]["value"] == "process.fees"

@@ -230,3 +230,14 @@ def test_the_turn_reads_a_rasa_parse():
     assert t.retrieval == (("ask_validity", 0.89),)
     assert t.text == "呼叫中心许可证有效期多久" and t.in_field is True and t.entities == {"licence_scope": "全网"}
     assert decide.decide(t, ANSWERED, OWN).intent == "ask_validity"
+
+
+def test_a_second_question_in_its_own_clause_is_answered_too():
+    clauses = (("ask_capital", 0.7), ("ask_time_limit", T.second_question))
+    t = replace(turn("ask_capital", 0.9), clauses=clauses)
+    assert decide.decide(t, ANSWERED).also == ("ask_time_limit",)
+    weak = replace(t, clauses=(("ask_capital", 0.7), ("ask_time_limit", T.second_question - 0.01)))
+    assert decide.decide(weak, ANSWERED).also == ()
+    # the clauses do not see the model's question: not trusted
+    unrelated = replace(t, clauses=(("ask_fees", 0.7), ("ask_time_limit", 0.9)))
+    assert decide.decide(unrelated, ANSWERED).also == ()

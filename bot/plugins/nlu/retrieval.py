@@ -35,6 +35,10 @@ if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with t
 
 RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
+# two questions in one message (「无证经营罚多少，现在补办来得及吗」): each clause's closest question
+CLAUSES = "clauses"
+MAX_CLAUSES = 4
+MIN_CLAUSE_CHARS = 4
 NOT_FIELD_ENTITIES = {"capital", "province"}
 DEFAULT_FIELD = PROJECT_ROOT / "bot" / "lexicon" / "field.yml"
 
@@ -181,6 +185,23 @@ class RetrievalSecondOpinion(GraphComponent):
         vectorizer.idf_ = idf
         return cls(config, model_storage, resource, Index(vectorizer, matrix, stored["intents"], stored["field_words"]))
 
+    def clauses(self, text: str) -> List[Dict[str, Any]]:
+        """Each clause's closest question, when the message has two clauses or more that could ask one.
+
+        The normaliser has already turned the punctuation between sentences into commas. At most
+        ``MAX_CLAUSES`` clauses are ranked (a message of a hundred commas costs four rankings).
+        """
+        parts = [part.strip() for part in text.split(",")]
+        parts = [part for part in parts if sum(ch.isalnum() for ch in part) >= MIN_CLAUSE_CHARS]
+        if len(parts) < 2 or self._index is None:
+            return []
+        found = []
+        for part in parts[:MAX_CLAUSES]:
+            ranked = self._index.rank(part, 1)
+            if ranked:
+                found.append({"text": part, **ranked[0]})
+        return found
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self._index is None:
             return messages
@@ -193,4 +214,7 @@ class RetrievalSecondOpinion(GraphComponent):
                 named = {e.get("entity") for e in message.get(ENTITIES) or []} - NOT_FIELD_ENTITIES
                 in_field = bool(named) or any(word in lowered for word in self._index.words)
                 message.set(IN_FIELD, in_field, add_to_output=True)
+                clauses = self.clauses(text)
+                if clauses:
+                    message.set(CLAUSES, clauses, add_to_output=True)
         return messages

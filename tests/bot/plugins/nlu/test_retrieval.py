@@ -81,3 +81,14 @@ def test_a_model_trained_without_intent_examples_loads_and_says_nothing(tmp_path
     storage, resource, context, config = component(tmp_path)
     loaded = RetrievalSecondOpinion.load(config, storage, resource, context)
     assert parse(loaded, "年报").get(RETRIEVAL) is None
+
+
+def test_each_clause_of_a_two_question_message_gets_its_closest_question(loaded):
+    from bot.plugins.nlu.retrieval import CLAUSES, MAX_CLAUSES
+
+    clauses = parse(loaded, "全网要多少注册资本,年报在哪里报").get(CLAUSES)
+    assert [c["name"] for c in clauses] == ["ask_capital", "ask_annual_report"]
+    assert parse(loaded, "全网要多少注册资本").get(CLAUSES) is None  # one question: nothing more
+    assert parse(loaded, "注册资本要多少,好").get(CLAUSES) is None  # a clause too short to ask
+    many = parse(loaded, ",".join(["年报在哪里报"] * 200)).get(CLAUSES)
+    assert len(many) == MAX_CLAUSES
