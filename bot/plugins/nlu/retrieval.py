@@ -8,7 +8,7 @@ cosine similarity, best first; and ``in_field``: whether the message names anyth
 kind, number type or company type). The
 actions use them to rank the 「您是想问……」 buttons and to tell a question close to a known one
 from an in-scope question that no fact answers, and that from an off-topic one
-(actions/clarify.py, actions/answer.py); it never changes the intent DIET chose.
+(actions/decide.py); it never changes the intent DIET chose.
 """
 
 from __future__ import annotations
