@@ -94,7 +94,9 @@ class Turn:
     ranking: Tuple[Tuple[str, float], ...] = ()  # the model's, best first, fallback left out
     retrieval: Tuple[Tuple[str, float], ...] = ()  # the second opinion's, best first; () when none
     clauses: Tuple[Tuple[str, float], ...] = ()  # each clause's closest question, when it has several
-    in_field: Optional[bool] = None  # the message names something of our field (None: not known)
+    in_field: Optional[bool] = None  # the message has a word of our field (None: not known)
+    # it names our field itself, not only a word other licences share (None: as ``in_field``)
+    names_field: Optional[bool] = None
     entities: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""  # what the NLU read (normalised)
     typed: str = ""  # what the visitor typed
@@ -133,8 +135,10 @@ class Turn:
             if isinstance(c, dict) and "name" in c
         )
         in_field = parse.get("in_field")
+        names_field = parse.get("names_field")
         return cls(
             clauses=clauses,
+            names_field=names_field if isinstance(names_field, bool) else None,
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             ranking=ranking,
@@ -277,7 +281,7 @@ def decide(
             return Decision("answer", "second opinion", intent=preferred)
         if is_uncertain(turn, t):
             return unsure(turn, answered, t)
-        if turn.confidence < t.off_topic_overrule and closest_is_off_topic(turn) and not turn.in_field:
+        if turn.confidence < t.off_topic_overrule and closest_is_off_topic(turn) and not names_field(turn):
             return Decision("off_topic", "second opinion: off-topic")
         return Decision("answer", "model", intent=turn.intent, also=second_questions(turn, turn.intent, answered, t))
     if turn.intent in answered:  # a button payload
@@ -307,6 +311,8 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
     if off_topic(turn, answered, t):
         if not turn.in_field:
             return Decision("off_topic", "nothing of our field")
+        if not names_field(turn) and closest_is_off_topic(turn):  # 「食品经营许可证要什么材料」
+            return Decision("off_topic", "another field's licence words only")
         if near < t.near:  # names our field but is like none of our questions: say so honestly
             return Decision("honest", "in the field, like no question of ours", response="utter_no_fact")
     if turn.failed_before:
@@ -317,6 +323,11 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
     if 0 <= near < t.near:  # about our field, but like none of the questions we answer
         return Decision("honest", "like no question of ours", response="utter_no_fact")
     return Decision("clarify", "closest questions", candidates=candidates(turn, answered, t))
+
+
+def names_field(turn: Turn) -> bool:
+    """Whether the message names our field itself (a call-centre word, 全网/地网, a number type …)."""
+    return bool(turn.in_field if turn.names_field is None else turn.names_field)
 
 
 def is_uncertain(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:

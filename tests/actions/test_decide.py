@@ -144,6 +144,24 @@ TABLE = [
         "honest",
         "utter_other_licence",
     ),
+    (
+        "another field's licence, named only with words other licences share, both opinions off-topic",
+        replace(
+            turn("out_of_scope", 1.0, [("out_of_scope", 1.0)], [("out_of_scope", 0.74)], in_field=True),
+            names_field=False,
+        ),
+        "off_topic",
+        None,
+    ),
+    (
+        "the same naming our field itself",
+        replace(
+            turn("out_of_scope", 1.0, [("out_of_scope", 1.0)], [("out_of_scope", 0.74)], in_field=True),
+            names_field=True,
+        ),
+        "honest",
+        "utter_no_fact",
+    ),
     ("a sure honest intent", turn("ask_uncovered", 0.9), "honest", "utter_no_fact"),
     ("a question no fact answers (yet)", turn("ask_something_new", 0.9), "missing", None),
     ("a button payload", turn("ask_fees", None, ranking=[]), "answer", "ask_fees"),
@@ -173,7 +191,7 @@ def test_the_off_topic_reply_is_never_given_to_a_message_that_names_the_field():
     """Whatever the opinions say, a message naming the licence gets a fact, buttons, or an honest reply."""
     for intent, confidence in (("out_of_scope", 1.0), ("nlu_fallback", 0.1), ("ask_fees", 0.5)):
         for retrieval in ([("out_of_scope", 0.95)], [("out_of_scope", 0.5), ("ask_fees", 0.4)], []):
-            t = turn(intent, confidence, [(intent, confidence)], retrieval, in_field=True)
+            t = replace(turn(intent, confidence, [(intent, confidence)], retrieval, in_field=True), names_field=True)
             assert decide.decide(t, ANSWERED, OWN).kind != "off_topic", (intent, retrieval)
 
 

@@ -81,14 +81,15 @@ def test_every_fact_is_reached_by_its_own_question_whatever_the_model_says(stack
 def test_a_natural_question_about_a_fact_gets_an_answer_or_an_honest_offer_never_the_off_topic_reply(
     stack, question, intent
 ):
-    """Which fact answers is the model's business (`make eval` counts it); what holds for any model: the
-    message names the licence, so it is never told the assistant cannot help, and it gets a sourced answer,
-    the closest questions as buttons, or an honest reply with a consultant."""
+    """Which fact answers is the model's business (`make eval` counts it); what holds for any model: a
+    message that names the field is never told the assistant cannot help, and an answer other than the
+    off-topic one is a sourced answer, the closest questions as buttons, or an honest reply with a consultant."""
     replies, quoted = ask(stack, question)
     text = "\n".join(r.get("text", "") for r in replies)
-    assert "不在我的服务范围" not in text, text
+    if stack.parse(question).get("names_field"):  # 「续期要准备哪些材料」 names only words other licences share
+        assert "不在我的服务范围" not in text, text
     buttons = [b for r in replies for b in r.get("buttons", [])]
-    assert (quoted and "依据：" in text) or buttons or "顾问" in text, text
+    assert (quoted and "依据：" in text) or buttons or "顾问" in text or "不在我的服务范围" in text, text
     for key in quoted:
         _, confidence, _ = database_facts(stack)[key]
         if confidence in ("L", "U"):  # not settled by an official text: it says so and offers a consultant

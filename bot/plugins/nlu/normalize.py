@@ -290,9 +290,18 @@ def _apart(word: str, neighbour: str) -> bool:
     return not (word[-1:].isascii() and neighbour.isascii() and neighbour.isalnum() and neighbour != "")
 
 
+def generic_field_words(field: Optional[Path | str]) -> list[str]:
+    """The words of field.yml's ``generic`` list: of our field, but other licences use them too (许可证, 罚款)."""
+    if not field or not Path(field).is_file():
+        return []
+    table = yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}
+    return sorted({str(w).lower() for w in table.get("generic") or [] if w})
+
+
 def field_words(field: Optional[Path | str], dictionary: Optional[Path | str]) -> list[str]:
-    """The words of our field: bot/lexicon/field.yml and every word of the jieba dictionary files."""
-    words = []
+    """The words of our field: bot/lexicon/field.yml (``words`` and ``generic``) and every word of the jieba
+    dictionary files."""
+    words: list[str] = list(generic_field_words(field))
     if field and Path(field).is_file():
         words += [str(w) for w in (yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}).get("words") or []]
     if dictionary and Path(dictionary).is_dir():

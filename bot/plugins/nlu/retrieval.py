@@ -27,7 +27,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.plugins.nlu.normalize import field_words
+from bot.plugins.nlu.normalize import field_words, generic_field_words
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with t
 
 RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
+# the message names our field itself, not only a word other licences share (許可证, 罚款, 营业执照)
+NAMES_FIELD = "names_field"
 # two questions in one message (「无证经营罚多少，现在补办来得及吗」): each clause's closest question
 CLAUSES = "clauses"
 MAX_CLAUSES = 4
@@ -69,11 +71,14 @@ class Index:
         matrix: scipy.sparse.csr_matrix,
         intents: List[str],
         words: Optional[List[str]] = None,
+        generic: Optional[List[str]] = None,
     ) -> None:
         self.vectorizer = vectorizer
         self.matrix = matrix
         self.intents = intents
         self.words = words or []
+        generic_words = set(generic or [])
+        self.own_words = [w for w in self.words if w not in generic_words]
         self._analyze = vectorizer.build_analyzer()
         self._vocabulary = vectorizer.vocabulary_
         self._idf = np.asarray(vectorizer.idf_)
@@ -162,7 +167,9 @@ class RetrievalSecondOpinion(GraphComponent):
                 ),
                 encoding="utf-8",
             )
-        self._index = Index(vectorizer, matrix, [intent for _, intent in rows], words)
+        self._index = Index(
+            vectorizer, matrix, [intent for _, intent in rows], words, generic_field_words(self._config.get("field"))
+        )
         return self._resource
 
     @classmethod
@@ -183,7 +190,11 @@ class RetrievalSecondOpinion(GraphComponent):
             return cls(config, model_storage, resource)
         vectorizer = _vectorizer(config, stored["vocabulary"])
         vectorizer.idf_ = idf
-        return cls(config, model_storage, resource, Index(vectorizer, matrix, stored["intents"], stored["field_words"]))
+        # the field's words are read where the model runs (bot/lexicon/field.yml): an edit there applies at the
+        # next start, like the normaliser's lexicons; the stored list serves a model moved without the lexicon
+        words = field_words(config.get("field"), config.get("dictionary_path")) or stored["field_words"]
+        index = Index(vectorizer, matrix, stored["intents"], words, generic_field_words(config.get("field")))
+        return cls(config, model_storage, resource, index)
 
     def clauses(self, text: str) -> List[Dict[str, Any]]:
         """Each clause's closest question, when the message has two clauses or more that could ask one.
@@ -214,6 +225,8 @@ class RetrievalSecondOpinion(GraphComponent):
                 named = {e.get("entity") for e in message.get(ENTITIES) or []} - NOT_FIELD_ENTITIES
                 in_field = bool(named) or any(word in lowered for word in self._index.words)
                 message.set(IN_FIELD, in_field, add_to_output=True)
+                names = bool(named) or (in_field and any(word in lowered for word in self._index.own_words))
+                message.set(NAMES_FIELD, names, add_to_output=True)
                 clauses = self.clauses(text)
                 if clauses:
                     message.set(CLAUSES, clauses, add_to_output=True)
