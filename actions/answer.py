@@ -235,7 +235,7 @@ def render(
         for intent in decision.also:  # the message's second question, in the same reply
             second = facts.fact_for_intent(intent, session=session)
             if second is not None:
-                events = say_fact(dispatcher, second, entities, session)
+                say_fact(dispatcher, second, entities, session)  # the first stays the topic of follow-ups
         return events
     if decision.kind == "missing":
         logger.warning("no fact answers intent %r", decision.intent)

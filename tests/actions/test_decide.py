@@ -116,7 +116,7 @@ TABLE = [
     ),
     (
         "an answer the second opinion finds off-topic, naming nothing of the field",
-        turn("ask_fees", 0.8, retrieval=[("out_of_scope", 0.7)], in_field=False),
+        turn("ask_fees", 0.8, retrieval=[("out_of_scope", 0.7), ("ask_fees", 0.4)], in_field=False),
         "off_topic",
         None,
     ),
@@ -128,7 +128,7 @@ TABLE = [
     ),
     (
         "the same answer too sure to overrule",
-        turn("ask_fees", T.off_topic_overrule, retrieval=[("out_of_scope", 0.7)], in_field=False),
+        turn("ask_fees", T.off_topic_overrule, retrieval=[("out_of_scope", 0.7), ("ask_fees", 0.4)], in_field=False),
         "answer",
         "ask_fees",
     ),
@@ -161,6 +161,18 @@ TABLE = [
         ),
         "honest",
         "utter_no_fact",
+    ),
+    (
+        "a sure model with no field word and no example of its question near: off-topic",
+        turn("ask_fees", 0.89, retrieval=[("ask_fees", T.near - 0.01)], in_field=False),
+        "off_topic",
+        None,
+    ),
+    (
+        "the same with an example near enough is answered",
+        turn("ask_fees", 0.89, retrieval=[("ask_fees", T.near)], in_field=False),
+        "answer",
+        "ask_fees",
     ),
     ("a sure honest intent", turn("ask_uncovered", 0.9), "honest", "utter_no_fact"),
     ("a question no fact answers (yet)", turn("ask_something_new", 0.9), "missing", None),
