@@ -665,3 +665,15 @@ async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_i
         dispatcher = CollectingDispatcher()
         await ActionClarify().run(dispatcher, with_retrieval(ranking, retrieval), {})
         assert dispatcher.messages[0]["response"] != "utter_fact"
+
+
+@pytest.mark.parametrize("sender", ["dos/1", "a b", "x%2F", "访客", "..", "x" * 300])
+async def test_s02_a_conversation_staff_cannot_reach_gets_the_lead_form_not_a_queued_handoff(
+    database_url, on_duty, sender
+):
+    """S2: a handoff staff could never end or expire (an id Rasa's API cannot address) is never queued."""
+    messages, events = await ask_for_a_human(sender)
+    assert messages == ["utter_handoff_timeout"]
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+    with db.session_scope(database_url) as session:
+        assert session.query(handoffs.Handoff).count() == 0
