@@ -4,7 +4,8 @@ Anyone can ask for a human, so the queue is bounded (environment):
 HANDOFF_MAX_QUEUED (20) visitors waiting at once and HANDOFF_MAX_PER_MINUTE
 (10) new handoffs a minute for everyone together; a conversation has at most
 one open handoff. Past a limit the visitor hears that staff are busy and gets
-the lead form, as when nobody claims a handoff in time.
+the lead form, as when nobody claims a handoff in time; so does a conversation
+whose id Rasa's API cannot address (staff could never answer or end it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import db, settings
+from bot.rasa_api import addressable
 from bot.store import handoffs, leads
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,11 @@ class ActionRequestHandoff(Action):
         start, end = config.business_hours
         if not config.staff_on_duty(dt.datetime.now(dt.timezone.utc)):
             dispatcher.utter_message(response="utter_handoff_closed", hours=f"工作日 {start}:00–{end}:00")
+            return [FollowupAction("lead_form")]
+        if not addressable(tracker.sender_id):
+            # staff could never answer, end or expire it through Rasa's API: the lead form reaches them instead
+            logger.warning("handoff for an id Rasa's API cannot address (%.6r…): lead form", tracker.sender_id)
+            dispatcher.utter_message(response="utter_handoff_timeout")
             return [FollowupAction("lead_form")]
         try:
             with db.session_scope(config.database_url) as session:

@@ -48,11 +48,13 @@ from socketio import AsyncRedisManager
 from bot import settings as settings_module
 from bot.plugins.channels import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
+from bot.rasa_api import addressable
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 MAX_SENDER = 128
+SENDER_PUNCTUATION = "-._~!$&'()*+,;=:@ (not only dots)"
 MAX_FRAME = 8 * 1024  # bytes in one socket.io message; 8 per allowed character when MAX_MESSAGE_CHARS is larger
 SESSION_REFUSED = "抱歉，无法确认这个对话属于您，请刷新页面后重新开始。"
 WIDGET_TOKEN_NEEDED = (
@@ -98,6 +100,10 @@ def _body_problem(request: Request) -> Optional[tuple[int, str]]:
     sender = body.get("sender")
     if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not 0 < len(str(sender)) <= MAX_SENDER:
         return 400, f"sender is required: a string of 1 to {MAX_SENDER} characters naming the conversation"
+    # staff reach a conversation through Rasa's API by its id: one it cannot address could be handed off
+    # but never answered, ended or expired (S2), so it is no conversation id at all
+    if not addressable(str(sender)):
+        return 400, f"sender may hold only letters, digits and {SENDER_PUNCTUATION}"
     if not isinstance(body.get("message"), str):
         return 400, "message must be a string"
     if "metadata" in body and not isinstance(body["metadata"], (dict, type(None))):
