@@ -17,7 +17,7 @@ class Handoff(Base):
     __tablename__ = "handoffs"
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(100), nullable=False, index=True)
+    conversation_id = Column(String(255), nullable=False, index=True)  # Rasa's sender_id: up to 255
     channel = Column(String(30), nullable=False)
     status = Column(String(20), nullable=False, default="queued", index=True)  # queued|claimed|ended|expired
     agent = Column(String(100), nullable=True)
