@@ -289,6 +289,25 @@ def test_f07_role_changes_deletion_and_new_passwords_apply_at_the_next_request(a
     assert client.get("/console/api/leads").status_code == 401
 
 
+def test_s04_a_deleted_users_cookie_does_not_open_a_new_user_of_the_same_name(app):
+    """S4: a new user started at session_version 0, so a cookie kept from a deleted namesake was valid again."""
+    url = app.config["SETTINGS"].database_url
+    with db.session_scope(url) as session:
+        staff.create_user("bob", "agent", "bob password 1", session=session)
+    old = app.test_client()
+    login(old, "bob", "bob password 1")
+    assert old.get("/console/leads").status_code == 200
+    with db.session_scope(url) as session:
+        staff.delete_user("bob", session=session)
+        session.flush()
+        staff.create_user("bob", "admin", "new bob password", session=session)  # someone else, now an admin
+    assert old.get("/console/facts").status_code == 302
+    assert old.get("/console/api/leads").status_code == 401
+    fresh = app.test_client()
+    login(fresh, "bob", "new bob password")
+    assert fresh.get("/console/facts").status_code == 200
+
+
 def test_f07_a_session_has_an_absolute_lifetime(app, monkeypatch):
     """F7: even a session used all the time ends SESSION_MAX_AGE after login."""
     client = app.test_client()
