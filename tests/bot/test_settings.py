@@ -22,7 +22,7 @@ def test_production_requires_secrets():
     assert config.production and config.action_server_token == STRONG["ACTION_SERVER_TOKEN"]
 
 
-STRONG = {name: f"{name.lower()}-9f1c2e7ab34d5f60718293a4b5c6d7e8" for name in settings.SECRETS}
+STRONG = {name: f"{i}9f1c2e7ab34d5f60718293a4b5c6d7e8" for i, name in enumerate(settings.SECRETS)}
 PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "sqlite://", **STRONG}
 
 
