@@ -522,11 +522,11 @@ def test_s07_an_oversized_answer_gets_a_clear_400_on_the_edit_page(app):
         data={
             "csrf_token": csrf(client, "/console/facts/licence.validity"),
             "question": "有效期多久",
-            "answer": "答" * 80_000,  # 240 KB: under the body limit (256 KB), which stopped only larger ones
+            "answer": "答" * 20_000,  # 180 KB percent-encoded: under the body limit (256 KB)
             "sources": "《电信业务经营许可管理办法》 | 第十五条",
-            "confidence": "high",
+            "confidence": "H",
             "verified_date": "2026-11-01",
             "reason": "测试",
         },
     )
-    assert response.status_code == 400 and "字" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "answer 最多 5000 字" in response.get_data(as_text=True)
