@@ -303,6 +303,16 @@ def test_s02_rest_accepts_the_longest_addressable_sender(stack):
     assert [u["text"] for u in users(stack, sender)] == ["你好"]
 
 
+def test_s02_rest_tells_the_actions_the_callers_keyed_address_not_the_address(stack):
+    """S2: the handoff action limits places per address; it gets a key of the address, never the address."""
+    sender = f"sec-s02-{uuid.uuid4().hex[:12]}"
+    body = {"sender": sender, "message": "你好", "metadata": {"client": "forged"}}
+    assert rest(stack, body).status_code == 200
+    [event] = users(stack, sender)
+    client = (event.get("metadata") or {}).get("client")
+    assert client and client != "forged" and "127.0.0.1" not in client and len(client) == 16
+
+
 # ---------------------------------------------------------------- I3, N11: socket.io origins
 
 
