@@ -135,6 +135,7 @@ class Settings:
     notify_max_per_hour: int = 60
     handoff_max_queued: int = 20
     handoff_max_per_minute: int = 10
+    handoff_max_per_address: int = 2
     notifiers: Notifiers = Notifiers()
     wechat: WeChat = WeChat()
 
@@ -329,6 +330,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         notify_max_per_hour=_count(env, "NOTIFY_MAX_PER_HOUR", 60),
         handoff_max_queued=_count(env, "HANDOFF_MAX_QUEUED", 20),
         handoff_max_per_minute=_count(env, "HANDOFF_MAX_PER_MINUTE", 10),
+        handoff_max_per_address=_count(env, "HANDOFF_MAX_PER_ADDRESS", 2),
         notifiers=_notifiers(env),
         wechat=_wechat(env),
     )

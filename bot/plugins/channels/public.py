@@ -49,6 +49,7 @@ from bot import settings as settings_module
 from bot.plugins.channels import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
 from bot.rasa_api import addressable
+from bot.store.handoffs import CLIENT, client_key
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ def _widget_secret() -> str:
 def client_ip(request: Request) -> str:
     """The caller's address; behind proxies Sanic reads it from the forwarded headers (SANIC_PROXIES_COUNT)."""
     return request.remote_addr or request.ip or "unknown"
+
+
+def keyed_address(request: Request) -> str:
+    """A key of the caller's address for the actions (handoff places per address), never the address itself."""
+    config = settings_module.current()
+    return client_key(client_ip(request), config.rasa_auth_token or config.widget_secret or "callcentre")
 
 
 def holds_token(request: Request) -> bool:
@@ -115,7 +122,8 @@ class RestInput(rest.RestInput):
     """Rasa's REST channel (``/webhooks/rest/webhook``) behind the guard."""
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return {TRUSTED: TRUST} if holds_token(request) else None
+        # what the body says is never read; a trusted caller (an integration) speaks for many visitors
+        return {TRUSTED: TRUST} if holds_token(request) else {CLIENT: keyed_address(request)}
 
     def _extract_input_channel(self, request: Request) -> Text:
         return self.name()  # the channel is where the message came in, not what the body claims
@@ -222,6 +230,10 @@ class SocketIOInput(socketio.SocketIOInput):
         async def tell(sid: Text, text: str) -> None:
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
 
+        def client(sid: Text) -> dict[str, str]:
+            request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
+            return {CLIENT: keyed_address(request)} if request is not None else {}
+
         def within_rate(sid: Text) -> bool:
             request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
             if request is not None and not guard.per_ip.allow(client_ip(request)):
@@ -272,7 +284,8 @@ class SocketIOInput(socketio.SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
-            data = {**data, self.metadata_key: metadata if isinstance(metadata, dict) else {}}
+            # the address key comes from the socket, whatever the client sent under that name
+            data = {**data, self.metadata_key: {**(metadata if isinstance(metadata, dict) else {}), **client(sid)}}
             if not within_rate(sid):
                 await tell(sid, TOO_FAST)
                 return
