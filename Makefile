@@ -34,7 +34,7 @@ help:
 	@echo "make facts     load data/facts/*.yml into the facts database"
 	@echo "make validate  rasa data validate"
 	@echo "make eval      NLU report: held-out set, cross-validation, stock-pipeline baseline"
-	@echo "make bench     benchmarks: load at 1/10/50 visitors vs the stock pipeline, console list"
+	@echo "make bench     benchmarks: load at 1/10/50 visitors vs the stock pipeline, console list, normaliser"
 	@echo "make audit     pip-audit of the pinned dependencies (scripts/audit-exceptions.txt)"
 
 $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh
@@ -84,6 +84,7 @@ eval: install
 bench: install train
 	$(PY) -m bench.load
 	$(PY) -m bench.console_list
+	$(PY) -m bench.normalize
 
 audit:
 	@scripts/audit.sh

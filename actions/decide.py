@@ -283,7 +283,9 @@ def decide(
             return unsure(turn, answered, t)
         if turn.confidence < t.off_topic_overrule and closest_is_off_topic(turn) and not names_field(turn):
             return Decision("off_topic", "second opinion: off-topic")
-        return Decision("answer", "model", intent=turn.intent, also=second_questions(turn, turn.intent, answered, t))
+        return Decision(
+            "answer", "model", intent=turn.intent, also=second_questions(turn, str(turn.intent), answered, t)
+        )
     if turn.intent in answered:  # a button payload
         return Decision("answer", "payload", intent=turn.intent)
     if turn.intent in HONEST_REPLIES and not is_uncertain(turn, t):

@@ -68,6 +68,7 @@ def start_stack(model: Path, work: Path, **extra: str) -> Stack:
             "CONSOLE_SECRET": "bench",
             # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
             "RATE_LIMIT_PER_IP": "0",
+            "HANDOFF_MAX_PER_ADDRESS": "0",
             "RATE_LIMIT_PER_SENDER": "0",
             **extra,
         },

@@ -7,6 +7,7 @@ SQLite files under var/ by default, any SQLAlchemy URL (PostgreSQL) otherwise.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -48,3 +49,21 @@ def session_scope(url: str) -> Iterator[Session]:
 def utcnow() -> dt.datetime:
     """Naive UTC now: what every DateTime column stores."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def safe_url(url: str) -> str:
+    """``url`` as it may be printed or logged: the password replaced by ``***`` (S6)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: hide whatever sits between "user:" and "@"
+        return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def without_password(text: str, url: str) -> str:
+    """``text`` (an error message, which may quote ``url``) with the URL's password replaced by ``***``."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        match = re.search(r"//[^:/@]*:([^@/]*)@", url)
+        password = match.group(1) if match else None
+    return text.replace(str(password), "***") if password else text

@@ -213,18 +213,28 @@ def expire_handoffs(config: settings.Settings) -> int:
         expired = [(h.id, h.conversation_id, h.channel) for h in handoffs.expired_handoffs(timeout, session=session)]
     done = 0
     for handoff_id, conversation_id, channel in expired:
+        if not rasa_api.addressable(conversation_id):
+            # nothing can be sent to it (no channel accepts such an id now): it must not hold a place for ever
+            _mark_expired(config, handoff_id)
+            done += 1
+            logger.info("handoff %s names no conversation the assistant can address: expired", handoff_id)
+            continue
         try:
             rasa_api.append_events(conversation_id, rasa_api.RESUME, config)
             rasa_api.trigger_intent(conversation_id, "EXTERNAL_handoff_timeout", config, output_channel=channel)
         except rasa_api.RasaUnavailable:  # its text holds the request URL, token included: not logged
             logger.warning("could not expire handoff %s yet: the assistant's server did not accept it", handoff_id)
             continue
-        with db.session_scope(config.database_url) as session:
-            row = session.get(handoffs.Handoff, handoff_id)
-            row.status, row.ended_at = "expired", leads.utcnow()
+        _mark_expired(config, handoff_id)
         done += 1
         logger.info("handoff %s was not claimed in time: lead form offered", handoff_id)
     return done
+
+
+def _mark_expired(config: settings.Settings, handoff_id: int) -> None:
+    with db.session_scope(config.database_url) as session:
+        row = session.get(handoffs.Handoff, handoff_id)
+        row.status, row.ended_at = "expired", leads.utcnow()
 
 
 def main(argv: Optional[list[str]] = None) -> int:

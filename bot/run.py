@@ -233,6 +233,12 @@ def supervise(running: list[Service], started: float, open_at: str = "") -> int:
         time.sleep(0.5)
 
 
+def _unavailable(url: str, exc: Exception) -> str:
+    """Which database failed and why, in one line, without its password (the terminal may be shared: S6)."""
+    reason = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{db.safe_url(url)!r} unavailable: {type(exc).__name__}: {db.without_password(reason, url)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shell", action="store_true", help="talk to the bot in this terminal")
@@ -252,22 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # unreachable database: one line, not a traceback loop
-        print(
-            f"error: facts database {config.database_url!r} unavailable: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}",
-            file=sys.stderr,
-        )
+        print(f"error: facts database {_unavailable(config.database_url, exc)}", file=sys.stderr)
         return 1
     # Rasa's SQL tracker store retries an unreachable database forever: check it here, once
     try:
         with db.get_engine(config.tracker_store_url).connect():
             pass
     except Exception as exc:
-        print(
-            f"error: tracker store {config.tracker_store_url!r} unavailable: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}",
-            file=sys.stderr,
-        )
+        print(f"error: tracker store {_unavailable(config.tracker_store_url, exc)}", file=sys.stderr)
         return 1
     model = Path(config.rasa_model) if config.rasa_model else train.MODEL_PATH
     if config.rasa_model:  # a model built elsewhere (CI, the benchmark): use it as it is

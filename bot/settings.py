@@ -34,6 +34,20 @@ SERVICE_SECRETS = {
 SECRETS = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET")
 
 
+MIN_SECRET = 32
+# what people type when asked for a secret: refused in production whatever their length
+PLACEHOLDERS = ("change", "example", "placeholder", "replace", "secret", "password", "default", "xxxx")
+
+
+def weak_secret(value: str) -> bool:
+    """Whether a secret is guessable: short, few distinct characters, or a placeholder (S5).
+
+    A guessed CONSOLE_SECRET signs an admin cookie, a guessed WIDGET_SECRET opens any widget conversation.
+    """
+    lowered = value.lower()
+    return len(value) < MIN_SECRET or len(set(value)) < 10 or any(word in lowered for word in PLACEHOLDERS)
+
+
 class SettingsError(RuntimeError):
     """A required setting is missing or invalid."""
 
@@ -121,6 +135,7 @@ class Settings:
     notify_max_per_hour: int = 60
     handoff_max_queued: int = 20
     handoff_max_per_minute: int = 10
+    handoff_max_per_address: int = 2
     notifiers: Notifiers = Notifiers()
     wechat: WeChat = WeChat()
 
@@ -262,6 +277,13 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))
+    if production:
+        weak = [name for name in SECRETS if env.get(name) and weak_secret(env[name])]
+        if weak:
+            raise SettingsError(
+                f"{', '.join(weak)} is too weak for APP_ENV=production: use {MIN_SECRET} random characters or more"
+                " (python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
     web_port = _port(env, "WEB_PORT", 8000)
     action_port = _port(env, "ACTION_PORT", 5055)
     action_host = env.get("ACTION_HOST") or "127.0.0.1"
@@ -311,6 +333,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         notify_max_per_hour=_count(env, "NOTIFY_MAX_PER_HOUR", 60),
         handoff_max_queued=_count(env, "HANDOFF_MAX_QUEUED", 20),
         handoff_max_per_minute=_count(env, "HANDOFF_MAX_PER_MINUTE", 10),
+        handoff_max_per_address=_count(env, "HANDOFF_MAX_PER_ADDRESS", 2),
         notifiers=_notifiers(env),
         wechat=_wechat(env),
     )

@@ -62,7 +62,10 @@ class LockStore:
             return InMemoryLockStore()
         parsed = urlparse(url)
         if parsed.scheme not in ("redis", "rediss"):
-            raise settings_module.SettingsError(f"REDIS_URL must start with redis:// or rediss://, got {url!r}")
+            # the scheme only: the rest of the URL may hold its password (S6)
+            raise settings_module.SettingsError(
+                f"REDIS_URL must start with redis:// or rediss://, got {parsed.scheme or 'no scheme'}://…"
+            )
         db = parsed.path.strip("/")
         return AtomicRedisLockStore(
             host=parsed.hostname or "localhost",

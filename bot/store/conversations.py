@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session
 from bot import db
 from bot.db import Base
 from bot.store import handoffs, leads
+
+logger = logging.getLogger(__name__)
 
 BATCH = 5000
 LOW_CONFIDENCE = 0.6
@@ -173,37 +176,77 @@ def refresh(tracker_url: str, database_url: str, *, max_batches: Optional[int] =
     read, batches = 0, 0
     while max_batches is None or batches < max_batches:
         batches += 1
+        last = None
         try:
             with db.session_scope(database_url) as session:
                 mark = _lock_watermark(session)
-                with db.get_engine(tracker_url).connect() as connection:
-                    rows = connection.execute(
-                        select(
-                            events.c.id,
-                            events.c.sender_id,
-                            events.c.type_name,
-                            events.c.timestamp,
-                            events.c.intent_name,
-                            events.c.action_name,
-                            events.c.data,
-                        )
-                        .where(events.c.id > mark.last_event_id)
-                        .order_by(events.c.id)
-                        .limit(BATCH)
-                    ).fetchall()
+                rows = _rows_after(tracker_url, events, mark.last_event_id, BATCH)
                 if not rows:
                     return read
+                last = rows[-1].id
                 summaries: dict[str, ConversationSummary] = {}
                 # one flush per batch, not one per new conversation
                 with session.no_autoflush:
                     _fold_rows(session, rows, summaries)
-                mark.last_event_id = rows[-1].id
+                mark.last_event_id = last
+                session.flush()
                 read += len(rows)
         except (sa.exc.OperationalError, sa.exc.IntegrityError):
             # another refresher holds the watermark (SQLite: "database is locked"; PostgreSQL: lock_timeout),
             # or created it at the same moment: it folds these events, not us
             return read
+        except sa.exc.DataError:
+            if last is None:
+                raise
+            # the database refused a value of this batch (PostgreSQL: too long for its column …): fold the batch
+            # again one event at a time and step over the refused one, or it stops every later summary (F8)
+            read += _fold_one_by_one(tracker_url, database_url, events, last)
     return read
+
+
+def _rows_after(tracker_url: str, events: sa.Table, after: int, limit: int) -> Sequence[Row]:
+    with db.get_engine(tracker_url).connect() as connection:
+        return connection.execute(
+            select(
+                events.c.id,
+                events.c.sender_id,
+                events.c.type_name,
+                events.c.timestamp,
+                events.c.intent_name,
+                events.c.action_name,
+                events.c.data,
+            )
+            .where(events.c.id > after)
+            .order_by(events.c.id)
+            .limit(limit)
+        ).fetchall()
+
+
+def _fold_one_by_one(tracker_url: str, database_url: str, events: sa.Table, until: int) -> int:
+    """Fold the events up to id ``until`` each in its own transaction; skip those the database refuses."""
+    read = 0
+    while True:
+        refused = None
+        try:
+            with db.session_scope(database_url) as session:
+                mark = _lock_watermark(session)
+                rows = _rows_after(tracker_url, events, mark.last_event_id, 1)
+                if not rows or rows[0].id > until:
+                    return read
+                refused = rows[0]
+                _fold_rows(session, rows, {})
+                mark.last_event_id = rows[0].id
+                session.flush()
+        except sa.exc.DataError:
+            if refused is None:
+                raise
+            with db.session_scope(database_url) as session:
+                mark = _lock_watermark(session)
+                mark.last_event_id = max(mark.last_event_id, refused.id)
+            logger.warning(
+                "event %s (%s) left out of the summaries: the database refused it", refused.id, refused.type_name
+            )
+        read += 1
 
 
 def _lock_watermark(session: Session) -> Watermark:
@@ -259,7 +302,7 @@ def _fold(summary: ConversationSummary, row: Row) -> None:
         if data.get("name") == "fact_key" and data.get("value"):
             key = f",{data['value']},"
             if key not in (summary.topics or ""):
-                summary.topics = (summary.topics or ",") + data["value"] + ","
+                summary.topics = (summary.topics or ",") + str(data["value"]) + ","
         return
     if row.type_name == "bot":
         if (data.get("metadata") or {}).get("utter_action") in UNSURE_REPLIES:
@@ -268,10 +311,11 @@ def _fold(summary: ConversationSummary, row: Row) -> None:
                 summary.unanswered = ((summary.unanswered or "") + summary.last_user_text[:200] + "\n")[-SEARCH_LIMIT:]
                 summary.last_user_text = None
         return
-    text = data.get("text") or ""
+    # PostgreSQL stores no NUL in text, and a channel in at most 30 characters: never refuse a summary for them
+    text = str(data.get("text") or "").replace("\x00", "")
     summary.last_user_text = text
     summary.user_messages += 1
-    summary.channel = summary.channel or data.get("input_channel")
+    summary.channel = summary.channel or (str(data.get("input_channel"))[:30] if data.get("input_channel") else None)
     summary.preview = summary.preview or text[:200]
     summary.search_text = ((summary.search_text or "") + "\n" + text)[-SEARCH_LIMIT:]
     intent = (data.get("parse_data") or {}).get("intent") or {}

@@ -318,6 +318,21 @@ def _locked_fact(key: str, session: Session) -> Fact:
     return fact
 
 
+# the longest a staff edit may make a field (the files' longest answer is under 300 characters): every view of
+# a fact's history diffs its versions, so an unbounded answer would hold a console thread per view (S7)
+MAX_FIELD_CHARS = {"question": 500, "answer": 5000, "confidence_note": 1000, "document": 500, "article": 500}
+
+
+def _check_sizes(changes: dict) -> None:
+    """Refuse a change that makes a field longer than MAX_FIELD_CHARS allows."""
+    values = [(name, changes.get(name)) for name in ("question", "answer", "confidence_note")]
+    for source in changes.get("sources") or []:
+        values += [("document", source.get("document")), ("article", source.get("article"))]
+    for name, value in values:
+        if value and len(value) > MAX_FIELD_CHARS[name]:
+            raise ValueError(f"{name} 最多 {MAX_FIELD_CHARS[name]} 字，这次有 {len(value)} 字")
+
+
 def edit_fact(
     key: str, changes: dict, editor: str, reason: str, *, session: Session, base_version: Optional[int] = None
 ) -> Optional[FactVersion]:
@@ -329,6 +344,7 @@ def edit_fact(
     """
     if "confidence" in changes and changes["confidence"] not in CONFIDENCE_LEVELS:
         raise ValueError(f"confidence must be one of {'/'.join(CONFIDENCE_LEVELS)}")
+    _check_sizes(changes)
     if "answer" in changes and not fold_whitespace(changes["answer"] or ""):
         raise ValueError("the answer cannot be empty")
     reason = _reason(reason)

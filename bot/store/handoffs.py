@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import Optional
 
 from sqlalchemy import Column, DateTime, Integer, String, select
 from sqlalchemy.orm import Session
 
 from bot.db import Base, utcnow
+
+# the metadata key under which the public channels pass a key of the visitor's address (never the address)
+CLIENT = "client"
+
+
+def client_key(address: str, secret: str) -> str:
+    """A key of ``address`` that says "same visitor" without saying which address (HMAC-SHA256, 16 hex)."""
+    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class Handoff(Base):
@@ -17,10 +27,12 @@ class Handoff(Base):
     __tablename__ = "handoffs"
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(100), nullable=False, index=True)
+    conversation_id = Column(String(255), nullable=False, index=True)  # Rasa's sender_id: up to 255
     channel = Column(String(30), nullable=False)
     status = Column(String(20), nullable=False, default="queued", index=True)  # queued|claimed|ended|expired
     agent = Column(String(100), nullable=True)
+    # a key of the visitor's address (the channel's CLIENT metadata): places in the queue are limited per address
+    client = Column(String(64), nullable=True, index=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime, nullable=True)
     ended_at = Column(DateTime, nullable=True)
@@ -49,11 +61,11 @@ def open_handoff(conversation_id: str, *, session: Session) -> Optional[Handoff]
     )
 
 
-def queue_handoff(conversation_id: str, channel: str, *, session: Session) -> Handoff:
+def queue_handoff(conversation_id: str, channel: str, *, session: Session, client: Optional[str] = None) -> Handoff:
     existing = open_handoff(conversation_id, session=session)
     if existing:
         return existing
-    handoff = Handoff(conversation_id=conversation_id, channel=channel, status="queued")
+    handoff = Handoff(conversation_id=conversation_id, channel=channel, status="queued", client=client)
     session.add(handoff)
     session.flush()
     return handoff

@@ -53,7 +53,7 @@ class Lead(Base):
     __tablename__ = "leads"
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(100), nullable=False, index=True)
+    conversation_id = Column(String(255), nullable=False, index=True)  # Rasa's sender_id: up to 255
     channel = Column(String(30), nullable=False)
     name = Column(String(100), nullable=False)
     phone = Column(String(30), nullable=False, index=True)

@@ -78,6 +78,11 @@ def _user(name: str, session: Session) -> StaffUser:
     return user
 
 
+def first_version() -> int:
+    """A new user's session_version: random, with room below 2**31 (PostgreSQL's integer) for every logout."""
+    return secrets.randbelow(2**30) + 1
+
+
 def create_user(name: str, role: str, password: str, *, session: Session) -> StaffUser:
     _check_role(role)
     if not STAFF_NAME.fullmatch(name):
@@ -85,7 +90,8 @@ def create_user(name: str, role: str, password: str, *, session: Session) -> Sta
     _check_password_rules(password)
     if session.execute(select(StaffUser).where(StaffUser.name == name)).scalar_one_or_none():
         raise ValueError(f"a user named {name!r} already exists")
-    user = StaffUser(name=name, role=role, password_hash=hash_password(password), session_version=0)
+    # a random first version: a cookie kept from a deleted namesake (signed with its version) opens nothing (S4)
+    user = StaffUser(name=name, role=role, password_hash=hash_password(password), session_version=first_version())
     session.add(user)
     return user
 

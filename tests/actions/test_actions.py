@@ -709,3 +709,41 @@ async def test_two_questions_in_one_message_get_both_answers(database_url):
     quoted = [m.get("fact_key") for m in dispatcher.messages if m.get("response") == "utter_fact"]
     assert quoted == ["penalty.unlicensed", "process.fees"]
     assert events[-1]["value"] == "penalty.unlicensed"  # a follow-up refers to the first question
+
+
+@pytest.mark.parametrize("sender", ["dos/1", "a b", "x%2F", "访客", "..", "x" * 300])
+async def test_s02_a_conversation_staff_cannot_reach_gets_the_lead_form_not_a_queued_handoff(
+    database_url, on_duty, sender
+):
+    """S2: a handoff staff could never end or expire (an id Rasa's API cannot address) is never queued."""
+    messages, events = await ask_for_a_human(sender)
+    assert messages == ["utter_handoff_timeout"]
+    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
+    with db.session_scope(database_url) as session:
+        assert session.query(handoffs.Handoff).count() == 0
+
+
+async def ask_from(sender: str, client: str | None):
+    """Ask for a human as a visitor the channel saw at ``client`` (its keyed address, in the message metadata)."""
+    from actions.handoff import ActionRequestHandoff
+
+    tracker = tracker_for("request_human")
+    tracker.sender_id = sender
+    tracker.latest_message["metadata"] = {"client": client} if client else {}
+    dispatcher = CollectingDispatcher()
+    await ActionRequestHandoff().run(dispatcher, tracker, {})
+    return [m.get("response") or m.get("text") for m in dispatcher.messages]
+
+
+async def test_s02_one_address_holds_at_most_a_few_places_in_the_queue(database_url, on_duty, monkeypatch):
+    """S2: one address asking from ten conversations a minute kept the whole queue full for everyone."""
+    monkeypatch.setenv("HANDOFF_MAX_PER_ADDRESS", "2")
+    assert await ask_from("one-1", "a1") == ["utter_handoff_queued"]
+    assert await ask_from("one-2", "a1") == ["utter_handoff_queued"]
+    assert await ask_from("one-3", "a1") == ["utter_handoff_timeout"]  # the lead form instead
+    assert await ask_from("other-1", "b2") == ["utter_handoff_queued"]  # another address still gets a human
+    assert await ask_from("no-address", None) == ["utter_handoff_queued"]  # a trusted integration: global caps only
+    with db.session_scope(database_url) as session:
+        assert handoffs.open_handoff("one-3", session=session) is None
+        handoffs.open_handoff("one-1", session=session).status = "claimed"  # staff take one: room again
+    assert await ask_from("one-4", "a1") == ["utter_handoff_queued"]

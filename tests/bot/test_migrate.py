@@ -201,3 +201,36 @@ def test_postgresql_facts_get_version_1_and_edits_and_restores_work_there(old_da
             assert facts.restore_version("licence.validity", 1, "admin1", session=session).version == 3
             assert facts.get_fact("licence.validity", session=session).answer == CONSOLE_EDIT
         db.get_engine(url).dispose()
+
+
+def test_f08_lead_and_handoff_ids_fit_the_longest_sender_a_channel_accepts(old_database):
+    """F8: leads.conversation_id and handoffs.conversation_id were String(100); a REST sender may be 128."""
+    from bot.plugins.channels.public import MAX_SENDER
+
+    migrate.upgrade(old_database)
+    with db.get_engine(old_database).connect() as connection:
+        inspector = sa.inspect(connection)
+        for table in ("leads", "handoffs"):
+            [column] = [c for c in inspector.get_columns(table) if c["name"] == "conversation_id"]
+            assert column["type"].length >= MAX_SENDER, table
+    assert leads.Lead.__table__.c.conversation_id.type.length >= MAX_SENDER
+
+
+@pytest.mark.stack
+def test_f08_postgresql_stores_a_lead_and_a_handoff_for_the_longest_sender(old_database):
+    """F8 where it failed: PostgreSQL enforces the column's length."""
+    from bot.plugins.channels.public import MAX_SENDER
+    from bot.store import handoffs
+
+    with postgres("widths") as url:
+        migrate.upgrade(url)
+        sender = "s" * MAX_SENDER
+        with db.session_scope(url) as session:
+            handoffs.queue_handoff(sender, "rest", session=session)
+            leads.save_lead(
+                {"conversation_id": sender, "channel": "rest", "name": "张", "phone": "13812345678", "consent": True},
+                session=session,
+            )
+        with db.session_scope(url) as session:
+            assert handoffs.open_handoff(sender, session=session) is not None
+        db.get_engine(url).dispose()

@@ -337,7 +337,7 @@ def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
         }
     )
     with db.session_scope(url) as session:
-        handoffs.queue_handoff("x#", "rest", session=session)
+        handoffs.queue_handoff("x1", "rest", session=session)
     with caplog.at_level(logging.INFO, logger="bot.notify"):
         assert notify.expire_handoffs(config) == 0
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -376,3 +376,15 @@ def test_f05_notifications_link_to_the_console_not_the_conversation(url, notifie
         sink.server.shutdown()
         sink.server.server_close()
         server.stop()
+
+
+@pytest.mark.parametrize("conversation_id", ["dos/1", "x#", "a b", "访客"])
+def test_s02_a_handoff_nobody_can_address_expires_instead_of_filling_the_queue(url, conversation_id):
+    """S2: such rows were skipped every round and stayed queued for ever, counting against everyone's cap."""
+    config = settings.load({"DATABASE_URL": url, "RASA_URL": "http://127.0.0.1:9", "HANDOFF_CLAIM_TIMEOUT": "0"})
+    with db.session_scope(url) as session:
+        handoffs.queue_handoff(conversation_id, "rest", session=session)
+    assert notify.expire_handoffs(config) == 1
+    with db.session_scope(url) as session:
+        assert handoffs.open_handoff(conversation_id, session=session) is None
+        assert session.query(handoffs.Handoff).filter(handoffs.Handoff.status == "queued").count() == 0

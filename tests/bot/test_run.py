@@ -32,6 +32,45 @@ def test_unreachable_database_is_a_clear_error(tmp_path, variable, name):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "TRACKER_STORE_URL"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://nobody:Pa55-w0rd-S6@127.0.0.1:9/absent?connect_timeout=2",
+        "postgresql+nodriver://nobody:Pa55-w0rd-S6@127.0.0.1:9/absent",  # the error quotes what it cannot load
+    ],
+)
+def test_s06_the_launcher_never_prints_a_database_password(tmp_path, variable, url):
+    """S6: the launcher printed the whole URL, password included, when a database was unreachable."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'facts.db'}",
+        "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
+        variable: url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.run", "--no-train"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "unavailable" in result.stderr
+    assert "Pa55-w0rd-S6" not in result.stderr + result.stdout
+    assert "nobody:***@127.0.0.1:9" in result.stderr  # which database it was is still said
+
+
+def test_s06_a_redis_url_with_the_wrong_scheme_is_refused_without_its_password():
+    """S6: the lock store's refusal quoted REDIS_URL whole."""
+    from bot import settings
+    from bot.plugins import lock_store
+
+    with pytest.raises(settings.SettingsError) as refused:
+        lock_store.LockStore(redis_url="http://:Pa55-w0rd-S6@127.0.0.1:6379/0")
+    assert "Pa55-w0rd-S6" not in str(refused.value)
+
+
 def _config(**env):
     from bot import settings
 

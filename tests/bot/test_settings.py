@@ -18,17 +18,35 @@ def test_production_requires_secrets():
         match="DATABASE_URL, RASA_AUTH_TOKEN, ACTION_SERVER_TOKEN, WIDGET_SECRET, CONSOLE_SECRET",
     ):
         settings.load({"APP_ENV": "production"})
-    config = settings.load(
-        {
-            "APP_ENV": "production",
-            "DATABASE_URL": "sqlite://",
-            "RASA_AUTH_TOKEN": "t",
-            "ACTION_SERVER_TOKEN": "a",
-            "WIDGET_SECRET": "s",
-            "CONSOLE_SECRET": "c",
-        }
-    )
-    assert config.production and config.action_server_token == "a"
+    config = settings.load(PRODUCTION)
+    assert config.production and config.action_server_token == STRONG["ACTION_SERVER_TOKEN"]
+
+
+STRONG = {name: f"{i}9f1c2e7ab34d5f60718293a4b5c6d7e8" for i, name in enumerate(settings.SECRETS)}
+PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "sqlite://", **STRONG}
+
+
+@pytest.mark.parametrize("name", settings.SECRETS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "c",
+        "a-guessable-console-secret",  # 26 characters
+        "x" * 40,  # long, but one character
+        "change-me-change-me-change-me-change-me",
+        "please-replace-this-example-secret-value-0001",
+    ],
+)
+def test_s05_production_refuses_a_weak_secret(name, value):
+    """S5: a guessable CONSOLE_SECRET let anyone sign an admin cookie; production now refuses weak secrets."""
+    with pytest.raises(settings.SettingsError, match=f"{name} is too weak"):
+        settings.load({**PRODUCTION, name: value})
+    assert settings.load(PRODUCTION).production  # 32 random-looking characters or more are fine
+
+
+def test_s05_development_and_the_tests_keep_short_secrets():
+    assert settings.load({"CONSOLE_SECRET": "c", "WIDGET_SECRET": "w"}).console_secret == "c"
+    assert settings.load({"APP_ENV": "test", "WIDGET_SECRET": "test-widget-secret"}).widget_secret
 
 
 def test_action_server_listens_on_loopback_unless_told_otherwise():

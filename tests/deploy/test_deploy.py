@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from bot.settings import PROJECT_ROOT
@@ -11,6 +12,9 @@ from bot.settings import PROJECT_ROOT
 DEPLOY = PROJECT_ROOT / "deploy"
 SECRETS = [
     "POSTGRES_PASSWORD",
+    "DB_OWNER_PASSWORD",
+    "DB_RASA_PASSWORD",
+    "DB_APP_PASSWORD",
     "REDIS_PASSWORD",
     "RASA_AUTH_TOKEN",
     "ACTION_SERVER_TOKEN",
@@ -137,6 +141,10 @@ def test_helm_starts_services_through_bot_serve_with_the_action_token_and_no_tok
     assert secrets == {"DATABASE_URL", "ACTION_SERVER_TOKEN"}  # no notifier channel: the notifier has those
 
 
+# production refuses secrets under 32 characters (S5)
+ACTION_TOKEN, RASA_TOKEN = "a9f1c2e7ab34d5f60718293a4b5c6d7e8", "r9f1c2e7ab34d5f60718293a4b5c6d7e8"
+
+
 def _compose_env(service: str, values: dict) -> dict:
     """A compose service's environment with ``${VAR…}`` filled from ``values`` (unset: the default or empty)."""
     compose = yaml.safe_load((DEPLOY / "compose.yml").read_text())
@@ -193,8 +201,8 @@ def _lead_reaches_the_notifier(action_env: dict, notifier_env: dict, database_ur
 def test_compose_lead_reaches_the_notify_service(empty_database, webhook_sink):
     """Compose: the actions service queues a lead, the notify service (alone holding the channels) delivers it."""
     values = {
-        "ACTION_SERVER_TOKEN": "a",
-        "RASA_AUTH_TOKEN": "r",
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+        "RASA_AUTH_TOKEN": RASA_TOKEN,
         "PUBLIC_URL": "https://assistant.example.com",
         "NOTIFY_WEBHOOK_URL": webhook_sink.url,
         "POSTGRES_PASSWORD": "p",
@@ -210,8 +218,8 @@ def test_kubernetes_lead_reaches_the_notifier(empty_database, webhook_sink):
     """Helm/Kubernetes: the action-server chart queues, the notifier Deployment (same secret) delivers."""
     secret = {
         "DATABASE_URL": empty_database,
-        "ACTION_SERVER_TOKEN": "a",
-        "RASA_AUTH_TOKEN": "r",
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+        "RASA_AUTH_TOKEN": RASA_TOKEN,
         "PUBLIC_URL": "https://assistant.example.com",
         "NOTIFY_WEBHOOK_URL": webhook_sink.url,
     }
@@ -224,3 +232,84 @@ def test_kubernetes_lead_reaches_the_notifier(empty_database, webhook_sink):
     notifier = _kubernetes_env(container["env"], secret)
     assert "NOTIFY_WEBHOOK_URL" not in actions and notifier["ASSISTANT_SERVICE"] == "notifier"
     _lead_reaches_the_notifier(actions, notifier, empty_database, webhook_sink)
+
+
+# ---------- S8: least privilege in PostgreSQL
+
+ROLES = {"facts": "assistant_owner", "rasa": "assistant_rasa", "actions": "assistant_app", "web": "assistant_app"}
+ROLES["notify"] = "assistant_app"
+
+
+def test_s08_compose_gives_no_service_the_superuser():
+    """S8: every container connected as POSTGRES_USER, a superuser (the action server included)."""
+    services = yaml.safe_load((DEPLOY / "compose.yml").read_text())["services"]
+    superuser = services["postgres"]["environment"]["POSTGRES_USER"]
+    for name, role in ROLES.items():
+        values = {"POSTGRES_PASSWORD": "superuser-pw", "DB_OWNER_PASSWORD": "o", "DB_APP_PASSWORD": "a"}
+        env = _compose_env(name, {**values, "DB_RASA_PASSWORD": "r"})
+        for variable in ("DATABASE_URL", "TRACKER_STORE_URL"):
+            url = env.get(variable) or env["DATABASE_URL"]
+            assert url.startswith(f"postgresql://{role}:") and f"//{superuser}:" not in url, (name, variable)
+        assert "superuser-pw" not in " ".join(env.values()), name
+    # only the migrations (the facts service) own the schema
+    assert [n for n, r in ROLES.items() if r == "assistant_owner"] == ["facts"]
+
+
+def test_s08_the_roles_can_do_what_their_services_need_and_no_more(postgres_url):
+    """S8: the roles compose creates, on a real PostgreSQL: DML for the services, DDL for the migrations only."""
+    import os
+    import subprocess
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from bot import db, migrate
+    from bot.store import leads
+
+    url = make_url(postgres_url)
+    passwords = {"DB_OWNER_PASSWORD": "owner-pw", "DB_APP_PASSWORD": "app-pw", "DB_RASA_PASSWORD": "rasa-pw"}
+    subprocess.run(
+        ["psql", "-v", "ON_ERROR_STOP=1", "-h", url.host, "-p", str(url.port), "-U", url.username, "-d", url.database]
+        + ["-f", str(DEPLOY / "postgres" / "roles.sql")],
+        env={**os.environ, **passwords},
+        check=True,
+        capture_output=True,
+    )
+
+    def as_role(role: str) -> str:
+        return url.set(username=role).render_as_string(hide_password=False)
+
+    owner, app, rasa = as_role("assistant_owner"), as_role("assistant_app"), as_role("assistant_rasa")
+    migrate.upgrade(owner)  # the migrations build the schema
+    with db.get_engine(rasa).begin() as connection:  # Rasa creates its own tracker table at start
+        connection.execute(sa.text("CREATE TABLE events (id serial PRIMARY KEY, sender_id varchar(255), data text)"))
+        connection.execute(sa.text("INSERT INTO events (sender_id, data) VALUES ('v1', '{}')"))
+    with db.session_scope(app) as session:  # the services read and write rows
+        leads.save_lead(
+            {"conversation_id": "s08", "channel": "rest", "name": "张", "phone": "13812345678", "consent": True},
+            session=session,
+        )
+    with db.get_engine(app).begin() as connection:  # the console reads transcripts, retention deletes them
+        assert connection.execute(sa.text("SELECT count(*) FROM events")).scalar() == 1
+        connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'nobody'"))
+    for role_url, statement in [
+        (app, "CREATE TABLE stolen (x int)"),
+        (app, "DROP TABLE leads"),
+        (app, "ALTER TABLE leads ADD COLUMN x int"),
+        (app, "TRUNCATE leads"),
+        (rasa, "DROP TABLE leads"),
+        (app, "CREATE ROLE intruder SUPERUSER"),
+        (owner, "CREATE ROLE intruder SUPERUSER"),
+    ]:
+        refused = pytest.raises(sa.exc.ProgrammingError, match="permission denied|must be owner|must be superuser")
+        with refused, db.get_engine(role_url).begin() as connection:
+            connection.execute(sa.text(statement))
+    with db.get_engine(postgres_url).connect() as connection:
+        powers = connection.execute(
+            sa.text(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname LIKE 'assistant_%'"
+            )
+        ).fetchall()
+    assert sorted(powers) == [(r, False, False, False) for r in ("assistant_app", "assistant_owner", "assistant_rasa")]
+    for role_url in (owner, app, rasa):
+        db.get_engine(role_url).dispose()

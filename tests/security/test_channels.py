@@ -287,6 +287,32 @@ def test_n10_rest_takes_json_bodies_only(stack, content_type):
     assert ok.status_code == 200
 
 
+@pytest.mark.parametrize("sender", ["dos/1", "a b", "x%2F", "x#y", "访客", "..", "x?token=1", "x\u200b"])
+def test_s02_rest_refuses_senders_staff_could_not_address(stack, sender):
+    """S2: a sender Rasa's API cannot address (its handoff could never be ended or expired) is refused."""
+    prefix = f"sec-s02-{uuid.uuid4().hex[:8]}-"
+    response = rest(stack, {"sender": sender if sender == ".." else prefix + sender, "message": "转人工"})
+    assert response.status_code == 400 and "sender" in response.json()["error"]
+    assert rest(stack, {"sender": prefix + "ok", "message": "你好"}).ok  # the same visitor with a plain id is served
+
+
+def test_s02_rest_accepts_the_longest_addressable_sender(stack):
+    """S2, F8: 128 characters of letters, digits and URL punctuation are still one conversation."""
+    sender = (f"sec-s02-{uuid.uuid4().hex}:@!$~" + "x" * 128)[:128]
+    assert rest(stack, {"sender": sender, "message": "你好"}).status_code == 200
+    assert [u["text"] for u in users(stack, sender)] == ["你好"]
+
+
+def test_s02_rest_tells_the_actions_the_callers_keyed_address_not_the_address(stack):
+    """S2: the handoff action limits places per address; it gets a key of the address, never the address."""
+    sender = f"sec-s02-{uuid.uuid4().hex[:12]}"
+    body = {"sender": sender, "message": "你好", "metadata": {"client": "forged"}}
+    assert rest(stack, body).status_code == 200
+    [event] = users(stack, sender)
+    client = (event.get("metadata") or {}).get("client")
+    assert client and client != "forged" and "127.0.0.1" not in client and len(client) == 16
+
+
 # ---------------------------------------------------------------- I3, N11: socket.io origins
 
 

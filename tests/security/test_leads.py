@@ -153,3 +153,23 @@ def test_f02_the_action_server_checks_the_slots_it_is_sent(stack):
     assert requests.post(url, json=body, headers=auth, timeout=30).status_code == 200
     with db.session_scope(stack.database_url) as session:
         assert session.query(leads.Lead).filter(leads.Lead.name == name).count() == 0
+
+
+def test_s02_twenty_unaddressable_senders_cannot_switch_handoff_off(stack):
+    """S2: 「dos/1」…「dos/20」 asking for a human filled the queue with rows nobody could end or expire."""
+    tag = uuid.uuid4().hex[:8]
+    for i in range(20):
+        body = {"sender": f"dos/{tag}/{i}", "message": "转人工"}
+        response = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        assert response.status_code == 400
+    with db.session_scope(stack.database_url) as session:
+        stuck = session.query(handoffs.Handoff).filter(handoffs.Handoff.conversation_id.like(f"dos/{tag}/%"))
+        assert stuck.count() == 0
+    sender = visitor("after-dos")
+    try:
+        assert "正在为您转接" in stack.text(sender, "转人工")  # a real visitor still reaches staff
+    finally:
+        with db.session_scope(stack.database_url) as session:
+            session.query(handoffs.Handoff).filter(handoffs.Handoff.conversation_id == sender).delete(
+                synchronize_session=False
+            )

@@ -144,6 +144,7 @@ def launch(work: Path, fake_wechat_base: str, **extra: str) -> Stack:
             "HANDOFF_CLAIM_TIMEOUT": "8",
             # the whole suite comes from 127.0.0.1: a per-address limit for visitors would stop it
             "RATE_LIMIT_PER_IP": "5000",
+            "HANDOFF_MAX_PER_ADDRESS": "1000",
             "RATE_LIMIT_PER_SENDER": "20",
             "NOTIFY_INTERVAL": "1",
             "WECHAT_API_BASE": fake_wechat_base,

@@ -16,7 +16,7 @@ from bot.settings import PROJECT_ROOT
 from bot.store import conversations, facts
 from web import context
 from web.console.auth import login_required, token_required
-from web.console.privacy import mask_deep, sees_full_phones
+from web.console.privacy import mask_deep, probes_phones, sees_full_phones
 
 bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversations")
 api = Blueprint("conversations_api", __name__)
@@ -96,8 +96,11 @@ def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
     # the notifier folds new events every round; a page only catches up on the last moments
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
+    filters = parse_filters(args)
+    if probes_phones(filters.q):
+        abort(400, description="搜索词不能包含三位以上的数字：电话号码只有管理员能看到完整的（请搜索文字）")
     with db.session_scope(config.database_url) as session:
-        found, total = conversations.search(parse_filters(args), session=session, limit=PAGE, offset=(page - 1) * PAGE)
+        found, total = conversations.search(filters, session=session, limit=PAGE, offset=(page - 1) * PAGE)
         rows = [row.as_dict() for row in found]
     if not sees_full_phones():
         rows = [{**row, "preview": mask_deep(row["preview"])} for row in rows]

@@ -98,8 +98,16 @@ def field_lines(name: str, value: Any) -> list[str]:
     return _flatten(value) if value else []
 
 
+# above this product of lengths a text is shown replaced whole: a character diff costs up to that many steps,
+# per version, per view (S7); 5,000-character answers edited by a few characters still get theirs
+MAX_DIFF_PRODUCT = 5_000 * 5_000
+
+
 def diff_segments(old: str | list[str], new: str | list[str]) -> list[tuple[str, str]]:
     """``old`` → ``new`` (strings compared by character, lists by item) as (op, text): '', 'del', 'ins'."""
+    if len(old) * len(new) > MAX_DIFF_PRODUCT:
+        whole: list[tuple[str, str]] = [("del", x) for x in ([old] if isinstance(old, str) else old) if x]
+        return whole + [("ins", x) for x in ([new] if isinstance(new, str) else new) if x]
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     out: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -26,7 +26,7 @@ def index() -> ResponseReturnValue:
         )
         rows = [
             {
-                "text": e.text,
+                "text": e.text if sees_full_phones() else mask_phones(e.text),
                 "intent": e.intent,
                 "by": e.collected_by,
                 "at": e.created_at,
@@ -50,6 +50,8 @@ def export_nlu() -> ResponseReturnValue:
     """Collected examples as Rasa NLU YAML, ready to drop into data/nlu/."""
     with context.session() as session:
         examples = session.query(conversations.CollectedExample).order_by(conversations.CollectedExample.id).all()
+        if not sees_full_phones():  # copies, never added to the session: the stored text stays as collected
+            examples = [conversations.CollectedExample(text=mask_phones(e.text), intent=e.intent) for e in examples]
         body = conversations.nlu_yaml(examples)
     return Response(
         body,

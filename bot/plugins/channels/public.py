@@ -48,11 +48,14 @@ from socketio import AsyncRedisManager
 from bot import settings as settings_module
 from bot.plugins.channels import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
+from bot.rasa_api import addressable
+from bot.store.handoffs import CLIENT, client_key
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 MAX_SENDER = 128
+SENDER_PUNCTUATION = "-._~!$&'()*+,;=:@ (not only dots)"
 MAX_FRAME = 8 * 1024  # bytes in one socket.io message; 8 per allowed character when MAX_MESSAGE_CHARS is larger
 SESSION_REFUSED = "抱歉，无法确认这个对话属于您，请刷新页面后重新开始。"
 WIDGET_TOKEN_NEEDED = (
@@ -69,6 +72,12 @@ def _widget_secret() -> str:
 def client_ip(request: Request) -> str:
     """The caller's address; behind proxies Sanic reads it from the forwarded headers (SANIC_PROXIES_COUNT)."""
     return request.remote_addr or request.ip or "unknown"
+
+
+def keyed_address(request: Request) -> str:
+    """A key of the caller's address for the actions (handoff places per address), never the address itself."""
+    config = settings_module.current()
+    return client_key(client_ip(request), config.rasa_auth_token or config.widget_secret or "callcentre")
 
 
 def holds_token(request: Request) -> bool:
@@ -98,6 +107,10 @@ def _body_problem(request: Request) -> Optional[tuple[int, str]]:
     sender = body.get("sender")
     if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not 0 < len(str(sender)) <= MAX_SENDER:
         return 400, f"sender is required: a string of 1 to {MAX_SENDER} characters naming the conversation"
+    # staff reach a conversation through Rasa's API by its id: one it cannot address could be handed off
+    # but never answered, ended or expired (S2), so it is no conversation id at all
+    if not addressable(str(sender)):
+        return 400, f"sender may hold only letters, digits and {SENDER_PUNCTUATION}"
     if not isinstance(body.get("message"), str):
         return 400, "message must be a string"
     if "metadata" in body and not isinstance(body["metadata"], (dict, type(None))):
@@ -109,7 +122,8 @@ class RestInput(rest.RestInput):
     """Rasa's REST channel (``/webhooks/rest/webhook``) behind the guard."""
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return {TRUSTED: TRUST} if holds_token(request) else None
+        # what the body says is never read; a trusted caller (an integration) speaks for many visitors
+        return {TRUSTED: TRUST} if holds_token(request) else {CLIENT: keyed_address(request)}
 
     def _extract_input_channel(self, request: Request) -> Text:
         return self.name()  # the channel is where the message came in, not what the body claims
@@ -216,6 +230,10 @@ class SocketIOInput(socketio.SocketIOInput):
         async def tell(sid: Text, text: str) -> None:
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=namespace)
 
+        def client(sid: Text) -> dict[str, str]:
+            request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
+            return {CLIENT: keyed_address(request)} if request is not None else {}
+
         def within_rate(sid: Text) -> bool:
             request = (sio.get_environ(sid, namespace) or {}).get("sanic.request")
             if request is not None and not guard.per_ip.allow(client_ip(request)):
@@ -266,7 +284,8 @@ class SocketIOInput(socketio.SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = None
-            data = {**data, self.metadata_key: metadata if isinstance(metadata, dict) else {}}
+            # the address key comes from the socket, whatever the client sent under that name
+            data = {**data, self.metadata_key: {**(metadata if isinstance(metadata, dict) else {}), **client(sid)}}
             if not within_rate(sid):
                 await tell(sid, TOO_FAST)
                 return

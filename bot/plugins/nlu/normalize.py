@@ -55,15 +55,16 @@ _NUMERAL = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十�
 # units and counters after which a number "matters": money, people, time, places, articles
 _COUNTED = r"(?:万|亿|元|块|个月|个省|个城市|个员工|个工作日|个人|名|年|天|日|月|省|家|张|条|倍)"
 _CHINESE_AMOUNT = re.compile(rf"(?<![{_NUMERAL}\d.])([{_NUMERAL}]+)(?={_COUNTED})")
-_MIXED_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千])(?=万|亿|元)")
+# a number starts where digits start ((?<!\d)): tried inside a digit run, it rescans the run each time
+_MIXED_AMOUNT = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*([十百千])(?=万|亿|元)")
 # 500w, 1.5kw: how amounts are typed in chats (w = 万, kw = 千万)
 _W_AMOUNT = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s?(k?)w(?![A-Za-z])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _WAN_YUAN = re.compile(r"(\d)\s*万(?:元|块钱|块)")
 _GE_YI = re.compile(rf"(?<=[{_NUMERAL}\d])个(?=亿)")  # 一个亿 → 一亿
-_YI = re.compile(r"(\d+(?:\.\d+)?)\s*亿(?:元|块钱|块)?")
+_YI = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*亿(?:元|块钱|块)?")
 _REPEATED_PUNCT = re.compile(r"([!?,.~。，！？、…~])\1+")
-_SPACE_BETWEEN_WIDE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_WIDE = re.compile(r"[^\x00-\x7f]")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\ufeff]")
 # the guard on public channels turns an unoffered "/intent" into "／intent"; NFKC would turn it back
@@ -108,7 +109,9 @@ class Normalizer:
         fillers_path: Path | str | None = DEFAULT_FILLERS,
         field_path: Path | str | None = DEFAULT_FIELD,
         dictionary_path: Path | str | None = DEFAULT_DICTIONARY,
+        edges: bool = True,
     ) -> None:
+        """``edges=False`` leaves what stands around a question (``Edges``) as it is."""
         import opencc  # imported here: loading its dictionaries is not free
 
         self._t2s = opencc.OpenCC("t2s")
@@ -122,7 +125,7 @@ class Normalizer:
         )
         fillers = yaml.safe_load(Path(fillers_path).read_text(encoding="utf-8")) or {} if fillers_path else {}
         self._fillers = Fillers(fillers)
-        self._edges = Edges(fillers, field_words(field_path, dictionary_path))
+        self._edges = Edges(fillers, field_words(field_path, dictionary_path) if edges else [], enabled=edges)
 
     def normalize(self, text: str) -> str:
         folded = self.fold(text)
@@ -141,7 +144,7 @@ class Normalizer:
             text = self._typo_pattern.sub(lambda m: self._typos[m.group(0)], text)
         text = self.numbers(text)
         text = _REPEATED_PUNCT.sub(r"\1", text)
-        text = _SPACE_BETWEEN_WIDE.sub("", text)
+        text = _SPACES.sub(_space_between_wide, text)
         text = _SPACES.sub(" ", text).strip()
         # emoji and filler go only where words remain, and never so as to uncover a "/" (bot/plugins/channels/guard.py)
         with_token = text.replace(_EMOJI_MARK, EMOJI_TOKEN)
@@ -173,7 +176,13 @@ class Normalizer:
 
 
 class Fillers:
-    """Drop filler (bot/lexicon/fillers.yml) unless nothing else is left."""
+    """Drop filler (bot/lexicon/fillers.yml) unless nothing else is left.
+
+    Words are found by a scan in one pass, never by a regular expression: an alternation of words that
+    overlap (急 and 急急急) under a repetition backtracks exponentially on 「急急…急好」 (S1 in
+    docs/security.md). Each position looks up at most one slice per word length, so the cost is linear in
+    the text's length.
+    """
 
     def __init__(self, table: dict) -> None:
         self.min_rest = int(table.get("min_rest", 4))
@@ -181,47 +190,21 @@ class Fillers:
         words = [str(w) for w in table.get("words") or []]
         greetings = [str(w) for w in table.get("greetings") or []]
         repeated = "".join(str(c) for c in table.get("repeated") or [])
-        self._words = {w.lower() for w in words}
+        # one character then itself again: linear, a run is taken whole and a miss fails at once
         self._runs = re.compile(rf"([{re.escape(repeated)}])\1+") if repeated else None
-
-        def alternation(items: list[str]) -> str:
-            parts = []
-            for item in sorted(set(items), key=len, reverse=True):
-                if _ASCII_WORD.fullmatch(item):  # a whole word only: hi ≠ high, 2333 ≠ 2333万
-                    parts.append(rf"(?<![A-Za-z0-9]){re.escape(item)}(?![A-Za-z0-9万亿元])")
-                else:
-                    parts.append(re.escape(item))
-            return "|".join(parts)
-
+        self._greeting = _Lexicon(greetings)
         # at the start never one Chinese character: 哈尔滨, 额外, 急诊 begin with one
-        leading = [w for w in words if len(w) > 1]
-        trailing = words
-        separators = r"[\s,.!?;:~、，。！？；：…]*"
-        self._greeting = (
-            re.compile(rf"^(?:(?:{alternation(greetings)}){separators})+", re.IGNORECASE) if greetings else None
-        )
-        self._leading = re.compile(rf"^(?:(?:{alternation(leading)}){separators})+", re.IGNORECASE) if leading else None
-        self._trailing = (
-            re.compile(rf"(?:{separators}(?:{alternation(trailing)}))+{separators}$", re.IGNORECASE)
-            if trailing
-            else None
-        )
-        self._clause = re.compile(rf"^(?:{alternation(words)})+$", re.IGNORECASE) if words else None
+        self._leading = _Lexicon([w for w in words if len(w) > 1])
+        self._trailing = _Lexicon(words)
 
     def drop(self, text: str) -> str:
         """Return ``text`` without its filler, or ``text`` itself when too little would be left."""
         result = self._runs.sub("", text) if self._runs else text
-        if self._clause:
-            result = "".join(
-                clause + tail for clause, tail in _CLAUSE.findall(result) if not self._clause.match(clause)
-            )
-        for pattern in (self._leading, self._trailing):
-            if pattern:
-                result = pattern.sub("", result)
-        if self._greeting:
-            rest = self._greeting.sub("", result)
-            if len(_CONTENT.findall(rest)) >= self.greetings_min_rest:
-                result = self._leading.sub("", rest) if self._leading else rest
+        result = "".join(clause + tail for clause, tail in _CLAUSE.findall(result) if not self._trailing.spells(clause))
+        result = self._trailing.drop_tail(self._leading.drop_head(result))
+        rest = self._greeting.drop_head(result)
+        if len(_CONTENT.findall(rest)) >= self.greetings_min_rest:
+            result = self._leading.drop_head(rest)
         if result == text:
             return text
         result = _SPACES.sub(" ", result).lstrip(" ,.!?;:~、，。！？；：…").rstrip(" ,、，;；:：~")
@@ -229,6 +212,95 @@ class Fillers:
             return text
         # keep the question mark: 「……能办吗?」 asks, the filler around it does not
         return result + ("?" if text.endswith("?") and not result.endswith("?") else "")
+
+
+_SEPARATORS = frozenset(",.!?;:~、，。！？；：…")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_WORD_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_AFTER_ASCII_WORD = _WORD_CHAR | frozenset("万亿元")  # 2333万 is an amount, not laughter
+
+
+def _separator(char: str) -> bool:
+    return char.isspace() or char in _SEPARATORS
+
+
+class _Lexicon:
+    """Filler words found at a position, longest first; Latin letters and digits only as whole words."""
+
+    def __init__(self, items: list[str]) -> None:
+        self._items = {item.translate(_ASCII_LOWER) for item in items}
+        self._ascii = {item for item in self._items if _ASCII_WORD.fullmatch(item)}  # hi ≠ high, 2333 ≠ 2333万
+        self._lengths = sorted({len(item) for item in self._items}, reverse=True)
+        self._first = frozenset(item[0] for item in self._items)  # most positions start no word: one look-up
+
+    def at(self, text: str, lowered: str, start: int) -> list[int]:
+        """The ends of the words that start at ``start``, longest word first (ASCII case ignored)."""
+        ends: list[int] = []
+        if start >= len(text) or lowered[start] not in self._first:
+            return ends
+        for length in self._lengths:
+            end = start + length
+            word = lowered[start:end]
+            if end > len(text) or word not in self._items:
+                continue
+            if word in self._ascii and (
+                (start > 0 and text[start - 1] in _WORD_CHAR) or (end < len(text) and text[end] in _AFTER_ASCII_WORD)
+            ):
+                continue
+            ends.append(end)
+        return ends
+
+    def spells(self, text: str) -> bool:
+        """Whether ``text`` is nothing but words, one after another (在吗在吗, 急急急急)."""
+        lowered = text.translate(_ASCII_LOWER)
+        reached = [False] * (len(text) + 1)
+        reached[0], furthest = bool(text), 0
+        for start in range(len(text)):
+            if start > furthest:  # no word ends here, so none can start here or after
+                return False
+            if reached[start]:
+                for end in self.at(text, lowered, start):
+                    reached[end] = True
+                    furthest = max(furthest, end)
+        return reached[len(text)]
+
+    def drop_head(self, text: str) -> str:
+        """``text`` without the words (and the separators after each) it starts with, longest word first."""
+        lowered, position = text.translate(_ASCII_LOWER), 0
+        while ends := self.at(text, lowered, position):
+            position = ends[0]
+            while position < len(text) and _separator(text[position]):
+                position += 1
+        return text[position:]
+
+    def drop_tail(self, text: str) -> str:
+        """``text`` without the longest tail made of words with separators around them."""
+        lowered, size = text.translate(_ASCII_LOWER), len(text)
+        # rest[i]: text[i:] is words and separators only (or nothing); tail: the same with a word at least
+        rest = [False] * (size + 1)
+        rest[size] = True
+        start, tail, misses, longest = size, False, 0, max(self._lengths, default=0)
+        for position in range(size - 1, -1, -1):
+            word = any(rest[end] for end in self.at(text, lowered, position))
+            separator = _separator(text[position])
+            rest[position] = word or (separator and rest[position + 1])
+            tail = word or (separator and tail)
+            if tail:
+                start = position
+            misses = 0 if rest[position] else misses + 1
+            if misses >= longest:  # no word reaches over this many positions: nothing before them is a tail
+                break
+        return text[:start]
+
+
+def _space_between_wide(match: re.Match[str]) -> str:
+    """Drop a run of whitespace beside a wide (Chinese) character; keep it between Latin words.
+
+    One match per run: a lookahead after a whitespace run would be tried from each of its spaces (quadratic).
+    """
+    text, start, end = match.string, match.start(), match.end()
+    beside_wide = (start > 0 and _WIDE.match(text, start - 1)) or (end < len(text) and _WIDE.match(text, end))
+    return "" if beside_wide else match.group(0)
 
 
 class Edges:
@@ -244,7 +316,8 @@ class Edges:
 
     ENDS = " ,.!?;:~、，。！？；：…"
 
-    def __init__(self, table: dict, field: list[str]) -> None:
+    def __init__(self, table: dict, field: list[str], enabled: bool = True) -> None:
+        self.enabled = enabled
         self.min_rest = int(table.get("min_rest", 4))
         self.question_rest = int(table.get("question_min_rest", table.get("greetings_min_rest", self.min_rest)))
         self._greetings = sorted({str(w).lower() for w in table.get("greetings") or []}, key=len, reverse=True)
@@ -253,6 +326,8 @@ class Edges:
         self._asking = [str(w).lower() for w in table.get("question_words") or []]
 
     def strip(self, text: str) -> str:
+        if not self.enabled:
+            return text
         result = _INNER_STOPS.sub(",", text.strip(self.ENDS))
         for words, front in ((self._greetings, True), (self._courtesies, False)):
             rest = self._without(result, words, front)

@@ -468,3 +468,65 @@ def test_the_transcript_is_a_chat_with_chips_and_fixes_for_admins(app, monkeypat
     page = agent.get("/console/conversations/c1").get_data(as_text=True)
     assert "编辑这条事实" not in page and "应答为" not in page and "/console/facts/" not in page
     assert ">licence.validity v1<" in page and 'data-testid="collect"' in page
+
+
+# ---------- S7: bounded fields and a bounded diff
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"answer": "答" * 100_000},
+        {"question": "问" * 5_000},
+        {"confidence_note": "注" * 20_000},
+        {"sources": [{"document": "文" * 5_000, "article": None}]},
+    ],
+    ids=["answer", "question", "note", "source"],
+)
+def test_s07_an_oversized_field_is_refused_and_nothing_is_saved(project_facts, changes):
+    """S7: a 100,000-character answer was stored, and every later view diffed it character by character."""
+    before = history(project_facts, "licence.validity")
+    with pytest.raises(ValueError, match="字"):
+        edit(project_facts, "licence.validity", **changes)
+    assert history(project_facts, "licence.validity") == before
+
+
+def test_s07_the_diff_of_two_huge_versions_comes_back_at_once():
+    """S7: versions stored before the cap (or loaded from files) are still shown without tying up a thread."""
+    import signal
+
+    from web.console.facts import diff_segments
+
+    old, new = "答" * 100_000, "答" * 99_999 + "案"
+
+    def stop(signum, frame):
+        pytest.fail("the diff was still running after 5 s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        segments = diff_segments(old, new)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "".join(text for op, text in segments if op != "ins") == old
+    assert "".join(text for op, text in segments if op != "del") == new
+
+
+def test_s07_an_oversized_answer_gets_a_clear_400_on_the_edit_page(app):
+    """S7: the console form says why instead of storing it."""
+    client = app.test_client()
+    login(client, "admin1", "admin password 1")
+    response = client.post(
+        "/console/facts/licence.validity",
+        data={
+            "csrf_token": csrf(client, "/console/facts/licence.validity"),
+            "question": "有效期多久",
+            "answer": "答" * 20_000,  # 180 KB percent-encoded: under the body limit (256 KB)
+            "sources": "《电信业务经营许可管理办法》 | 第十五条",
+            "confidence": "H",
+            "verified_date": "2026-11-01",
+            "reason": "测试",
+        },
+    )
+    assert response.status_code == 400 and "answer 最多 5000 字" in response.get_data(as_text=True)

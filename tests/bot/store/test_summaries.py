@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -75,3 +76,56 @@ def test_a_bounded_refresh_leaves_the_rest_for_the_next_round(tmp_path, empty_da
     first = conversations.refresh(tracker, app, max_batches=1)
     assert first == conversations.BATCH < events
     assert first + conversations.refresh(tracker, app) == events
+
+
+def _add_event(tracker: str, sender: str, data: dict) -> None:
+    with db.get_engine(tracker).begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data)"
+                " VALUES (:sender, 'user', 1700000000, 'ask_capital', NULL, :data)"
+            ),
+            {"sender": sender, "data": json.dumps(data, ensure_ascii=False)},
+        )
+
+
+def test_f08_an_event_the_database_refuses_is_skipped_and_the_rest_still_folds(tmp_path, empty_database, monkeypatch):
+    """F8: one event whose summary the database refuses (a DataError) no longer stops every later summary."""
+    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
+    generate(tracker, 3)
+    _add_event(tracker, "poison", {"event": "user", "text": "毒", "input_channel": "rest"})
+    generate(tracker, 3, seed=8)  # conversations after the refused one: the same ids again, more turns
+    _add_event(tracker, "after", {"event": "user", "text": "之后", "input_channel": "rest"})
+    fold = conversations._fold
+
+    def refusing(summary, row):  # what PostgreSQL does with a value too long for its column
+        if row.sender_id == "poison":
+            raise sa.exc.DataError("INSERT …", {}, Exception("value too long for type character varying(30)"))
+        fold(summary, row)
+
+    monkeypatch.setattr(conversations, "_fold", refusing)
+    conversations.refresh(tracker, app)
+    folded = summaries(app)
+    assert "after" in folded and "poison" not in folded
+    assert conversations.refresh(tracker, app) == 0  # the watermark is past it: nothing is read twice
+
+
+def test_f08_a_channel_name_or_nul_the_database_cannot_store_is_made_storable(tmp_path, empty_database):
+    """F8: PostgreSQL refuses a channel over 30 characters and NUL in text; the summary stores what it can."""
+    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
+    generate(tracker, 1)
+    _add_event(tracker, "odd", {"event": "user", "text": "注册\x00资本", "input_channel": "c" * 40})
+    conversations.refresh(tracker, app)
+    with db.session_scope(app) as session:
+        summary = session.get(conversations.ConversationSummary, "odd")
+        assert len(summary.channel) <= 30 and "\x00" not in summary.search_text and "注册资本" in summary.search_text
+
+
+def test_f08_postgresql_skips_an_event_it_cannot_store(postgres_url):
+    """F8 on the production database: a channel too long for its column used to stop refresh() for good."""
+    migrate.upgrade(postgres_url)
+    generate(postgres_url, 2)
+    _add_event(postgres_url, "odd-pg", {"event": "user", "text": "注册\x00资本", "input_channel": "c" * 40})
+    _add_event(postgres_url, "after-pg", {"event": "user", "text": "之后", "input_channel": "rest"})
+    conversations.refresh(postgres_url, postgres_url)
+    assert "after-pg" in summaries(postgres_url)

@@ -289,6 +289,25 @@ def test_f07_role_changes_deletion_and_new_passwords_apply_at_the_next_request(a
     assert client.get("/console/api/leads").status_code == 401
 
 
+def test_s04_a_deleted_users_cookie_does_not_open_a_new_user_of_the_same_name(app):
+    """S4: a new user started at session_version 0, so a cookie kept from a deleted namesake was valid again."""
+    url = app.config["SETTINGS"].database_url
+    with db.session_scope(url) as session:
+        staff.create_user("bob", "agent", "bob password 1", session=session)
+    old = app.test_client()
+    login(old, "bob", "bob password 1")
+    assert old.get("/console/leads").status_code == 200
+    with db.session_scope(url) as session:
+        staff.delete_user("bob", session=session)
+        session.flush()
+        staff.create_user("bob", "admin", "new bob password", session=session)  # someone else, now an admin
+    assert old.get("/console/facts").status_code == 302
+    assert old.get("/console/api/leads").status_code == 401
+    fresh = app.test_client()
+    login(fresh, "bob", "new bob password")
+    assert fresh.get("/console/facts").status_code == 200
+
+
 def test_f07_a_session_has_an_absolute_lifetime(app, monkeypatch):
     """F7: even a session used all the time ends SESSION_MAX_AGE after login."""
     client = app.test_client()
@@ -577,3 +596,69 @@ def test_f12_phone_like_strings_are_masked_in_transcripts(text, masked):
     from web.console.privacy import mask_phones
 
     assert mask_phones(text) == masked
+
+
+# ---------- S3: what agents may not see in full, they cannot find out by searching or exporting either
+
+PHONE = "13812345678"
+
+
+def _conversation_with_a_phone(app) -> None:
+    from bot.store import conversations
+
+    now = __import__("datetime").datetime.utcnow()
+    with db.session_scope(app.config["SETTINGS"].database_url) as session:
+        session.add(
+            conversations.ConversationSummary(
+                conversation_id="s03-phone",
+                channel="rest",
+                first_at=now,
+                last_at=now,
+                user_messages=1,
+                preview=f"我的电话 {PHONE}",
+                search_text=f"\n我的电话 {PHONE}",
+                topics="",
+                tags="",
+                fell_back=False,
+                low_confidence=False,
+                reviewed=False,
+            )
+        )
+        session.add(
+            conversations.CollectedExample(
+                text=f"请打 {PHONE} 联系我", intent="request_consultant", conversation_id="s03-phone", collected_by="x"
+            )
+        )
+
+
+@pytest.mark.parametrize("q", ["138", "5678", "1234567", "1 3 8", "138-1234", "１３８", "我的电话 138"])
+def test_s03_agents_cannot_search_for_the_digits_of_a_phone(app, q):
+    """S3: console search ran over the unmasked text: q=139… was a yes/no oracle for a masked phone."""
+    _conversation_with_a_phone(app)
+    client = app.test_client()
+    login(client, "agent1", "agent password 1")
+    page = client.get("/console/conversations", query_string={"q": q})
+    api = client.get("/console/api/conversations", query_string={"q": q})
+    assert page.status_code == 400 and api.status_code == 400
+    assert "s03-phone" not in page.get_data(as_text=True) + api.get_data(as_text=True)
+
+
+def test_s03_agents_still_search_words_and_admins_search_phones(app):
+    _conversation_with_a_phone(app)
+    agent, admin = app.test_client(), app.test_client()
+    login(agent, "agent1", "agent password 1")
+    login(admin, "admin1", "admin password 1")
+    assert "s03-phone" in agent.get("/console/conversations", query_string={"q": "电话"}).get_data(as_text=True)
+    assert "s03-phone" in admin.get("/console/conversations", query_string={"q": PHONE}).get_data(as_text=True)
+
+
+def test_s03_the_improve_page_and_its_export_mask_phones_for_agents(app):
+    """S3: collected examples showed visitors' phones to agents in full (only the JSON twin masked them)."""
+    _conversation_with_a_phone(app)
+    agent, admin = app.test_client(), app.test_client()
+    login(agent, "agent1", "agent password 1")
+    login(admin, "admin1", "admin password 1")
+    for path in ("/console/improve", "/console/improve/nlu.yml"):
+        seen = agent.get(path).get_data(as_text=True)
+        assert PHONE not in seen and "138****5678" in seen, path
+        assert PHONE in admin.get(path).get_data(as_text=True), path
