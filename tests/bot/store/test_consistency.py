@@ -55,7 +55,7 @@ NOT_APPROVAL = re.compile(
 )
 BY = "由向找"
 APPROVES = ("审批", "核发", "审查", "批准", "受理")
-NATIONAL_WORDS = re.compile(r"全网|跨地区|跨省|两个及以上省份")
+NATIONAL_WORDS = re.compile(r"全网|跨地区|跨省|两个及以上省份|多个省")
 LOCAL_WORDS = re.compile(r"地网|省内|一个省|一省之内|只在\S{2,8}经营")
 FOREIGN_WORDS = re.compile(r"外商|外资|港澳台")
 DOMESTIC_WORDS = re.compile(r"内资")
