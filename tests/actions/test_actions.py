@@ -604,6 +604,18 @@ async def test_an_outdated_rule_and_a_misconception_of_one_fact_each_get_their_w
     assert kinds == [("utter_fact_correction", "（2017年起）"), ("utter_fact_misconception", None)]
 
 
+async def test_a_claim_true_for_some_visitors_is_not_called_wrong(database_url):
+    """Issue #22: 「全网、地网都由工信部审查」 is true for foreign-invested companies; expert review never was."""
+    messages, _ = await run(ActionAnswerFact(), "ask_process", entities={"company_type": "外资"})
+    kinds = [(m["response"], m["claim"]) for m in messages if "claim" in m]
+    assert kinds == [
+        ("utter_fact_partial", "全网、地网都由工信部审查"),
+        ("utter_fact_misconception", "工信部会“组织专家进行材料审批”"),
+    ]
+    partial = next(m for m in messages if m["response"] == "utter_fact_partial")
+    assert "外商投资企业" in partial["current"] and "内资企业" in partial["current"]
+
+
 async def test_the_capital_verdict_says_what_the_capital_fact_says_about_paying_in(session):
     fact = facts.get_fact("conditions.capital", session=session)
     messages, _ = await run(ActionAnswerFact(), "ask_capital", entities={"capital": 2000, "licence_scope": "全网"})

@@ -70,7 +70,14 @@ DEADLINES = {
     "提前申请延续": (re.compile(r"(?:届满前|提前)(\d+)日"), re.compile(r"延续|续期"), "90"),
     "提前申请停止经营": (re.compile(r"提前(\d+)日"), re.compile(r"停止经营|不再经营"), "90"),
     "许可证有效期": (re.compile(r"有效期(?:为)?(\d+)年"), None, "5"),
-    "年报截止": (re.compile(r"(\d+月\d+日)(?:截止|前)"), re.compile(r"年报"), "3月31日"),
+    "年报截止": (re.compile(r"(\d+月\d+日)(?:截止|前)|截止日是(\d+月\d+日)"), re.compile(r"年报"), "3月31日"),
+    "工商变更后办许可证变更": (re.compile(r"变更(?:登记完成之日起|后)(\d+)日内"), None, "30"),
+    "经营主体变更：令42自决定之日起": (re.compile(r"作出决定之日起(\d+)日内"), None, "30"),
+    "经营主体变更：电信条例提前": (re.compile(r"提前(\d+)日"), re.compile(r"经营主体"), "90"),
+    "营业执照经营范围变更登记": (re.compile(r"(\d+)日内(?:申请变更登记|办理变更|办理营业执照)"), None, "30"),
+    "码号备案更新": (re.compile(r"(\d+)个工作日内更新"), None, "10"),
+    "认缴出资缴足": (re.compile(r"(\d+)年内缴足"), None, "5"),
+    "2024年6月30日前登记的公司调整或缴足": (re.compile(r"(20\d\d年\d+月\d+日)前(?:调整|缴足)"), None, "2027年6月30日"),
     "码号审批": (re.compile(r"(\d+)个工作日内决定"), None, "20"),
     "呼出记录留存": (re.compile(r"不少于(\d+)日"), re.compile(r"录音|记录|凭证"), "30"),
     "受处罚列入不良名单": (re.compile(r"(\d+)日内列入不良名单"), None, "30"),
@@ -264,6 +271,12 @@ def test_every_authority_threshold_and_deadline_agrees_for_every_visitor(rendere
         ]
     assert problems == []
     assert {name: values for name, values in deadline_values.items() if len(values) > 1} == {}
+    assert set(deadline_values) == set(DEADLINES)  # every deadline is still found (a reworded text is read)
+
+
+def test_the_capital_verdict_uses_the_minimums_every_answer_names(session):
+    """The verdict (「注册资本500万能办全网吗」) computes from data; the texts name the same amounts."""
+    assert facts.get_fact("conditions.capital", session=session).data["capital_min_wan"] == MINIMUM
 
 
 def test_every_fact_that_names_an_approving_authority_is_checked(rendered):
@@ -275,6 +288,10 @@ def test_every_fact_that_names_an_approving_authority_is_checked(rendered):
         if statements(answer) or any(statements(current) for _, current, _ in corrections)
     }
     assert {"licence.types", "licence.coverage", "process.steps", "conditions.materials", "foreign.approval"} <= naming
+    naming_minimums = {
+        fact_key for answers in rendered.values() for fact_key, (answer, _) in answers.items() if capitals(answer)
+    }
+    assert {"licence.types", "conditions.all", "conditions.capital", "licence.capital_reduction"} <= naming_minimums
 
 
 @pytest.mark.parametrize("company_type", sorted(FOREIGN_TYPES))
