@@ -47,8 +47,19 @@ Company = Literal["foreign", "domestic", "unknown"]
 
 
 def placeholders(text: str) -> set[str]:
-    """The names of the ``{placeholders}`` in ``text`` (ValueError for a malformed brace)."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    """The names of the ``{placeholders}`` in ``text``.
+
+    ValueError for a malformed brace, and for a conversion or format spec (``{x!r}``, ``{x:>9999}``):
+    an answer names a value, it never formats one (a huge width would be a console-made denial of service).
+    """
+    names = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"placeholder {{{name}}} takes no conversion or format")
+        names.add(name)
+    return names
 
 
 def names_authority(texts: Iterable[str]) -> bool:

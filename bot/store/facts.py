@@ -341,8 +341,8 @@ def _check_answer_placeholders(text: str) -> None:
     """An edited answer may name the approval rule's authorities (``{local_authority}`` …) and nothing else."""
     try:
         used = authority.placeholders(text)
-    except ValueError:
-        raise ValueError("the answer has an unpaired brace; write {local_authority} etc. or no braces") from None
+    except ValueError as exc:
+        raise ValueError(f"the answer's braces are not a placeholder ({exc}); write {{local_authority}} etc.") from None
     unknown = used - set(authority.PLACEHOLDERS)
     if unknown:
         names = "、".join("{" + name + "}" for name in authority.PLACEHOLDERS)

@@ -191,6 +191,13 @@ def test_a_console_edit_may_name_the_authority_and_nothing_else(database_url):
         assert text == "地网由所在省的通信管理局审批。"
 
 
+def test_a_console_edit_cannot_format_a_placeholder(database_url):
+    with db.session_scope(database_url) as session:
+        for text in ("向{local_authority:>99999999}申请。", "向{local_authority!r}申请。", "向{local_authority申请。"):
+            with pytest.raises(ValueError):
+                facts.edit_fact("licence.types", {"answer": text}, "admin1", "试", session=session)
+
+
 def test_the_rule_survives_a_console_edit_an_export_and_a_reload(tmp_path, database_url):
     with db.session_scope(database_url) as session:
         facts.edit_fact(
