@@ -214,6 +214,29 @@ def deadlines(text: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def data_texts() -> dict:
+    """What facts' data says to visitors beside an answer (the verdict's 认缴 line, the pre-check's gaps).
+
+    The approval rule is left out: its notes are said with the answers, rendered above.
+    """
+    from bot.facts_loader import read_facts
+
+    return {
+        row["key"]: strings({k: v for k, v in (row["data"] or {}).items() if k != "approval"})
+        for row in read_facts([PROJECT_ROOT / "data" / "facts"])
+    }
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict:
     """For every visitor case: each fact's rendered answer and its corrections (claim, current, kind)."""
@@ -240,11 +263,12 @@ def test_every_authority_threshold_and_deadline_agrees_for_every_visitor(rendere
     """The consistency test of issue #22: one failure line per disagreement, with the visitor and the text."""
     problems: list[str] = []
     deadline_values: dict[str, set] = {}
+    said_from_data = data_texts()
     for key, answers in rendered.items():
         case = dict(key)
         who: dict[str, set] = {}  # what every fact names as approving for this visitor, by scope
         for fact_key, (answer, corrections) in answers.items():
-            shown = [answer] + [current for _, current, _ in corrections]
+            shown = [answer] + [current for _, current, _ in corrections] + said_from_data[fact_key]
             for text in shown:
                 problems += [f"{fact_key} {case}: {p}" for p in wrong_authorities(text, case)]
                 for s in statements(text):
