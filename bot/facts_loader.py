@@ -42,10 +42,10 @@ from bot.store.facts import (
     Correction,
     Fact,
     _is_wide,
-    approval_rule,
     content_of,
     fold_whitespace,
     record_version,
+    unnamed_authorities,
 )
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
@@ -371,13 +371,7 @@ def load_facts(paths: Iterable[Path], database_url: str) -> LoadReport:
 
 def _require_rule(session: Any) -> None:
     """Refuse a load that leaves answers naming an authority without the approval rule to name it."""
-    if approval_rule(session=session) is not None:
-        return
-    naming = sorted(
-        f.key
-        for f in session.query(Fact).all()
-        if any(authority.placeholders(text) & set(authority.PLACEHOLDERS) for text in f.texts())
-    )
+    naming = unnamed_authorities(session=session)
     if naming:
         raise FactsFileError(
             f"{', '.join(naming)} name an authority, but {authority.RULE_FACT} has no data.{authority.RULE_KEY} "

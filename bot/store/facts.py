@@ -398,6 +398,9 @@ def restore_version(key: str, number: int, staff: str, reason: str = "", *, sess
     if old is None:
         raise LookupError(f"{key} has no version {number}")
     apply_content(fact, old.content)
+    if key == authority.RULE_FACT and unnamed_authorities(session=session):
+        # an old version without data.approval would leave every answer naming an authority without one
+        raise ValueError(f"v{number} has no approval rule (data.{authority.RULE_KEY}); other answers need it")
     why = f"restore of v{number}" + (f": {_reason(reason)}" if fold_whitespace(reason or "") else "")
     return record_version(fact, staff, why, session=session, restored_from=number)
 
@@ -431,6 +434,17 @@ def approval_rule(*, session: Session) -> Optional[dict]:
     fact = get_fact(authority.RULE_FACT, session=session)
     rule = (fact.data or {}).get(authority.RULE_KEY) if fact is not None else None
     return rule if rule is not None and not authority.rule_problems(rule) else None
+
+
+def unnamed_authorities(*, session: Session) -> list[str]:
+    """The facts that name an authority through the approval rule while no usable rule is loaded (else [])."""
+    if approval_rule(session=session) is not None:
+        return []
+    return sorted(
+        f.key
+        for f in all_facts(session=session)
+        if any(authority.placeholders(text) & set(authority.PLACEHOLDERS) for text in f.texts())
+    )
 
 
 def versioned_answer(fact: Fact, entities: dict) -> tuple[str, int]:

@@ -266,3 +266,28 @@ def test_the_notes_never_name_a_scope_so_an_answer_about_one_stays_about_it(sess
     """A 地网 answer followed by 「不分全网、地网」 would read as an answer about both (and the bench judges so)."""
     rule = rule_of(session)
     assert not re.search("全网|地网", rule["notes"]["foreign"] + rule["notes"]["unknown"])
+
+
+def test_restoring_a_version_without_the_rule_is_refused(tmp_path):
+    """The rule came with a later version: bringing back an older one would leave other answers without it."""
+    url = f"sqlite:///{tmp_path / 'facts.db'}"
+    old = write(
+        tmp_path,
+        "old.yml",
+        """
+        facts:
+          - key: licence.types
+            topic: licence_types
+            answer: 地网由所在省的通信管理局审批。
+            sources: [{document: 中华人民共和国电信条例, article: 第9条}]
+            confidence: H
+            verified: 2026-11-29
+        """,
+    )
+    load_facts([old], url)
+    load_facts([PROJECT_ROOT / "data" / "facts"], url)
+    # the unit of work sees the refusal and rolls back (as the console's does)
+    with pytest.raises(ValueError, match="v1 has no approval rule"), db.session_scope(url) as session:
+        facts.restore_version("licence.types", 1, "admin1", session=session)
+    with db.session_scope(url) as session:
+        assert facts.approval_rule(session=session) is not None
