@@ -114,10 +114,13 @@ def gap_text(name: str, fact: facts.Fact) -> str:
 
 
 def say_correction(dispatcher: CollectingDispatcher, fact: facts.Fact, corr: facts.Correction) -> None:
-    """Correct a claim: an outdated rule says since when; a misconception is never called outdated."""
-    if corr.kind == "misconception":
+    """Correct a claim: an outdated rule says since when; a misconception is never called outdated.
+
+    A claim true for some visitors only (``partial``) is not called wrong: its text says for whom it holds.
+    """
+    if corr.kind in ("misconception", "partial"):
         dispatcher.utter_message(
-            response="utter_fact_misconception",
+            response=f"utter_fact_{corr.kind}",
             claim=corr.claim,
             current=corr.current,
             fact_key=fact.key,

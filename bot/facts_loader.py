@@ -35,6 +35,7 @@ import yaml
 from bot import migrate
 from bot import settings as settings_module
 from bot.db import session_scope
+from bot.store import authority
 from bot.store.facts import (
     CONFIDENCE_LEVELS,
     CORRECTION_KINDS,
@@ -44,6 +45,7 @@ from bot.store.facts import (
     content_of,
     fold_whitespace,
     record_version,
+    unnamed_authorities,
 )
 
 REQUIRED = {"key", "topic", "answer", "sources", "confidence", "verified"}
@@ -139,6 +141,7 @@ def _validate_row(row: Any, where: str) -> dict:
         "answer": _text(row, "answer", where, True),
         "confidence_note": _text(row, "confidence_note", where, False),
     }
+    _check_placeholders(clean["answer"], set(), where)
     confidence = row["confidence"]
     if confidence not in CONFIDENCE_LEVELS:
         raise FactsFileError(f"{where}: confidence must be one of {'/'.join(CONFIDENCE_LEVELS)}, got {confidence!r}")
@@ -165,6 +168,12 @@ def _validate_row(row: Any, where: str) -> dict:
     if data is not None and not isinstance(data, dict):
         raise FactsFileError(f"{where}: data must be a mapping")
     clean["data"] = _strip_lines(data)
+    if clean["data"] and authority.RULE_KEY in clean["data"]:
+        problems = authority.rule_problems(clean["data"][authority.RULE_KEY])
+        if clean["key"] != authority.RULE_FACT:
+            problems = [f"only {authority.RULE_FACT} holds the approval rule (data.{authority.RULE_KEY})"]
+        if problems:
+            raise FactsFileError(f"{where}: {'; '.join(problems)}")
     variants: list[dict[str, Any]] = []
     for variant in row.get("variants") or []:
         var_where = f"{where.rsplit(':', 1)[0]}:{variant.get('__line__', '?') if isinstance(variant, dict) else '?'}"
@@ -175,10 +184,7 @@ def _validate_row(row: Any, where: str) -> dict:
             raise FactsFileError(f"{var_where}: unknown variant field(s): {', '.join(sorted(extra))}")
         when = {str(k): str(v) for k, v in _strip_lines(variant["when"]).items()}
         answer = _text(variant, "answer", var_where, True)
-        try:
-            answer.format_map(dict.fromkeys(when, ""))
-        except (KeyError, ValueError, IndexError) as exc:
-            raise FactsFileError(f"{var_where}: answer may only use placeholders from 'when' ({exc})") from None
+        _check_placeholders(answer, set(when), var_where)
         variants.append({"when": when, "answer": answer})
     clean["variants"] = variants
     corrections: list[dict[str, str | None]] = []
@@ -202,6 +208,21 @@ def _validate_row(row: Any, where: str) -> dict:
         )
     clean["corrections"] = corrections
     return clean
+
+
+def _check_placeholders(text: str, entities: set[str], where: str) -> None:
+    """An answer names only the entities its variant's ``when`` names, and the approval rule's authorities."""
+    allowed = entities | set(authority.PLACEHOLDERS)
+    try:
+        used = authority.placeholders(text)
+        text.format_map(dict.fromkeys(used, ""))
+    except (KeyError, ValueError, IndexError) as exc:
+        raise FactsFileError(f"{where}: answer has a malformed placeholder ({exc})") from None
+    if used - allowed:
+        raise FactsFileError(
+            f"{where}: answer may only use placeholders from 'when' and {', '.join(authority.PLACEHOLDERS)} "
+            f"(found {', '.join(sorted(used - allowed))})"
+        )
 
 
 class Located(NamedTuple):
@@ -343,7 +364,19 @@ def load_facts(paths: Iterable[Path], database_url: str) -> LoadReport:
             fact.source_file, fact.source_position = file.name, position
         file_keys = {x.row["key"] for x in located}
         report.not_in_files = sorted(k for k in existing if k not in file_keys)
+        session.flush()
+        _require_rule(session)
     return report
+
+
+def _require_rule(session: Any) -> None:
+    """Refuse a load that leaves answers naming an authority without the approval rule to name it."""
+    naming = unnamed_authorities(session=session)
+    if naming:
+        raise FactsFileError(
+            f"{', '.join(naming)} name an authority, but {authority.RULE_FACT} has no data.{authority.RULE_KEY} "
+            "(the approval rule, docs/facts.md)"
+        )
 
 
 # ---------- export: the database back to data/facts/*.yml

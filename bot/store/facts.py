@@ -12,6 +12,7 @@ callers decide the unit of work.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from typing import Optional
@@ -28,9 +29,12 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
-from sqlalchemy.orm import Session, relationship
+from sqlalchemy.orm import Session, object_session, relationship
 
 from bot.db import Base, utcnow
+from bot.store import authority
+
+logger = logging.getLogger(__name__)
 
 CONFIDENCE_LEVELS = {
     "H": "依据法规或官方通知原文",
@@ -52,10 +56,13 @@ CONTENT_FIELDS = (
     "verified",
 )
 MAX_REASON = 500
-# what a correction corrects: a rule that was once in force, or a claim that never was a rule
-CORRECTION_KINDS = ("outdated", "misconception")
+# what a correction corrects: a rule that was once in force, a claim that never was a rule, or a claim
+# true only for some visitors (「全网、地网都由工信部审查」 holds for a foreign-invested company)
+CORRECTION_KINDS = ("outdated", "misconception", "partial")
 # entities that say where the company is, not what it asks about: they lose a tie between variants
 PLACE_ENTITIES = {"province"}
+# what stands for an authority when no approval rule is loaded (never happens after a load; a neutral word, no rule)
+MISSING_AUTHORITY = "发证机关"
 # the circled numbers of an enumeration (①…⑩): each item starts a line in the chat bubble
 ENUMERATION = re.compile(r"(?<=\S)\s*(?=[①-⑳])")
 
@@ -133,14 +140,22 @@ class Fact(Base):
     def unconfirmed(self) -> bool:
         return self.confidence in ("L", "U")
 
-    def answer_for(self, entities: dict) -> str:
+    def texts(self) -> list[str]:
+        """The answer and every variant's answer (what may name an authority)."""
+        return [self.answer] + [v["answer"] for v in self.variants or []]
+
+    def answer_for(self, entities: dict, rule: Optional[dict] = None) -> str:
         """Return the answer for the case ``entities`` describe (the most specific variant).
 
         A variant applies when each of its ``when`` conditions holds: the entity
         has that value, or is present at all for ``"*"``. Its answer may name
-        the entities, e.g. ``{province}通信管理局``. More conditions win; at equal
+        the entities, e.g. ``{province}``. More conditions win; at equal
         size a named value beats ``"*"``, then what the visitor wants (全网, 外资 …)
         beats where the company is (「我们在上海，想办全网」 is a 全网 question).
+
+        Every text may name the approving authority through the approval ``rule``
+        (``{local_authority}`` …, see bot/store/authority.py), which also decides the
+        sentence that follows for the visitor's company type.
         """
         best, best_rank = None, None
         for variant in self.variants or []:
@@ -156,13 +171,25 @@ class Fact(Base):
             )
             if best_rank is None or rank > best_rank:
                 best, best_rank = variant, rank
-        if best is None:
-            return self.answer
-        return best["answer"].format_map({name: entities.get(name, "") for name in best["when"]})
+        text = self.answer if best is None else best["answer"]
+        told = {name: entities.get(name, "") for name in (best or {}).get("when", {})}
+        used = authority.placeholders(text)
+        if rule is None:
+            if used & set(authority.PLACEHOLDERS):  # a database without the rule (the loader refuses that)
+                logger.error("fact %s names an authority but no approval rule is loaded", self.key)
+            return text.format_map({**dict.fromkeys(authority.PLACEHOLDERS, MISSING_AUTHORITY), **told})
+        answer = text.format_map({**told, **authority.values(rule, entities)})
+        note = authority.note(
+            rule,
+            entities,
+            fact_names_authority=authority.names_authority(self.texts()),
+            named_local=authority.LOCAL in used,
+        )
+        return f"{answer}\n{note}" if note else answer
 
 
 class Correction(Base):
-    """A claim from the product article (an outdated rule or a misconception) and the current rule."""
+    """A claim from the product article (outdated, a misconception, or true only in part) and the current rule."""
 
     __tablename__ = "fact_corrections"
 
@@ -310,6 +337,18 @@ def _reason(reason: Optional[str]) -> str:
     return reason
 
 
+def _check_answer_placeholders(text: str) -> None:
+    """An edited answer may name the approval rule's authorities (``{local_authority}`` …) and nothing else."""
+    try:
+        used = authority.placeholders(text)
+    except ValueError as exc:
+        raise ValueError(f"the answer's braces are not a placeholder ({exc}); write {{local_authority}} etc.") from None
+    unknown = used - set(authority.PLACEHOLDERS)
+    if unknown:
+        names = "、".join("{" + name + "}" for name in authority.PLACEHOLDERS)
+        raise ValueError(f"the answer may only use the placeholders {names}, not {{{sorted(unknown)[0]}}}")
+
+
 def _locked_fact(key: str, session: Session) -> Fact:
     """The fact, its row locked for this unit of work (PostgreSQL), so two edits get distinct versions."""
     fact = session.execute(select(Fact).where(Fact.key == key).with_for_update()).scalar_one_or_none()
@@ -347,6 +386,8 @@ def edit_fact(
     _check_sizes(changes)
     if "answer" in changes and not fold_whitespace(changes["answer"] or ""):
         raise ValueError("the answer cannot be empty")
+    if "answer" in changes:
+        _check_answer_placeholders(changes["answer"])
     reason = _reason(reason)
     fact = _locked_fact(key, session)
     if base_version is not None and fact.version != base_version:
@@ -373,6 +414,9 @@ def restore_version(key: str, number: int, staff: str, reason: str = "", *, sess
     if old is None:
         raise LookupError(f"{key} has no version {number}")
     apply_content(fact, old.content)
+    if key == authority.RULE_FACT and unnamed_authorities(session=session):
+        # an old version without data.approval would leave every answer naming an authority without one
+        raise ValueError(f"v{number} has no approval rule (data.{authority.RULE_KEY}); other answers need it")
     why = f"restore of v{number}" + (f": {_reason(reason)}" if fold_whitespace(reason or "") else "")
     return record_version(fact, staff, why, session=session, restored_from=number)
 
@@ -401,9 +445,33 @@ def edits(key: str, *, session: Session) -> list[FactEdit]:
     )
 
 
+def approval_rule(*, session: Session) -> Optional[dict]:
+    """The rule for who approves and where to file (bot/store/authority.py), or None when not loaded."""
+    fact = get_fact(authority.RULE_FACT, session=session)
+    rule = (fact.data or {}).get(authority.RULE_KEY) if fact is not None else None
+    return rule if rule is not None and not authority.rule_problems(rule) else None
+
+
+def unnamed_authorities(*, session: Session) -> list[str]:
+    """The facts that name an authority through the approval rule while no usable rule is loaded (else [])."""
+    if approval_rule(session=session) is not None:
+        return []
+    return sorted(
+        f.key
+        for f in all_facts(session=session)
+        if any(authority.placeholders(text) & set(authority.PLACEHOLDERS) for text in f.texts())
+    )
+
+
 def versioned_answer(fact: Fact, entities: dict) -> tuple[str, int]:
-    """The answer for ``entities`` and the fact version it comes from (recorded on the bot message)."""
-    return fact.answer_for(entities), fact.version
+    """The answer for ``entities`` and the fact version it comes from (recorded on the bot message).
+
+    The approval rule comes from the fact's own database session, so an answer always follows the
+    rule as loaded now.
+    """
+    session = object_session(fact)
+    rule = approval_rule(session=session) if session is not None else None
+    return fact.answer_for(entities, rule), fact.version
 
 
 def fact_for_intent(intent: str, *, session: Session) -> Optional[Fact]:

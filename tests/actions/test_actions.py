@@ -123,8 +123,10 @@ async def test_province_entity_names_the_provincial_bureau(database_url):
     messages, _ = await run(
         ActionAnswerFact(), "ask_licence_types", entities={"province": "广东省", "licence_scope": "地网"}
     )
-    assert "广东省通信管理局" in messages[0]["answer"]
-    assert "工业和信息化部" not in messages[0]["answer"]
+    answer, exception = messages[0]["answer"].split("\n")
+    assert "广东省通信管理局" in answer and "工业和信息化部" not in answer
+    # the visitor did not say what company it is: the foreign-invested exception follows (issue #22)
+    assert exception.startswith("外商投资企业") and "工业和信息化部" in exception
 
 
 async def test_a_place_told_in_an_earlier_message_holds_for_the_next_question(database_url):
@@ -630,6 +632,18 @@ async def test_an_outdated_rule_and_a_misconception_of_one_fact_each_get_their_w
     messages, _ = await run(ActionAnswerFact(), "ask_materials")
     kinds = [(m["response"], m.get("since")) for m in messages if "claim" in m]
     assert kinds == [("utter_fact_correction", "（2017年起）"), ("utter_fact_misconception", None)]
+
+
+async def test_a_claim_true_for_some_visitors_is_not_called_wrong(database_url):
+    """Issue #22: 「全网、地网都由工信部审查」 is true for foreign-invested companies; expert review never was."""
+    messages, _ = await run(ActionAnswerFact(), "ask_process", entities={"company_type": "外资"})
+    kinds = [(m["response"], m["claim"]) for m in messages if "claim" in m]
+    assert kinds == [
+        ("utter_fact_partial", "全网、地网都由工信部审查"),
+        ("utter_fact_misconception", "工信部会“组织专家进行材料审批”"),
+    ]
+    partial = next(m for m in messages if m["response"] == "utter_fact_partial")
+    assert "外商投资企业" in partial["current"] and "内资企业" in partial["current"]
 
 
 async def test_the_capital_verdict_says_what_the_capital_fact_says_about_paying_in(session):

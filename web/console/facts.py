@@ -92,7 +92,7 @@ def field_lines(name: str, value: Any) -> list[str]:
         return [
             f"{c['claim']} → {c['current']}"
             + (f"（{c['since']}）" if c.get("since") else "")
-            + ("（误解）" if c.get("kind") == "misconception" else "")
+            + {"misconception": "（误解）", "partial": "（部分成立）"}.get(c.get("kind") or "", "")
             for c in value or []
         ]
     return _flatten(value) if value else []

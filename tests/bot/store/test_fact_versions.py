@@ -191,7 +191,8 @@ def test_a_fresh_export_loads_back_into_identical_knowledge(tmp_path, project_fa
 
 
 TRICKY = {
-    "answer": "注意: 这是 #1 的 '单引号' 和 \"双引号\"，还有 {大括号} 与 - 破折号；" + "长句子，" * 30 + "完。",
+    # braces are doubled: a single pair names an authority of the approval rule ({local_authority})
+    "answer": "注意: 这是 #1 的 '单引号' 和 \"双引号\"，还有 {{大括号}} 与 - 破折号；" + "长句子，" * 30 + "完。",
     "question": "* 星号开头？",
     "confidence_note": "yes",
     "sources": [{"document": "@文件: 甲", "article": "2017"}, {"document": "文件乙", "article": None}],
