@@ -207,15 +207,22 @@ def score_intent_sets(model: Path, sets: dict[str, list[tuple[str, str]]]) -> di
     return {name: metrics(predict(model, rows)).as_dict() for name, rows in sets.items()}
 
 
+@lru_cache(maxsize=2)
+def _agent(model: str) -> Any:
+    """The model loaded once per process (the variations parse every set seven more times)."""
+    from rasa.core.agent import Agent
+
+    return Agent.load(model)
+
+
 def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str, str, bool]]:
     """Parse every example with ``model`` in this process; say which would be answered with a fact."""
     import logging
 
-    from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # no per-message debug lines
-    agent = Agent.load(str(model))
+    agent = _agent(str(model))
     answered, config = fact_intents(), settings.load()
 
     async def run() -> list[tuple[str, str, str, bool]]:
@@ -226,6 +233,31 @@ def predict(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str
         return rows
 
     return asyncio.run(run())
+
+
+# what visitors add around a question (issue #21): every set must score the same under each, within a point
+VARIATIONS: dict[str, Callable[[str], str]] = {
+    "？ at the end": lambda m: m + "？",
+    "? at the end": lambda m: m + "?",
+    "？？？ at the end": lambda m: m + "？？？",
+    "。 at the end": lambda m: m + "。",
+    "，谢谢 at the end": lambda m: m + "，谢谢",
+    "你好， in front": lambda m: "你好，" + m,
+    "😊 at the end": lambda m: m + "😊",
+}
+
+
+def score_variations(model: Path, sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, float]]:
+    """Accuracy of ``model`` on each set with each of ``VARIATIONS`` applied to every message."""
+    found: dict[str, dict[str, float]] = {"as written": {}}
+    for name, rows in sets.items():
+        found["as written"][name] = round(metrics(predict(model, rows)).accuracy, 4)
+    for variation, add in VARIATIONS.items():
+        found[variation] = {
+            name: round(metrics(predict(model, [(add(text), intent) for text, intent in rows])).accuracy, 4)
+            for name, rows in sets.items()
+        }
+    return found
 
 
 def spread(models: list[Path], sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict]:
@@ -846,6 +878,22 @@ def render(report: dict) -> str:
                 f"{real['wrong_confident']} ({_pct(real['wrong_confident_rate'])}) |"
             )
     lines += ["", "Pipelines: " + "; ".join(f"**{k}**: {v}" for k, v in PIPELINES.items()) + "."]
+    variations = report.get("variations") or {}
+    if variations:
+        names = list(variations["as written"])
+        lines += [
+            "",
+            "## What visitors add around a question (ours)",
+            "",
+            "Accuracy of each intent set with the addition made to every message; the widest gap to the set as "
+            "written is the last row (issue #21: within one point).",
+            "",
+            "| added | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        lines += [f"| {v} | " + " | ".join(_pct(acc[n]) for n in names) + " |" for v, acc in variations.items()]
+        gaps = [max(abs(acc[n] - variations["as written"][n]) for acc in variations.values()) for n in names]
+        lines.append("| widest gap | " + " | ".join(f"{gap * 100:.1f} points" for gap in gaps) + " |")
     cv = report.get("cross_validation") or {}
     if cv:
         lines += [
@@ -974,6 +1022,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrain-baseline", action="store_true", help="train the stock model even if current")
     parser.add_argument("--workers", type=int, default=3, help="conversations played at once")
     parser.add_argument(
+        "--no-variations", action="store_true", help="skip the intent sets with ？/。/谢谢/你好/emoji added"
+    )
+    parser.add_argument(
         "--model", type=Path, help="score this model archive (e.g. models/seeds/…) instead of training ours"
     )
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the report goes (default {OUT})")
@@ -1018,6 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = {name: read_examples(path) for name, path in INTENT_SETS.items()}
     for pipeline, model in models.items():
         report["intent_sets"][pipeline] = timed(f"intent sets, {pipeline}", partial(score_intent_sets, model, examples))
+        if pipeline == "ours" and not args.no_variations:
+            report["variations"] = timed("intent sets, variations", partial(score_variations, model, examples))
         if not args.no_realistic:
             results, started_in = timed(
                 f"realistic set, {pipeline} ({len(cases)} conversations, stack included)",

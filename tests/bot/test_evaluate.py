@@ -450,3 +450,18 @@ def test_the_stock_baseline_is_rasas_recommended_pipeline_on_jieba_with_our_poli
     assert not [n for n in names if n.startswith("bot.")], "no project component in the baseline"
     assert {"DIETClassifier", "FallbackClassifier", "CountVectorsFeaturizer"} <= set(names)
     assert stock["policies"] == ours["policies"], "only the NLU may differ"
+
+
+def test_the_variations_report_scores_every_set_under_every_addition(monkeypatch):
+    """Issue #21: a set must score the same with ？/。/谢谢/你好/emoji added; a model misled by 「？」 shows."""
+
+    def misled_by_question_marks(model, rows):
+        return [(t, e, "out_of_scope" if t.endswith(("？", "?")) else e, False) for t, e in rows]
+
+    monkeypatch.setattr(evaluate, "predict", misled_by_question_marks)
+    found = evaluate.score_variations(Path("m"), {"s": [("全网要多少钱", "ask_fees"), ("年报呢", "ask_annual_report")]})
+    assert found["as written"] == {"s": 1.0}
+    assert found["？ at the end"] == {"s": 0.0} and found["，谢谢 at the end"] == {"s": 1.0}
+    assert set(found) == {"as written", *evaluate.VARIATIONS}
+    text = evaluate.render({"variations": found})
+    assert "| ？ at the end | 0.0% |" in text and "100.0 points" in text
