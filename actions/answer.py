@@ -146,6 +146,13 @@ def situation_verdict(
     if fact is None:
         dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
         return []
+    if "capital" not in entities:  # a sole trader: whatever its capital, the applicant must be a company
+        conditions = facts.get_fact(CONDITIONS_FACT, session=session) or fact
+        scope = entities.get("licence_scope") or "地网"
+        dispatcher.utter_message(response="utter_eligibility_not_yet", licence=scope, source=conditions.source_text)
+        dispatcher.utter_message(response="utter_gap_company", gap=gap_text("company", conditions))
+        dispatcher.utter_message(response="utter_eligibility_next")
+        return [SlotSet("fact_key", conditions.key)]
     answer_capital_named(dispatcher, fact, entities, session)
     dispatcher.utter_message(response="utter_eligibility_next")
     return [SlotSet("fact_key", fact.key)]

@@ -268,6 +268,8 @@ def decide(
     unread_in_form = turn.in_form and turn.intent in (FALLBACK, OFF_TOPIC)
     if is_situation(turn, t) and (not follow or not turn.previous_fact) and not unread_in_form:
         return Decision("verdict", "capital and a can-we-apply question")
+    if sole_trader_asks(turn, t) and not unread_in_form:
+        return Decision("verdict", "a sole trader asks whether it can apply")
     if follow:
         previous = turn.previous_fact
         if not previous and "province" in turn.entities:
@@ -361,6 +363,14 @@ def is_situation(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
         return turn.intent in VERDICT_INTENTS
     names = [name for name, _ in turn.ranking]
     return bool(names) and all(name in VERDICT_INTENTS for name in names[:2])
+
+
+def sole_trader_asks(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """A sole trader (个体工商户) asking whether it needs or can get the licence: the answer is that the
+    applicant must be a company, whatever else the question is about."""
+    if turn.entities.get("company_type") != "个体户" or turn.intent in FOLLOWUPS:
+        return False
+    return turn.intent in VERDICT_INTENTS or (not is_uncertain(turn, t) and turn.intent == "ask_exemptions")
 
 
 def second_opinion(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> Optional[str]:

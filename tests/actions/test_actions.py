@@ -761,3 +761,11 @@ async def test_s02_one_address_holds_at_most_a_few_places_in_the_queue(database_
         assert handoffs.open_handoff("one-3", session=session) is None
         handoffs.open_handoff("one-1", session=session).status = "claimed"  # staff take one: room again
     assert await ask_from("one-4", "a1") == ["utter_handoff_queued"]
+
+
+async def test_a_sole_trader_is_told_the_applicant_must_be_a_company_without_naming_a_capital(database_url):
+    """Issue #21: 「我是个体工商户，能办呼叫中心证吗」 got the "which businesses need it" answer."""
+    messages, events = await run(ActionAnswerFact(), "ask_need_licence", entities={"company_type": "个体户"})
+    assert [m["response"] for m in messages][:2] == ["utter_eligibility_not_yet", "utter_gap_company"]
+    assert "公司" in messages[1]["gap"]
+    assert events[-1]["value"] == "conditions.all"

@@ -271,3 +271,10 @@ def test_a_second_question_in_its_own_clause_is_answered_too():
     # the clauses do not see the model's question: not trusted
     unrelated = replace(t, clauses=(("ask_fees", 0.7), ("ask_time_limit", 0.9)))
     assert decide.decide(unrelated, ANSWERED).also == ()
+
+
+def test_a_sole_trader_asking_whether_it_can_apply_gets_the_verdict_that_it_must_be_a_company():
+    for intent in ("ask_need_licence", "ask_conditions", "check_eligibility"):
+        t = turn(intent, 0.8, entities={"company_type": "个体户"})
+        assert decide.decide(t, ANSWERED).kind == "verdict", intent
+    assert decide.decide(turn("ask_fees", 0.8, entities={"company_type": "个体户"}), ANSWERED).kind == "answer"
