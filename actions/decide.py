@@ -313,7 +313,10 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
         return Decision("answer", "both opinions agree", intent=agreed)
     near = closest(turn, answered)
     if off_topic(turn, answered, t):
-        if not turn.in_field:
+        # in a conversation about the licence, a message no example calls off-topic belongs to it
+        # (「我们今年已经过了截止日期还没报，咋整」 after the annual report)
+        carries_on = bool(turn.previous_fact) and not closest_is_off_topic(turn)
+        if not turn.in_field and not carries_on:
             return Decision("off_topic", "nothing of our field")
         if not names_field(turn) and closest_is_off_topic(turn):  # 「食品经营许可证要什么材料」
             return Decision("off_topic", "another field's licence words only")

@@ -278,3 +278,12 @@ def test_a_sole_trader_asking_whether_it_can_apply_gets_the_verdict_that_it_must
         t = turn(intent, 0.8, entities={"company_type": "个体户"})
         assert decide.decide(t, ANSWERED).kind == "verdict", intent
     assert decide.decide(turn("ask_fees", 0.8, entities={"company_type": "个体户"}), ANSWERED).kind == "answer"
+
+
+def test_in_a_conversation_about_the_licence_an_unclear_message_is_not_sent_off_topic():
+    unclear = turn("nlu_fallback", 0.3, [("ask_annual_report_missed", 0.28)], [("ask_annual_report", 0.3)])
+    unclear = replace(unclear, in_field=False)
+    assert decide.decide(unclear, ANSWERED).kind == "off_topic"  # a first message naming nothing of ours
+    assert decide.decide(replace(unclear, previous_fact="annual.report"), ANSWERED).kind != "off_topic"
+    weather = replace(unclear, previous_fact="annual.report", retrieval=(("out_of_scope", 0.6),))
+    assert decide.decide(weather, ANSWERED).kind == "off_topic"  # an off-topic example is closest: still off
