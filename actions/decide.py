@@ -97,7 +97,8 @@ class Turn:
     in_field: Optional[bool] = None  # the message has a word of our field (None: not known)
     # it names our field itself, not only a word other licences share (None: as ``in_field``)
     names_field: Optional[bool] = None
-    entities: Mapping[str, Any] = field(default_factory=dict)
+    entities: Mapping[str, Any] = field(default_factory=dict)  # this message's, over what was told before
+    said: Tuple[str, ...] = ()  # the entities this message names itself
     text: str = ""  # what the NLU read (normalised)
     typed: str = ""  # what the visitor typed
     previous_fact: Optional[str] = None  # the fact that answered last (slot fact_key)
@@ -119,6 +120,7 @@ class Turn:
         entities take precedence.
         """
         intent = parse.get("intent") or {}
+        own = message_entities(parse.get("entities") or [])
         ranking = tuple(
             (str(r["name"]), float(r.get("confidence") or 0))
             for r in parse.get("intent_ranking") or []
@@ -144,7 +146,8 @@ class Turn:
             ranking=ranking,
             retrieval=retrieval,
             in_field=in_field if isinstance(in_field, bool) else None,
-            entities={**(told_before or {}), **message_entities(parse.get("entities") or [])},
+            entities={**(told_before or {}), **own},
+            said=tuple(own),
             text=str(parse.get("normalized_text") or parse.get("text") or ""),
             typed=str(parse.get("text") or ""),
             previous_fact=previous_fact,
@@ -272,9 +275,9 @@ def decide(
         return Decision("verdict", "a sole trader asks whether it can apply")
     if follow:
         previous = turn.previous_fact
-        if not previous and "province" in turn.entities:
+        if not previous and "province" in turn.said:
             previous = WHERE_FACT  # 「我们在苏州，只做本地」 as a first message: who approves
-        if previous and turn.entities:
+        if previous and turn.said:
             return Decision("answer", "follow-up", fact_key=previous)
         return unsure(turn, answered, t)
     if turn.intent in answered and turn.confidence is not None:

@@ -22,6 +22,7 @@ T = decide.DEFAULT_THRESHOLDS
 def turn(intent, confidence=0.99, ranking=None, retrieval=(), in_field=None, entities=None, text="", **context):
     ranking = ranking if ranking is not None else [(intent, confidence)]
     return decide.Turn(
+        said=tuple(entities or {}),
         intent=intent,
         confidence=confidence,
         ranking=tuple(ranking),
@@ -287,3 +288,13 @@ def test_in_a_conversation_about_the_licence_an_unclear_message_is_not_sent_off_
     assert decide.decide(replace(unclear, previous_fact="annual.report"), ANSWERED).kind != "off_topic"
     weather = replace(unclear, previous_fact="annual.report", retrieval=(("out_of_scope", 0.6),))
     assert decide.decide(weather, ANSWERED).kind == "off_topic"  # an off-topic example is closest: still off
+
+
+def test_a_follow_up_needs_a_detail_of_its_own_not_only_one_told_before():
+    told = decide.Turn.from_parse(
+        {"intent": {"name": "ask_followup", "confidence": 0.9}, "intent_ranking": [], "entities": []},
+        previous_fact="conditions.capital",
+        told_before={"province": "福建省"},
+    )
+    assert told.entities == {"province": "福建省"} and told.said == ()
+    assert decide.decide(told, ANSWERED).kind != "answer"
