@@ -16,6 +16,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench import normalize as normalize_bench
+from bot import evaluate
 from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -237,32 +238,21 @@ def test_f03_only_a_text_starting_with_a_slash_normalises_to_one(normalizer, tex
     assert not normalizer.normalize(text).startswith("/")
 
 
-# issue #21: what a visitor adds around a question never decides what the NLU reads
+# issue #21: what a visitor adds around a question never decides what the NLU reads (make eval's additions,
+# and two more)
 VARIATIONS = {
-    "？ at the end": lambda m: m + "？",
-    "? at the end": lambda m: m + "?",
-    "？？？ at the end": lambda m: m + "？？？",
-    "。 at the end": lambda m: m + "。",
-    "，谢谢 at the end": lambda m: m + "，谢谢",
-    "你好， in front": lambda m: "你好，" + m,
-    "an emoji at the end": lambda m: m + "😊",
+    **evaluate.VARIATIONS,
     "。。。 at the end": lambda m: m + "。。。",
     "thanks at the end": lambda m: m + " thanks!",
 }
 
 
 def questions_of_the_evaluation_sets() -> list[str]:
-    """Every question (an intent a fact or an honest reply answers) of the held-out and realistic sets."""
-    from actions.decide import FOLLOWUPS, HONEST_REPLIES
-    from bot import evaluate
-
-    asked = set(evaluate.fact_intents()) | set(HONEST_REPLIES) | set(FOLLOWUPS) - {"inform"}
-    sets = (evaluate.EVAL_SET, evaluate.TEST_SET)
-    texts = [t for path in sets for t, i in evaluate.read_examples(path) if i in asked]
-    for case in evaluate.load_cases():
-        if case.facts or case.eligibility:
-            texts.append(case.turns[-1])
-    return texts
+    """Every question of the held-out sets (evaluate.questions) and of the realistic set."""
+    texts = [
+        text for path in evaluate.INTENT_SETS.values() for text, _ in evaluate.questions(evaluate.read_examples(path))
+    ]
+    return texts + [case.turns[-1] for case in evaluate.load_cases() if case.facts or case.eligibility]
 
 
 @pytest.mark.parametrize("variation", sorted(VARIATIONS))
