@@ -13,18 +13,8 @@ import uuid
 import pytest
 import requests
 
-from tests.bot.store.test_consistency import wrong_authorities
+from tests.support.authority import FOREIGN_ANSWERS, wrong_authorities
 
-# the facts that name who approves for a foreign-invested visitor (the model may pick any of them)
-FOREIGN_ANSWERS = {
-    "licence.types",
-    "licence.coverage",
-    "process.steps",
-    "conditions.materials",
-    "foreign.approval",
-    "foreign.investment",
-    "foreign.hk_macau_taiwan",
-}
 QUESTIONS = [
     "外资企业在上海办地网，材料交给谁",  # the issue: 「找上海市通信管理局」
     "外资公司的地网证由谁审批",  # the issue: 「由所在省的通信管理局审批」
@@ -53,7 +43,7 @@ def test_a_foreign_invested_company_asking_about_a_local_licence_is_sent_to_miit
     assert entities.get("company_type") == "外资", entities
     said = "\n".join(line for line in text.split("\n") if not line.startswith("依据："))
     assert wrong_authorities(said, entities) == [], text  # no reply sends it to a provincial bureau
-    if quoted & FOREIGN_ANSWERS:
+    if quoted & set(FOREIGN_ANSWERS):
         assert "工业和信息化部" in said and "投资者情况说明书" in said, text
     else:  # the model did not take it as a question about who approves: it answered nothing about it, or asked
         assert "通信管理局" not in said, text
@@ -61,5 +51,5 @@ def test_a_foreign_invested_company_asking_about_a_local_licence_is_sent_to_miit
 
 def test_the_issue_s_questions_are_answered_not_only_asked_back(stack):
     """At least the plainest of them reaches a fact that names who approves, whatever the model."""
-    answered = [q for q in QUESTIONS if ask(stack, q)[1] & FOREIGN_ANSWERS]
+    answered = [q for q in QUESTIONS if ask(stack, q)[1] & set(FOREIGN_ANSWERS)]
     assert answered, "none of the foreign-invested 地网 questions reached a fact naming who approves"

@@ -12,4 +12,6 @@ browser.py      Debian's chromium for Playwright, and where screenshots go
 config.py       settings for a test process
 databases.py    the project's facts folder, copies of a database prepared once per run
 facts_files.py  a small valid facts file, and a writer for files a test needs
+authority.py    reading who an answer says approves the licence (the consistency and foreign-investor tests)
+nlu.py          the entity extraction as Rasa runs it, without a model
 """

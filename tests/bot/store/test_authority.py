@@ -8,31 +8,13 @@ import pytest
 
 from bot import db
 from bot.facts_loader import FactsFileError, export_facts, load_facts, read_facts
-from bot.plugins.nlu.entities import (
-    DEFAULT_LEXICON,
-    DEFAULT_PLACES,
-    build_nlp,
-    entities_in,
-    load_jieba_dictionary,
-    place_names,
-    read_lexicon,
-)
-from bot.plugins.nlu.normalize import Normalizer
 from bot.settings import PROJECT_ROOT
 from bot.store import authority, facts
+from tests.support.authority import FOREIGN_ANSWERS
 from tests.support.facts_files import write
+from tests.support.nlu import entity_extractor
 
 MIIT = "工业和信息化部"
-# the facts a foreign-invested visitor's question about who approves a 地网 may reach (whichever the model picks)
-FOREIGN_ANSWERS = [
-    "licence.types",
-    "licence.coverage",
-    "process.steps",
-    "conditions.materials",
-    "foreign.approval",
-    "foreign.investment",
-    "foreign.hk_macau_taiwan",
-]
 
 
 def answer(session, key: str, **entities) -> str:
@@ -236,18 +218,8 @@ FOREIGN_LOCAL = [
 
 @pytest.fixture(scope="module")
 def extract():
-    load_jieba_dictionary(PROJECT_ROOT / "bot" / "dictionary")
-    lexicon = read_lexicon(DEFAULT_LEXICON, DEFAULT_PLACES)
-    normalizer = Normalizer()
-    nlp = build_nlp(lexicon, normalizer.normalize)
-    regexes = {k: re.compile(v) for k, v in lexicon["regex"].items()}
-    places = place_names(nlp)
-
-    def run(text: str) -> dict:
-        found = entities_in(normalizer.normalize(text), nlp, regexes, lexicon["coverage"], places)
-        return {e["entity"]: e["value"] for e in found}
-
-    return run
+    run = entity_extractor()
+    return lambda text: {e["entity"]: e["value"] for e in run(text)}
 
 
 @pytest.mark.parametrize("question", FOREIGN_LOCAL)

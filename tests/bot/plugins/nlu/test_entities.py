@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 
 from bot.plugins.nlu.entities import (
     DEFAULT_LEXICON,
     DEFAULT_PLACES,
-    build_nlp,
-    entities_in,
-    load_jieba_dictionary,
-    place_names,
     read_lexicon,
 )
-from bot.plugins.nlu.normalize import Normalizer
-from bot.settings import PROJECT_ROOT
+from tests.support.nlu import entity_extractor
 
 
 @pytest.fixture(scope="module")
 def extract():
-    load_jieba_dictionary(PROJECT_ROOT / "bot" / "dictionary")
-    lexicon = read_lexicon(DEFAULT_LEXICON, DEFAULT_PLACES)
-    normalizer = Normalizer()
-    nlp = build_nlp(lexicon, normalizer.normalize)
-    regexes = {k: re.compile(v) for k, v in lexicon["regex"].items()}
-    places = place_names(nlp)
-
-    def run(text):
-        return {
-            (e["entity"], e["value"])
-            for e in entities_in(normalizer.normalize(text), nlp, regexes, lexicon["coverage"], places)
-        }
-
-    return run
+    run = entity_extractor()
+    return lambda text: {(e["entity"], e["value"]) for e in run(text)}
 
 
 def test_lexicon_has_all_31_provinces():
