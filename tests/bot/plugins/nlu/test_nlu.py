@@ -21,15 +21,15 @@ TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu"
 
 
-# the lowest figure of the three seeds' models (docs/nlu.md) and the margin below it a machine's model may stray
-LOWEST_TEST, LOWEST_EVAL, LOWEST_EVERY_FACT, LOWEST_OFF_TOPIC_RECALL = 0.927, 0.937, 0.988, 0.903
-MARGIN = 0.03
+# measured over three trainings (seeds 20261129, 1 and 2 of bot/config.yml's pipeline; docs/nlu.md): the lowest
+# figure, and the margin below it a machine's model may stray: the spread seen (highest - lowest) plus one
+# point, at least two points
 GATES = {
-    "test_set": (LOWEST_TEST, MARGIN),
-    "eval_set": (LOWEST_EVAL, MARGIN),
-    "every_fact_set": (LOWEST_EVERY_FACT, MARGIN),
+    "test_set": (0.930, 0.020),  # 93.0 / 93.2 / 93.0 %
+    "eval_set": (0.934, 0.020),  # 93.9 / 93.4 / 94.4 %
+    "every_fact_set": (0.976, 0.022),  # 98.8 / 97.6 / 98.8 %
 }
-OFF_TOPIC_RECALL_GATE = (LOWEST_OFF_TOPIC_RECALL, MARGIN)
+OFF_TOPIC_RECALL_GATE = (0.871, 0.107)  # eval_set: 87.1 / 93.5 / 96.8 % of 31 off-topic messages
 
 
 def test_held_out_sets_share_nothing_with_training_and_cover_every_intent():
