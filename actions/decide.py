@@ -386,7 +386,10 @@ def second_opinion(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAUL
     if not turn.retrieval:
         return None
     name, similarity = turn.retrieval[0]
-    if name != turn.intent and name in answered and similarity >= t.second_opinion_similarity:
+    # a message naming nothing of the field needs an example really close (「what is your favourite food」 is
+    # 0.4 like an English question about fines)
+    needed = t.second_opinion_similarity if turn.in_field is not False else t.in_scope
+    if name != turn.intent and name in answered and similarity >= needed:
         return name
     return None
 

@@ -298,3 +298,11 @@ def test_a_follow_up_needs_a_detail_of_its_own_not_only_one_told_before():
     )
     assert told.entities == {"province": "福建省"} and told.said == ()
     assert decide.decide(told, ANSWERED).kind != "answer"
+
+
+def test_the_second_opinion_overrules_the_model_for_a_message_naming_nothing_of_the_field_only_when_close():
+    chat = turn("ask_fees", 0.3, [("ask_fees", 0.3), ("ask_capital", 0.1)], [("ask_capital", 0.4)], in_field=False)
+    assert decide.decide(chat, ANSWERED).intent != "ask_capital"
+    assert decide.decide(replace(chat, in_field=True), ANSWERED).intent == "ask_capital"
+    close = replace(chat, retrieval=(("ask_capital", T.in_scope),))
+    assert decide.decide(close, ANSWERED).intent == "ask_capital"
