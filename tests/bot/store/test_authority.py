@@ -119,6 +119,25 @@ def test_an_answer_may_name_only_the_rule_s_authorities_and_its_variant_s_entiti
         read_facts([path])
 
 
+def test_a_malformed_placeholder_is_refused_before_it_reaches_a_visitor(tmp_path):
+    """A staff edit that leaves 「{local_authority」 open would fail on every answer: refused at load."""
+    path = write(
+        tmp_path,
+        "bad.yml",
+        """
+        facts:
+          - key: x.where
+            topic: t
+            answer: 向{local_authority申请。
+            sources: [{document: d}]
+            confidence: H
+            verified: 2026-11-29
+        """,
+    )
+    with pytest.raises(FactsFileError, match=r"bad.yml:3: answer has a malformed placeholder"):
+        read_facts([path])
+
+
 def test_the_rule_lives_in_licence_types_and_must_be_complete(tmp_path):
     for key, problem in (("x.where", "only licence.types holds"), ("licence.types", "notes must be a dict")):
         path = write(
