@@ -24,9 +24,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import requests
 
+from bench import curve, profile, targets
 from bot import train
 from bot.settings import PROJECT_ROOT
 
@@ -38,6 +40,10 @@ from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
 STOCK_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"  # what `rasa init` writes
+# the profiles of issue #24: short conversations under load, and messages 201–280 of one long conversation
+PROFILE_VISITORS = 10
+PROFILE_SECONDS = 15.0
+PROFILE_LONG_MESSAGES = 80
 
 # what visitors ask, turn by turn: FAQ, follow-ups, the eligibility form, small talk, out of scope
 CONVERSATIONS = [
@@ -190,20 +196,56 @@ def warm_up(running: Stack) -> None:
         )
 
 
-def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
-    """One instance with the embedded SQLite stores."""
+def rasa_pid(stack: Stack) -> int | None:
+    """The process id of ``stack``'s Rasa server."""
+    for pid in stack_pids(stack):
+        try:
+            if SERVICES["rasa"] in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def profiled(running: Stack, work: Callable[[], object]) -> dict[str, Any]:
+    """Each stage's share of Rasa's time handling messages while ``work`` runs, and the hottest functions
+    (empty without py-spy)."""
+    pid = rasa_pid(running)
+    if pid is None or not profile.available():
+        work()
+        return {}
+    with profile.Sampler(pid) as sampler:
+        work()
+    return {**profile.stages(sampler.counts), "hottest": profile.hottest(sampler.counts)}
+
+
+def measure(
+    model: Path, levels: list[int], seconds: float, tag: str, messages: int = curve.MESSAGES, **extra: str
+) -> dict:
+    """One instance with the embedded SQLite stores: the load levels, the conversation-length curve, profiles."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
-        running = start_stack(model, Path(work))
+        running = start_stack(model, Path(work), **extra)
         try:
             startup = wait_ready(running)
             warm_up(running)
-            return {
+            result: dict = {
                 "model": str(model),
                 "instances": 1,
                 "stores": "SQLite",
                 "startup_seconds": round(startup, 1),
                 "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels],
             }
+            if messages:
+                sender = f"bench-{tag}-long"
+                result["curve"] = curve.measure_curve(running.rasa_url, sender, messages)
+                print(f"{tag}: conversation-length curve {result['curve']}", flush=True)
+                result["profile"] = {
+                    "load": profiled(running, lambda: run_level([running], PROFILE_VISITORS, PROFILE_SECONDS, tag)),
+                    "long": profiled(
+                        running, curve.keep_talking(running.rasa_url, sender, messages, PROFILE_LONG_MESSAGES)
+                    ),
+                }
+            return result
         finally:
             stop(running)
 
@@ -275,7 +317,7 @@ def render(report: dict) -> str:
                     f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
                     f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |"
                 )
-    if stock:
+    if stock and stock["levels"]:
         lines += [
             "",
             "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):",
@@ -316,7 +358,7 @@ def render(report: dict) -> str:
         "|---|" + "---:|" * len(SERVICES),
     ]
     for name, result in (("project", ours), ("stock", stock), ("project, 2 instances (sum)", report.get("shared_2"))):
-        if result:
+        if result and result["levels"]:
             peak = result["levels"][-1]["rss_peak_mb"]
             lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
     lines += [
@@ -327,9 +369,9 @@ def render(report: dict) -> str:
         f"{stock['startup_seconds'] if stock else '–'} |",
         f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
         f"{report.get('training_seconds', {}).get('stock', '–')} |",
-        "",
     ]
-    return "\n".join(lines)
+    lines += targets.render(report)
+    return "\n".join(lines) + "\n"
 
 
 def train_stock(out: Path) -> tuple[Path, float]:
@@ -365,8 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
     parser.add_argument("--no-scale-out", action="store_true", help="skip 1 and 2 instances on PostgreSQL + Redis")
+    parser.add_argument(
+        "--messages", type=int, default=curve.MESSAGES, help="length of the conversation-length curve (0: skip it)"
+    )
     args = parser.parse_args(argv)
-    levels = [int(n) for n in args.levels.split(",")]
+    levels = [int(n) for n in args.levels.split(",") if n.strip()]
     if train.is_stale():
         print("error: the model is missing or stale; run make train", file=sys.stderr)
         return 1
@@ -378,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if train.TIMING_PATH.exists():
         report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
-    report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")
+    report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours", args.messages)
     if not args.no_scale_out:
         report["shared_1"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 1, "postgres-1")
         report["shared_2"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 2, "postgres-2")
@@ -386,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-stock-model-") as out:
             model, seconds = train_stock(Path(out))
             report["training_seconds"]["stock"] = round(seconds, 1)
-            report["stock"] = measure(model, levels, args.seconds, "stock")
+            report["stock"] = measure(model, levels, args.seconds, "stock", args.messages)
     REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     REPORT_MD.write_text(render(report))
     print(render(report))
