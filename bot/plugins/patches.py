@@ -1,4 +1,7 @@
-"""A performance fix for Rasa 3.6, installed in the Rasa server by the channels' guard.
+"""Performance fixes for Rasa 3.6, installed in the Rasa server by the channels' guard.
+
+``install`` puts in place the prebuilt validator below and the kept history of
+bot/plugins/history.py: every reply is unchanged, only the work per turn is (issue #24).
 
 Rasa validates every action-server response with ``jsonschema.validate``,
 which checks the schema itself against the 2020-12 meta-schema on every call:
@@ -16,6 +19,14 @@ DOCS = "https://rasa.com/docs/rasa/custom-actions"
 
 
 def install() -> None:
+    """Install every performance fix in this process (idempotent)."""
+    from bot.plugins import history
+
+    history.install()
+    install_validator()
+
+
+def install_validator() -> None:
     """Replace ``RemoteAction._validate_action_result`` with one using a prebuilt validator (idempotent)."""
     from jsonschema import ValidationError, validators
     from rasa.core.actions.action import RemoteAction
