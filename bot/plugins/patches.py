@@ -1,9 +1,9 @@
 """Performance fixes for Rasa 3.6, installed in the Rasa server by the channels' guard.
 
 ``install`` puts in place the prebuilt validator below, the kept history of
-bot/plugins/history.py and the trimmed action-server calls of
-bot/plugins/action_payload.py: every reply is unchanged, only the work per turn is
-(issue #24).
+bot/plugins/history.py, the trimmed action-server calls of
+bot/plugins/action_payload.py and the parse cache of bot/plugins/nlu_cache.py:
+every reply is unchanged, only the work per turn is (issue #24).
 
 Rasa validates every action-server response with ``jsonschema.validate``,
 which checks the schema itself against the 2020-12 meta-schema on every call:
@@ -22,10 +22,11 @@ DOCS = "https://rasa.com/docs/rasa/custom-actions"
 
 def install() -> None:
     """Install every performance fix in this process (idempotent)."""
-    from bot.plugins import action_payload, history
+    from bot.plugins import action_payload, history, nlu_cache
 
     history.install()
     action_payload.install()
+    nlu_cache.install()
     install_validator()
 
 
