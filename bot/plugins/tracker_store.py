@@ -11,6 +11,12 @@ HTTP API of another instance, retention deleting the conversation) changes
 that pair, and the tracker is read from the database as before. Every event
 is still written to the database, in the same rows as Rasa writes them.
 
+On SQLite the store keeps its connections open (Rasa opens one per query, and
+SQLite reads the schema again each time) and writes ahead to a log (WAL): a
+commit then syncs one file once instead of the database and its journal, and
+the console reading transcripts no longer blocks a turn's write. Every commit
+is still synced to disk (``synchronous`` stays FULL).
+
 A kept tracker is handed out once (it is taken out of the cache): the turn
 that holds it mutates it, and only its ``save`` puts it back. A turn that
 fails before saving leaves nothing behind, and the next reads the database.
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Text
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_EVENTS = 20_000  # about 40 MB: a few hundred long conversations, thousands of short ones
+SQLITE_CONNECTIONS = 2
 CHECKED_OUT = 1_000  # trackers handed out and not yet saved, remembered at most (the rest are read again)
 
 
@@ -95,8 +103,29 @@ class TrackerCache:
             self.events -= len(kept.tracker.events)
 
 
+def sqlite_engine(url: Any) -> sa.engine.Engine:
+    """An engine for a SQLite file that keeps its connections, in write-ahead-log mode."""
+    engine = sa.create_engine(
+        url,
+        poolclass=sa.pool.QueuePool,
+        pool_size=SQLITE_CONNECTIONS,
+        # a pooled connection goes to one thread at a time; Rasa uses it from its event loop's thread
+        connect_args={"check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def write_ahead(connection: Any, record: Any) -> None:  # noqa: ARG001 - SQLAlchemy's listener signature
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that hands a conversation's tracker from one turn to the next without reloading it."""
+
+    engine: Any  # set by SQLTrackerStore.__init__ (untyped)
 
     def __init__(self, *args: Any, cache_events: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,6 +135,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.cache = TrackerCache(limit)
         # trackers handed out, by conversation: which object, at which version, with how many stored events
         self._out: OrderedDict[str, tuple[weakref.ref, Version, int]] = OrderedDict()
+        if self.engine.dialect.name == "sqlite":
+            self.engine = sqlite_engine(self.engine.url)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         table = self.SQLEvent.__table__
         # built once: SQLAlchemy then finds the compiled statement by a cheap cache key
         self._version_statement = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
