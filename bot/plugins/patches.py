@@ -2,8 +2,9 @@
 
 ``install`` puts in place the prebuilt validator below, the kept history of
 bot/plugins/history.py, the trimmed action-server calls of
-bot/plugins/action_payload.py and the parse cache of bot/plugins/nlu_cache.py:
-every reply is unchanged, only the work per turn is (issue #24).
+bot/plugins/action_payload.py, the parse cache of bot/plugins/nlu_cache.py and
+TED's deferral of bot/plugins/ted_gate.py: every reply is unchanged, only the
+work per turn is (issue #24).
 
 Rasa validates every action-server response with ``jsonschema.validate``,
 which checks the schema itself against the 2020-12 meta-schema on every call:
@@ -22,11 +23,12 @@ DOCS = "https://rasa.com/docs/rasa/custom-actions"
 
 def install() -> None:
     """Install every performance fix in this process (idempotent)."""
-    from bot.plugins import action_payload, history, nlu_cache
+    from bot.plugins import action_payload, history, nlu_cache, ted_gate
 
     history.install()
     action_payload.install()
     nlu_cache.install()
+    ted_gate.install()
     install_validator()
 
 
