@@ -16,9 +16,22 @@ continued with the new events only; the result is the same list Rasa computes.
   every call, as callers change the last state (``_choose_last_user_input``);
 - ``RulePolicy._get_possible_keys`` stops walking back through the states once
   it is past the longest rule: from there on every rule still possible stays
-  possible (``_is_rule_applicable`` returns True beyond a rule's length);
+  possible (``_is_rule_applicable`` returns True beyond a rule's length). Its
+  result depends only on those last states, and FAQ traffic repeats them: it is
+  remembered per lookup and states (``RULE_KEYS`` of them, least recent dropped);
+- ``RulePolicy._create_feature_key``: when no rule applies Rasa names the
+  prediction's source by the JSON of every state, only to ask whether it is a
+  rule that never occurs in stories; a conversation longer than each of those
+  rules cannot be one, and gets a short name instead;
+- ``MemoizationPolicy`` (``max_history`` unset: the whole conversation is its
+  key) looks up the JSON of every state, and deep-copies them for a debug log,
+  before every action; a conversation with more states than any remembered
+  story cannot be found, so it is not looked up, and the copy is made only
+  when debug logging is on;
 - ``RulePolicy.format_tracker_states`` (a debug-log text of every state) is
-  built only when debug logging is on.
+  built only when debug logging is on;
+- ``DialogueStateTracker.copy`` (before every action) copies the tracker's
+  state instead of replaying every event into a new tracker.
 
 Installed in the Rasa server by :func:`bot.plugins.patches.install`, never in training.
 """
@@ -28,6 +41,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import is_
@@ -36,6 +50,8 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple
 APPLIED = "_callcentre_applied"  # attribute names on a DialogueStateTracker
 STATES = "_callcentre_states"
 STOCK: Dict[str, Any] = {}  # Rasa's own functions, as they were before install (the tests compare)
+RULE_KEYS = 4096  # remembered rule look-ups per lookup table
+LONG_CONVERSATION = "(a conversation longer than every rule)"
 
 
 @dataclass
@@ -184,17 +200,120 @@ def _longest_rule(policy: Any) -> int:
     return max((len(policy._rule_key_to_state(key)) for key in keys), default=0)
 
 
+def _frozen(states: List[Dict[Text, Any]]) -> tuple:
+    """``states`` as a hashable key (values in states are strings, numbers and tuples of them)."""
+    return tuple(tuple(sorted((part, tuple(sorted(sub.items()))) for part, sub in state.items())) for state in states)
+
+
 def get_possible_keys(self: Any, lookup: Dict[Text, Text], states: List[Dict[Text, Any]]) -> Set[Text]:
-    """``RulePolicy._get_possible_keys``, walking back no further than the longest rule."""
+    """``RulePolicy._get_possible_keys``, walking back no further than the longest rule, remembered."""
     longest = self.__dict__.get("_callcentre_longest_rule")
     if longest is None:
         longest = self.__dict__["_callcentre_longest_rule"] = _longest_rule(self)
+    recent = states[-longest:] if longest else []
+    memo: OrderedDict = self.__dict__.setdefault("_callcentre_rule_keys", OrderedDict())
+    try:
+        key: Any = (id(lookup), _frozen(recent))
+    except TypeError:  # a value that cannot be hashed: work it out, do not remember it
+        key = None
+    if key is not None and key in memo:
+        memo.move_to_end(key)
+        return set(memo[key])
     possible_keys = set(lookup.keys())
-    for i, state in enumerate(reversed(states)):
-        if i >= longest:  # every rule is shorter: _is_rule_applicable is True for all that are left
-            break
-        possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
+    for i, state in enumerate(reversed(recent)):  # every rule is shorter than ``recent``: the rest is True
+        possible_keys = {rule for rule in possible_keys if self._is_rule_applicable(rule, i, state)}
+    if key is not None:
+        memo[key] = frozenset(possible_keys)
+        while len(memo) > RULE_KEYS:
+            memo.popitem(last=False)
     return possible_keys
+
+
+def _states_in(key: Text) -> int:
+    """The number of states a rule key names (0 for the names of Rasa's default and loop rules: not JSON)."""
+    try:
+        states = json.loads(key)
+    except ValueError:
+        return 0
+    return len(states) if isinstance(states, list) else 0
+
+
+def create_feature_key(self: Any, states: List[Dict[Text, Any]]) -> Optional[Text]:
+    """``RulePolicy._create_feature_key``, short for a conversation longer than any rule not in stories."""
+    from rasa.core.policies.rule_policy import RULES_NOT_IN_STORIES
+
+    longest = self.__dict__.get("_callcentre_longest_unused_rule")
+    if longest is None:
+        unused = self.lookup.get(RULES_NOT_IN_STORIES, [])
+        longest = max((_states_in(key) for key in unused), default=0)
+        self.__dict__["_callcentre_longest_unused_rule"] = longest
+    # Rasa keys the states after the last rule snippet ("..."): conversations have none, rules in training do
+    recent = states[-(longest + 1) :]
+    if len(states) > longest and not any(self._is_rule_snippet_state(state) for state in recent):
+        return LONG_CONVERSATION  # its one use, `in lookup[RULES_NOT_IN_STORIES]`, is False either way
+    return STOCK["create_feature_key"](self, states)
+
+
+def _most_states(lookup: Dict[Text, Any]) -> int:
+    """At least the number of states in any key of a memoization lookup (every state is written with a "{")."""
+    import base64
+    import zlib
+
+    most = 0
+    for key in lookup:
+        text = key
+        if not key.startswith("["):  # enable_feature_string_compression: base64 of zlib
+            text = zlib.decompress(base64.b64decode(key)).decode("utf-8")
+        most = max(most, text.count("{"))
+    return most
+
+
+def memo_feature_key(self: Any, states: List[Dict[Text, Any]]) -> Optional[Text]:
+    """``MemoizationPolicy._create_feature_key``: no key at all for more states than any story has."""
+    most = self.__dict__.get("_callcentre_most_states")
+    if most is None:
+        most = self.__dict__["_callcentre_most_states"] = _most_states(self.lookup)
+    if len(states) > most:
+        return LONG_CONVERSATION  # not a key of the lookup: recall finds nothing, as it would with the JSON
+    return STOCK["memo_feature_key"](self, states)
+
+
+def memo_predict(
+    self: Any, tracker: Any, domain: Any, rule_only_data: Optional[Dict[Text, Any]] = None, **kwargs: Any
+) -> Any:
+    """``MemoizationPolicy.predict_action_probabilities``, deep-copying the states for the log only when it logs."""
+    import copy
+
+    result = self._default_predictions(domain)
+    states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
+    if logging.getLogger("rasa.core.policies.memoization").isEnabledFor(logging.DEBUG):
+        import structlog
+
+        structlog.get_logger().debug("memoization.predict.actions", tracker_states=copy.deepcopy(states))
+    predicted_action_name = self.recall(states, tracker, domain, rule_only_data=rule_only_data)
+    log = logging.getLogger("rasa.core.policies.memoization")
+    if predicted_action_name is not None:
+        log.debug(f"There is a memorised next action '{predicted_action_name}'")
+        result = self._prediction_result(predicted_action_name, tracker, domain)
+    else:
+        log.debug("There is no memorised next action")
+    return self._prediction(result)
+
+
+def copy_tracker(self: Any) -> Any:
+    """``DialogueStateTracker.copy``: the same tracker Rasa's replay of every event gives, copied directly."""
+    import copy
+
+    new = self.init_copy()  # as Rasa's copy: no model_id, assistant_id or sender_source
+    new.events = self._create_events(self.events)
+    new.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+    new._paused = self._paused
+    new.followup_action = self.followup_action
+    new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+    new.latest_message = self.latest_message
+    new.latest_bot_utterance = self.latest_bot_utterance
+    new.active_loop = copy.copy(self.active_loop)
+    return new
 
 
 def _debug_enabled() -> bool:
@@ -203,6 +322,7 @@ def _debug_enabled() -> bool:
 
 def install() -> None:
     """Put the functions above in Rasa's place (idempotent)."""
+    from rasa.core.policies.memoization import MemoizationPolicy
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -214,6 +334,9 @@ def install() -> None:
         applied_events=DialogueStateTracker.applied_events,
         states_for_tracker_history=Domain.states_for_tracker_history,
         get_possible_keys=RulePolicy._get_possible_keys,
+        create_feature_key=RulePolicy._create_feature_key,
+        copy=DialogueStateTracker.copy,
+        memo_feature_key=MemoizationPolicy._create_feature_key,
     )
 
     @functools.wraps(stock_format)
@@ -224,4 +347,8 @@ def install() -> None:
     DialogueStateTracker.applied_events = applied_events
     Domain.states_for_tracker_history = states_for_tracker_history
     RulePolicy._get_possible_keys = get_possible_keys
+    RulePolicy._create_feature_key = create_feature_key
+    DialogueStateTracker.copy = copy_tracker
+    MemoizationPolicy._create_feature_key = memo_feature_key
+    MemoizationPolicy.predict_action_probabilities = memo_predict
     RulePolicy.format_tracker_states = staticmethod(format_tracker_states)

@@ -20,7 +20,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from bot.plugins import history
 from bot.settings import PROJECT_ROOT
@@ -136,3 +136,58 @@ def test_rule_keys_are_the_same_when_the_walk_stops_early():
         assert history.get_possible_keys(policy, policy.lookup[RULES], states[:end]) == history.STOCK[
             "get_possible_keys"
         ](policy, policy.lookup[RULES], states[:end])
+
+
+def tracker_state(tracker: DialogueStateTracker) -> dict:
+    return {
+        "state": tracker.current_state(EventVerbosity.ALL),
+        "slots": {name: (slot.value, slot.has_been_set) for name, slot in tracker.slots.items()},
+        "loop": tracker.active_loop,
+        "latest": (tracker.latest_message, tracker.latest_bot_utterance, tracker.latest_action),
+        "other": (tracker.model_id, tracker.assistant_id, tracker.sender_source, tracker.is_rule_tracker),
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_copy_is_the_tracker_rasa_replays(domain, seed):
+    rng = random.Random(seed)
+    tracker = DialogueStateTracker.from_events(f"t{seed}", [ActionExecuted("action_listen")], domain.slots)
+    tracker.model_id = "model"
+    for _ in range(30):
+        for event in turn(rng, domain):
+            tracker.update(event)
+        ours, stock = tracker.copy(), history.STOCK["copy"](tracker)
+        assert tracker_state(ours) == tracker_state(stock)
+        for copied in (ours, stock):  # what the processor does to its copy before an action: not to the tracker
+            copied.update_with_events(
+                [SlotSet("fact_key", "x", timestamp=1.0), ActiveLoop(FORM, timestamp=1.0)],
+                domain,
+                override_timestamp=False,
+            )
+        assert tracker_state(ours) == tracker_state(stock)
+        assert len(tracker.events) == len(ours.events) - 2 and tracker.get_slot("fact_key") != "x"
+
+
+def test_the_source_of_a_prediction_without_rule_is_short_only_when_no_rule_is_that_long():
+    from rasa.core.policies.rule_policy import RULES_NOT_IN_STORIES
+
+    policy = RulePolicy.__new__(RulePolicy)
+    rule = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
+    # Rasa also lists its default and loop rules there by name
+    policy.lookup = {RULES_NOT_IN_STORIES: ["handling active loops and forms - form", json.dumps(rule, sort_keys=True)]}
+    assert history.create_feature_key(policy, rule) in policy.lookup[RULES_NOT_IN_STORIES]
+    assert history.create_feature_key(policy, [*rule, {}]) == history.LONG_CONVERSATION
+
+
+def test_memoization_finds_no_story_longer_than_its_longest():
+    from rasa.core.policies.memoization import MemoizationPolicy
+
+    policy = MemoizationPolicy.__new__(MemoizationPolicy)
+    policy.config = {"enable_feature_string_compression": False}
+    story = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
+    key = history.STOCK["memo_feature_key"](policy, story)
+    policy.lookup = {key: "utter_greet"}
+    assert policy._create_feature_key(story) == key
+    longer = [*story, {"prev_action": {"action_name": "utter_greet"}}]
+    assert policy._create_feature_key(longer) not in policy.lookup
+    assert history.STOCK["memo_feature_key"](policy, longer) not in policy.lookup
