@@ -19,16 +19,34 @@ message, the active loop and the rest of the tracker state are sent as before.
 An action that starts reading something else of older events must be added
 here (tests/bot/plugins/test_action_payload.py checks what the actions see).
 
-The domain, which Rasa rebuilds as a dict for every call, is built once per domain.
+The older part only grows during a conversation: it is kept per conversation
+(``KEPT_CONVERSATIONS`` of them) and extended with the events that left the full
+part since the last call. The domain, which Rasa rebuilds as a dict and encodes
+as JSON for every call (most of the request), is built and encoded once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 FULL_MESSAGES = 3  # the current message and two before it, with everything that happened in between
-KEPT_KINDS = ("session_started", "restart")
+KEPT_CONVERSATIONS = 256
 _DOMAIN_DICT = "_callcentre_as_dict"
+_DOMAIN_JSON: Dict[int, Tuple[Any, str]] = {}  # id(domain dict) -> (that dict, its JSON)
+
+
+@dataclass
+class _Older:
+    first: Any  # the conversation's first event and the last one trimmed: the events are those still
+    last: Any
+    count: int  # events trimmed
+    trimmed: list
+
+
+_OLDER: OrderedDict[str, _Older] = OrderedDict()
 
 
 def slim_user(event: Any) -> Dict[Text, Any]:
@@ -42,9 +60,22 @@ def slim_user(event: Any) -> Dict[Text, Any]:
     }
 
 
-def action_events(events: List[Any]) -> List[Dict[Text, Any]]:
-    """The events to send for ``events`` (Rasa ``Event`` objects, oldest first)."""
+def _trim(events: List[Any]) -> list:
+    """Rasa's dicts of the session starts, restarts and visitor messages (trimmed) among ``events``."""
     from rasa.shared.core.events import Restarted, SessionStarted, UserUttered
+
+    trimmed: list = []
+    for event in events:
+        if isinstance(event, UserUttered):
+            trimmed.append(slim_user(event))
+        elif isinstance(event, (SessionStarted, Restarted)):
+            trimmed.append(event.as_dict())
+    return trimmed
+
+
+def action_events(events: List[Any], sender_id: Optional[str] = None) -> List[Dict[Text, Any]]:
+    """The events to send for ``events`` (Rasa ``Event`` objects, oldest first) of conversation ``sender_id``."""
+    from rasa.shared.core.events import UserUttered
 
     users = 0
     start = 0
@@ -54,35 +85,69 @@ def action_events(events: List[Any]) -> List[Dict[Text, Any]]:
             if users == FULL_MESSAGES:
                 start = index
                 break
-    older: List[Dict[Text, Any]] = []
-    for event in events[:start]:
-        if isinstance(event, UserUttered):
-            older.append(slim_user(event))
-        elif isinstance(event, (SessionStarted, Restarted)):
-            older.append(event.as_dict())
-    return older + [event.as_dict() for event in events[start:]]
+    kept = _OLDER.pop(sender_id, None) if sender_id is not None else None
+    if kept is not None and kept.count <= start and kept.count and events[0] is kept.first:
+        # a conversation's events only grow: the same first and last trimmed events mean the same events between
+        if events[kept.count - 1] is kept.last:
+            kept.trimmed.extend(_trim(events[kept.count : start]))
+        else:
+            kept = None
+    else:
+        kept = None
+    if kept is None:
+        kept = _Older(None, None, 0, _trim(events[:start]))
+    if start and sender_id is not None:
+        kept.first, kept.last, kept.count = events[0], events[start - 1], start
+        _OLDER[sender_id] = kept
+        while len(_OLDER) > KEPT_CONVERSATIONS:
+            _OLDER.popitem(last=False)
+    return kept.trimmed + [event.as_dict() for event in events[start:]]
 
 
 def domain_dict(domain: Any) -> Dict[Text, Any]:
-    """``domain.as_dict()``, built once per domain object (the loaded model's domain does not change)."""
+    """``domain.as_dict()``, built and encoded once per domain object (the loaded model's domain does not change)."""
     built = domain.__dict__.get(_DOMAIN_DICT)
     if built is None:
         built = domain.__dict__[_DOMAIN_DICT] = domain.as_dict()
+        _DOMAIN_JSON[id(built)] = (built, json.dumps(built))
     return built
+
+
+def dumps(value: Any) -> str:
+    """``json.dumps``, with a domain built by :func:`domain_dict` written from its JSON encoded once."""
+    domain = value.get("domain") if isinstance(value, dict) else None
+    known = _DOMAIN_JSON.get(id(domain)) if domain is not None else None
+    if known is None or known[0] is not domain:
+        return json.dumps(value)
+    rest = json.dumps({key: item for key, item in value.items() if key != "domain"})
+    return f'{rest[:-1]}, "domain": {known[1]}}}' if rest != "{}" else f'{{"domain": {known[1]}}}'
 
 
 def install() -> None:
     """Make ``RemoteAction`` send the trimmed events and the prebuilt domain (idempotent)."""
+    import aiohttp
     import rasa
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.trackers import EventVerbosity
+    from rasa.utils.endpoints import EndpointConfig
 
     if getattr(RemoteAction._action_call_format, "trimmed_events", False):
         return
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+    def session(self: Any) -> aiohttp.ClientSession:
+        """Rasa's ``EndpointConfig.session``, encoding JSON bodies with :func:`dumps`."""
+        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+        return aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            json_serialize=dumps,
+        )
 
     def _action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[Text, Any]:
         state = tracker.current_state(EventVerbosity.NONE)
-        state["events"] = action_events(list(tracker.events))
+        state["events"] = action_events(list(tracker.events), tracker.sender_id)
         result = {
             "next_action": self._name,
             "sender_id": tracker.sender_id,
@@ -95,3 +160,4 @@ def install() -> None:
 
     _action_call_format.trimmed_events = True  # type: ignore[attr-defined]
     RemoteAction._action_call_format = _action_call_format
+    EndpointConfig.session = session

@@ -59,6 +59,16 @@ class _Applied:
     seen: list  # the tracker's events this was computed from
     loop_names: frozenset
     applied: list
+    events: Any = None  # the tracker's event deque when ``seen`` was its whole content
+
+    def current(self, events: Any) -> bool:
+        """Whether ``events`` still begins with ``seen``."""
+        count = len(self.seen)
+        if events is self.events and len(events) >= count:
+            # Rasa only ever appends to a tracker's deque: it still begins with ``seen`` if its element at the
+            # end of ``seen`` is the same (a check in constant time, before every prediction)
+            return count == 0 or events[count - 1] is self.seen[-1]
+        return _same_start(self.seen, events)
 
 
 @dataclass
@@ -83,17 +93,18 @@ def applied_events(self: Any) -> List[Any]:
 
     events = self.events
     kept: Optional[_Applied] = self.__dict__.get(APPLIED)
-    if kept is not None and _same_start(kept.seen, events):
+    if kept is not None and kept.current(events):
         new = list(islice(events, len(kept.seen), None))
         if not any(isinstance(e, ActiveLoop) and e.name and e.name not in kept.loop_names for e in new):
             _apply(self, new, kept.loop_names, kept.applied)
             kept.seen.extend(new)
+            kept.events = events
             return list(kept.applied)
     seen = list(events)
     loop_names = frozenset(e.name for e in seen if isinstance(e, ActiveLoop) and e.name)
     applied: list = []
     _apply(self, seen, loop_names, applied)
-    self.__dict__[APPLIED] = _Applied(seen, loop_names, applied)
+    self.__dict__[APPLIED] = _Applied(seen, loop_names, applied, events)
     return list(applied)
 
 

@@ -71,3 +71,29 @@ def test_a_long_conversation_sends_a_small_tracker():
     sent = len(json.dumps(payload._action_call_format(tracker, DOMAIN)["tracker"]))
     whole = len(json.dumps(tracker.current_state(EventVerbosity.ALL)))
     assert sent < whole / 3
+
+
+def test_turn_after_turn_the_kept_older_part_gives_what_trimming_anew_gives():
+    action_payload.install()
+    call = RemoteAction("action_answer_fact", EndpointConfig("http://127.0.0.1:1/webhook"))
+    rng = random.Random(3)
+    tracker = conversation(3, 0)
+    for number in range(40):
+        for event in turn(f"又一个{number}", intent=rng.choice(INTENTS), entities=rng.choice(ENTITIES)):
+            tracker.update(event)
+        copied = tracker.copy()  # what Rasa's processor hands an action
+        sent = call._action_call_format(copied, DOMAIN)["tracker"]["events"]
+        assert sent == action_payload.action_events(list(tracker.events))  # anew, without the kept part
+        whole = as_sdk(tracker.current_state(EventVerbosity.ALL))
+        assert answer.earlier_entities(as_sdk({**tracker.current_state(), "events": sent})) == answer.earlier_entities(
+            whole
+        )
+
+
+def test_the_domain_encoded_once_is_the_same_json():
+    payload = RemoteAction("action_answer_fact", EndpointConfig("http://127.0.0.1:1/webhook"))
+    action_payload.install()
+    body = payload._action_call_format(conversation(2, 3), DOMAIN)
+    assert json.loads(action_payload.dumps(body)) == json.loads(json.dumps(body))
+    assert json.loads(action_payload.dumps({"domain": body["domain"]})) == {"domain": DOMAIN.as_dict()}
+    assert action_payload.dumps({"a": 1}) == json.dumps({"a": 1})
