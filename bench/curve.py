@@ -55,19 +55,34 @@ def blocks(latencies: list[Optional[float]], size: int = BLOCK) -> list[dict]:
     return result
 
 
-def measure_curve(url: str, sender: str, messages: int = MESSAGES) -> dict:
-    """Send ``messages`` messages in one conversation; the median per block and last block ÷ first block."""
+def measure_curve(url: str, sender: str, messages: int = MESSAGES, cpu: Optional[Callable[[], float]] = None) -> dict:
+    """Send ``messages`` messages in one conversation; the median per block and last block ÷ first block.
+
+    ``cpu`` (Rasa's CPU seconds so far) adds each block's CPU time per turn, which other load on the
+    machine hardly changes."""
     session = requests.Session()
     script = cycle(texts())
-    latencies = [say(url, sender, next(script), session) for _ in range(messages)]
+    latencies: list[Optional[float]] = []
+    cpu_ms: list[float] = []
+    for start in range(0, messages, BLOCK):
+        before = cpu() if cpu else 0.0
+        size = min(BLOCK, messages - start)
+        latencies += [say(url, sender, next(script), session) for _ in range(size)]
+        cpu_ms.append(round(1000 * ((cpu() if cpu else 0.0) - before) / size, 1))
     per_block = blocks(latencies)
+    if cpu:
+        for block, used in zip(per_block, cpu_ms, strict=True):
+            block["rasa_cpu_ms"] = used
     first, last = per_block[0]["median_ms"], per_block[-1]["median_ms"]
-    return {
+    result = {
         "messages": messages,
         "errors": sum(block["errors"] for block in per_block),
         "blocks": per_block,
         "last_over_first": round(last / first, 2) if first else 0.0,
     }
+    if cpu and cpu_ms[0]:
+        result["cpu_last_over_first"] = round(cpu_ms[-1] / cpu_ms[0], 2)
+    return result
 
 
 def keep_talking(url: str, sender: str, start: int, messages: int) -> Callable[[], None]:

@@ -135,11 +135,22 @@ def render(report: dict) -> list[str]:
             "| messages | " + " | ".join(f"{name} ms" for name, _ in curves) + " |",
             "|---|" + "---:|" * len(curves),
         ]
+        cpu = [name for name, c in curves if "rasa_cpu_ms" in c["blocks"][0]]
+        lines[-2] += "".join(f" {name}: Rasa CPU ms per turn |" for name in cpu)
+        lines[-1] += "---:|" * len(cpu)
         for index, block in enumerate(curves[0][1]["blocks"]):
             lines.append(
-                f"| {block['messages']} | " + " | ".join(str(c["blocks"][index]["median_ms"]) for _, c in curves) + " |"
+                f"| {block['messages']} | "
+                + " | ".join(str(c["blocks"][index]["median_ms"]) for _, c in curves)
+                + "".join(f" | {c['blocks'][index]['rasa_cpu_ms']}" for name, c in curves if name in cpu)
+                + " |"
             )
-        lines.append("| **last ÷ first** | " + " | ".join(f"**{c['last_over_first']}**" for _, c in curves) + " |")
+        lines.append(
+            "| **last ÷ first** | "
+            + " | ".join(f"**{c['last_over_first']}**" for _, c in curves)
+            + "".join(f" | **{c.get('cpu_last_over_first', '–')}**" for name, c in curves if name in cpu)
+            + " |"
+        )
         errors = {name: c.get("errors", 0) for name, c in curves if c.get("errors")}
         if errors:
             lines += ["", "Turns without a reply: " + ", ".join(f"{n}: {e}" for n, e in errors.items())]
