@@ -22,11 +22,15 @@ here (tests/bot/plugins/test_action_payload.py checks what the actions see).
 The older part only grows during a conversation: it is kept per conversation
 (``KEPT_CONVERSATIONS`` of them) and extended with the events that left the full
 part since the last call. The domain, which Rasa rebuilds as a dict and encodes
-as JSON for every call (most of the request), is built and encoded once.
+as JSON for every call (most of the request), is built and encoded once. Rasa
+opens a new HTTP session, and connection, for every call; here one session is
+kept per endpoint, its idle connections closed after ``KEEP_ALIVE_SECONDS``,
+before the action server (Sanic: 5 s) would close them under a request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +39,8 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 FULL_MESSAGES = 3  # the current message and two before it, with everything that happened in between
 KEPT_CONVERSATIONS = 256
 _DOMAIN_DICT = "_callcentre_as_dict"
+_SESSION = "_callcentre_session"
+KEEP_ALIVE_SECONDS = 2
 _DOMAIN_JSON: Dict[int, Tuple[Any, str]] = {}  # id(domain dict) -> (that dict, its JSON)
 
 
@@ -123,6 +129,20 @@ def dumps(value: Any) -> str:
     return f'{rest[:-1]}, "domain": {known[1]}}}' if rest != "{}" else f'{{"domain": {known[1]}}}'
 
 
+@dataclass
+class Kept:
+    """An aiohttp session that ``async with`` hands out without closing it: one per endpoint and event loop."""
+
+    session: Any
+    loop: Any
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 def install() -> None:
     """Make ``RemoteAction`` send the trimmed events and the prebuilt domain (idempotent)."""
     import aiohttp
@@ -135,15 +155,24 @@ def install() -> None:
         return
     from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 
-    def session(self: Any) -> aiohttp.ClientSession:
-        """Rasa's ``EndpointConfig.session``, encoding JSON bodies with :func:`dumps`."""
-        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
-        return aiohttp.ClientSession(
-            headers=self.headers,
-            auth=auth,
-            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-            json_serialize=dumps,
-        )
+    def session(self: Any) -> Kept:
+        """Rasa's ``EndpointConfig.session`` (new per request), kept open per endpoint and event loop, encoding
+        JSON bodies with :func:`dumps`."""
+        loop = asyncio.get_running_loop()
+        kept = self.__dict__.get(_SESSION)
+        if kept is None or kept.loop is not loop or kept.session.closed:
+            auth = (
+                aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+            )
+            made = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                json_serialize=dumps,
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_SECONDS),
+            )
+            kept = self.__dict__[_SESSION] = Kept(made, loop)
+        return kept
 
     def _action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[Text, Any]:
         state = tracker.current_state(EventVerbosity.NONE)

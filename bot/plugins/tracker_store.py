@@ -11,7 +11,8 @@ HTTP API of another instance, retention deleting the conversation) changes
 that pair, and the tracker is read from the database as before. Every event
 is still written to the database, in the same rows as Rasa writes them.
 
-On SQLite the store keeps its connections open (Rasa opens one per query, and
+Writes run in a thread, so that the server goes on with other conversations
+while a commit waits for the disk. On SQLite the store keeps its connections open (Rasa opens one per query, and
 SQLite reads the schema again each time) and writes ahead to a log (WAL): a
 commit then syncs one file once instead of the database and its journal, and
 the console reading transcripts no longer blocks a turn's write. Every commit
@@ -25,6 +26,7 @@ The cache is bounded by the number of events it holds (``TRACKER_CACHE_EVENTS``)
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -109,8 +111,8 @@ def sqlite_engine(url: Any) -> sa.engine.Engine:
         url,
         poolclass=sa.pool.QueuePool,
         pool_size=SQLITE_CONNECTIONS,
-        # a pooled connection goes to one thread at a time; Rasa uses it from its event loop's thread
-        connect_args={"check_same_thread": False},
+        # a pooled connection goes to one thread at a time; a writer waits up to 30 s for another to commit
+        connect_args={"check_same_thread": False, "timeout": 30},
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -181,15 +183,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         version, stored = out[1], out[2]
         await self.stream_events(tracker)
         new = list(itertools.islice(tracker.events, stored, None))
-        with self.session_scope() as session:
-            # someone else wrote to this conversation since it was read: Rasa's own save decides what is new
-            changed = self._version(session, sender_id) != version
-            if not changed:
-                for event in new:
-                    session.add(self._row(sender_id, event))
-                session.commit()
-                after = self._version(session, sender_id)
-        if changed:
+        rows = [self._row(sender_id, event) for event in new]
+        # in a thread: the commit waits for the disk, and meanwhile the server goes on with other conversations
+        # (this one's lock is held until the turn, and so this save, is over)
+        after = await asyncio.to_thread(self._write, sender_id, version, rows)
+        if after is None:  # someone else wrote to this conversation since it was read: Rasa's save decides
             await super().save(tracker)
             return
         # a new session's tracker is what Rasa reads back from its start on: read it from the database then
@@ -197,6 +195,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return
         if after.rows == version.rows + len(new) and (after.last_id > version.last_id or not new):
             self.cache.put(sender_id, _Kept(tracker, after, len(tracker.events)))
+
+    def _write(self, sender_id: Text, version: Version, rows: list) -> Optional[Version]:
+        """Add ``rows`` if the conversation is still at ``version``; return its version after, None if it was not."""
+        with self.session_scope() as session:
+            if self._version(session, sender_id) != version:
+                return None
+            session.add_all(rows)
+            session.commit()
+            return self._version(session, sender_id)
 
     def _row(self, sender_id: Text, event: Any) -> Any:
         """The row Rasa's ``SQLTrackerStore.save`` writes for ``event``."""
