@@ -50,6 +50,14 @@ class _Older:
     last: Any
     count: int  # events trimmed
     trimmed: list
+    encoded: list  # each of ``trimmed`` as JSON
+
+
+class Events(list):
+    """The events sent to the action server; the JSON of the first ``older`` of them is ``older_json``."""
+
+    older: int = 0
+    older_json: str = ""
 
 
 _OLDER: OrderedDict[str, _Older] = OrderedDict()
@@ -95,19 +103,24 @@ def action_events(events: List[Any], sender_id: Optional[str] = None) -> List[Di
     if kept is not None and kept.count <= start and kept.count and events[0] is kept.first:
         # a conversation's events only grow: the same first and last trimmed events mean the same events between
         if events[kept.count - 1] is kept.last:
-            kept.trimmed.extend(_trim(events[kept.count : start]))
+            added = _trim(events[kept.count : start])
+            kept.trimmed.extend(added)
+            kept.encoded.extend(json.dumps(item) for item in added)
         else:
             kept = None
     else:
         kept = None
     if kept is None:
-        kept = _Older(None, None, 0, _trim(events[:start]))
+        trimmed = _trim(events[:start])
+        kept = _Older(None, None, 0, trimmed, [json.dumps(item) for item in trimmed])
     if start and sender_id is not None:
         kept.first, kept.last, kept.count = events[0], events[start - 1], start
         _OLDER[sender_id] = kept
         while len(_OLDER) > KEPT_CONVERSATIONS:
             _OLDER.popitem(last=False)
-    return kept.trimmed + [event.as_dict() for event in events[start:]]
+    sent = Events(kept.trimmed + [event.as_dict() for event in events[start:]])
+    sent.older, sent.older_json = len(kept.trimmed), ", ".join(kept.encoded)
+    return sent
 
 
 def domain_dict(domain: Any) -> Dict[Text, Any]:
@@ -119,14 +132,32 @@ def domain_dict(domain: Any) -> Dict[Text, Any]:
     return built
 
 
+def _with(value: Dict[Text, Any], encoded: Dict[Text, str]) -> str:
+    """The JSON of ``value`` whose items named in ``encoded`` are written as the JSON given there."""
+    rest = json.dumps({key: item for key, item in value.items() if key not in encoded})
+    pairs = ", ".join(f"{json.dumps(key)}: {text}" for key, text in encoded.items())
+    return f"{rest[:-1]}, {pairs}}}" if rest != "{}" else f"{{{pairs}}}"
+
+
+def _events_json(events: Events) -> str:
+    recent = json.dumps(events[events.older :])[1:-1]
+    return "[" + ", ".join(part for part in (events.older_json, recent) if part) + "]"
+
+
 def dumps(value: Any) -> str:
-    """``json.dumps``, with a domain built by :func:`domain_dict` written from its JSON encoded once."""
-    domain = value.get("domain") if isinstance(value, dict) else None
-    known = _DOMAIN_JSON.get(id(domain)) if domain is not None else None
-    if known is None or known[0] is not domain:
+    """``json.dumps``, writing a domain built by :func:`domain_dict` and the older events of
+    :func:`action_events` from JSON encoded once."""
+    if not isinstance(value, dict):
         return json.dumps(value)
-    rest = json.dumps({key: item for key, item in value.items() if key != "domain"})
-    return f'{rest[:-1]}, "domain": {known[1]}}}' if rest != "{}" else f'{{"domain": {known[1]}}}'
+    encoded: Dict[Text, str] = {}
+    tracker = value.get("tracker")
+    if isinstance(tracker, dict) and isinstance(tracker.get("events"), Events):
+        encoded["tracker"] = _with(tracker, {"events": _events_json(tracker["events"])})
+    domain = value.get("domain")
+    known = _DOMAIN_JSON.get(id(domain)) if domain is not None else None
+    if known is not None and known[0] is domain:
+        encoded["domain"] = known[1]
+    return _with(value, encoded) if encoded else json.dumps(value)
 
 
 @dataclass

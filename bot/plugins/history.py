@@ -60,6 +60,7 @@ class _Applied:
     loop_names: frozenset
     applied: list
     events: Any = None  # the tracker's event deque when ``seen`` was its whole content
+    shrinks: int = 0  # times ``applied`` lost events (a revert, a restart): till then it only grew
 
     def current(self, events: Any) -> bool:
         """Whether ``events`` still begins with ``seen``."""
@@ -77,6 +78,8 @@ class _Replay:
 
     tracker: Any  # the tracker replayed so far (``generate_all_prior_trackers``)
     applied: list = field(default_factory=list)
+    source: Any = None  # the tracker's kept applied events (_Applied) and its shrinks when ``applied`` was read
+    shrinks: int = 0
     states: list = field(default_factory=list)
     last_ml_action_sub_state: Any = None
     turn_was_hidden: bool = False
@@ -96,7 +99,8 @@ def applied_events(self: Any) -> List[Any]:
     if kept is not None and kept.current(events):
         new = list(islice(events, len(kept.seen), None))
         if not any(isinstance(e, ActiveLoop) and e.name and e.name not in kept.loop_names for e in new):
-            _apply(self, new, kept.loop_names, kept.applied)
+            if _apply(self, new, kept.loop_names, kept.applied):
+                kept.shrinks += 1
             kept.seen.extend(new)
             kept.events = events
             return list(kept.applied)
@@ -108,8 +112,9 @@ def applied_events(self: Any) -> List[Any]:
     return list(applied)
 
 
-def _apply(tracker: Any, events: list, loop_names: frozenset, applied: list) -> None:
-    """The loop of Rasa's ``applied_events`` over ``events``, extending ``applied`` in place."""
+def _apply(tracker: Any, events: list, loop_names: frozenset, applied: list) -> bool:
+    """The loop of Rasa's ``applied_events`` over ``events``, extending ``applied`` in place; whether any of
+    ``applied`` was taken back."""
     from rasa.shared.core.events import (
         ActionExecuted,
         ActionReverted,
@@ -119,7 +124,9 @@ def _apply(tracker: Any, events: list, loop_names: frozenset, applied: list) -> 
         UserUttered,
     )
 
+    shrunk = False
     for event in events:
+        before = len(applied)
         if isinstance(event, (Restarted, SessionStarted)):
             applied.clear()
         elif isinstance(event, ActionReverted):
@@ -135,6 +142,8 @@ def _apply(tracker: Any, events: list, loop_names: frozenset, applied: list) -> 
             tracker._undo_till_previous_loop_execution(event.action_name, applied)
         else:
             applied.append(event)
+        shrunk = shrunk or len(applied) < before
+    return shrunk
 
 
 def _turn(
@@ -183,7 +192,12 @@ def states_for_tracker_history(
     replays: dict = tracker.__dict__.setdefault(STATES, {})
     applied = tracker.applied_events()
     replay: Optional[_Replay] = replays.get(key)
-    if replay is None or not _same_start(replay.applied, applied):
+    source = tracker.__dict__.get(APPLIED)
+    if replay is None or not (
+        # the same kept applied events, which since then only grew: they still begin with the replayed ones
+        (source is not None and replay.source is source and replay.shrinks == source.shrinks)
+        or _same_start(replay.applied, applied)
+    ):
         replay = replays[key] = _Replay(tracker.init_copy())
     for event in applied[len(replay.applied) :]:
         if isinstance(event, ActionExecuted):
@@ -194,6 +208,7 @@ def states_for_tracker_history(
                 replay.states.append(state)
         replay.tracker.update(event)
     replay.applied = applied
+    replay.source, replay.shrinks = source, source.shrinks if source is not None else 0
     last, _, _ = _turn(self, replay, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     if last is None:
         return list(replay.states)

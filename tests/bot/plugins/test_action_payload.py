@@ -97,3 +97,12 @@ def test_the_domain_encoded_once_is_the_same_json():
     assert json.loads(action_payload.dumps(body)) == json.loads(json.dumps(body))
     assert json.loads(action_payload.dumps({"domain": body["domain"]})) == {"domain": DOMAIN.as_dict()}
     assert action_payload.dumps({"a": 1}) == json.dumps({"a": 1})
+
+
+def test_the_older_events_encoded_once_are_the_same_json():
+    action_payload.install()
+    call = RemoteAction("action_answer_fact", EndpointConfig("http://127.0.0.1:1/webhook"))
+    tracker = conversation(5, 30)
+    for _ in range(2):  # the second time from the kept part
+        body = call._action_call_format(tracker.copy(), DOMAIN)
+        assert json.loads(action_payload.dumps(body)) == json.loads(json.dumps(body))
