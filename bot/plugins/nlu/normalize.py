@@ -403,3 +403,9 @@ def _emoji_to_token(text: str, token: str) -> str:
 def _scaled(number: str, unit: int) -> str:
     value = float(number) * unit
     return str(int(value)) if value.is_integer() else str(value)
+
+
+def has_word(text: str) -> bool:
+    """Whether ``text`` has a letter of any script or a symbol such as an emoji: digits and punctuation
+    alone (「2」, 「？？」) are no word."""
+    return any(unicodedata.category(ch)[0] in "LS" for ch in text)
