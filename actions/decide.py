@@ -8,10 +8,13 @@ Order of the decision, each step only when the ones before did not decide:
 
 1. a message that is one of our facts' own questions (punctuation and spacing aside): that fact;
 2. a registered capital with a can-we-apply question: the verdict;
-3. a follow-up (「那地网呢」, a bare 「外资」): the previous topic for the new case;
-4. a fact question the model is sure of: that fact, unless the retrieval second opinion prefers another
-   answered question or, for a message naming nothing of our field, an off-topic example;
-5. otherwise (unsure, a fallback, an off-topic guess): both opinions agreeing on a question answers it;
+3. a message without a word (「2」): not understood, said so;
+4. a follow-up (「那地网呢」, a bare 「外资」): the previous topic for the new case, or with nothing asked
+   before the fact for the case it names;
+5. a fact question the model is sure of: that fact, unless the retrieval second opinion prefers another
+   answered question (one the model does not rule out) or, for a message naming nothing of our field, an
+   off-topic example;
+6. otherwise (unsure, a fallback, an off-topic guess): both opinions agreeing on a question answers it;
    the off-topic reply only for a message that names nothing of our field; an honest reply with a
    consultant for an in-scope question no fact answers; else 「您是想问……」 with the closest questions.
 """
