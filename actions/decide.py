@@ -98,6 +98,9 @@ class Thresholds:
     min_candidate_confidence: float = 0.02
     # a second question in the same message (its clause this close to a question of ours) is answered too
     second_question: float = 0.7
+    # the model's confidence in the two follow-up kinds together (「那只做本市的呢」: 0.35 follow-up, 0.31 a
+    # detail told): it is sure the message narrows the question, only not which way, and both mean the same
+    follow_up_together: float = 0.5
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -330,11 +333,16 @@ def case_fact(turn: Turn) -> Optional[str]:
 
 
 def agreed_follow_up(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
-    """An unsure model whose best guess is a follow-up, and a second opinion whose closest example is one
-    (「那省内的证去哪里办」): both say the message narrows the previous question."""
+    """An unsure model whose best guess is a follow-up, and either its guesses of the two follow-up kinds
+    together are sure enough or the second opinion's closest example is one too (「那省内的证去哪里办」): the
+    message narrows the previous question."""
     if turn.intent != FALLBACK and not is_uncertain(turn, t):
         return False
-    if not turn.ranking or not turn.retrieval or not turn.said:
+    if not turn.ranking or not turn.said or turn.ranking[0][0] not in FOLLOWUPS:
+        return False
+    if sum(c for name, c in turn.ranking if name in FOLLOWUPS) >= t.follow_up_together:
+        return True
+    if not turn.retrieval:
         return False
     (guess, confidence), (closest_name, similarity) = turn.ranking[0], turn.retrieval[0]
     return (

@@ -357,3 +357,18 @@ def test_an_unsure_model_and_a_second_opinion_both_reading_a_follow_up_answer_th
     assert decision.label(narrowed) == "ask_followup"
     alone = replace(narrowed, retrieval=(("ask_materials", 0.5),))  # one opinion only: not a follow-up
     assert decide.decide(alone, ANSWERED).why != "follow-up"
+
+
+def test_an_unsure_model_sure_only_that_the_message_narrows_the_question_answers_the_previous_topic():
+    def narrowing(together):
+        return turn(
+            "nlu_fallback",
+            0.3,
+            [("ask_followup", together / 2 + 0.02), ("inform", together / 2 - 0.02), ("ask_capital", 0.1)],
+            [("ask_capital", 0.39)],
+            entities={"licence_scope": "地网"},
+            previous_fact="conditions.capital",
+        )
+
+    assert decide.decide(narrowing(T.follow_up_together), ANSWERED).fact_key == "conditions.capital"
+    assert decide.decide(narrowing(T.follow_up_together - 0.02), ANSWERED).why != "follow-up"
