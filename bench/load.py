@@ -4,7 +4,7 @@ Usage: ``python -m bench.load [--seconds 30] [--levels 1,10,50] [--no-baseline]`
 (``make bench`` runs it). Starts the whole stack (``python -m bot.run``) on
 free ports with fresh databases, replays the conversations below for a fixed
 time per level, then does the same with a model trained on Rasa's stock
-pipeline (tests/nlu/baseline_config.yml) on the same data, and writes
+pipeline (data/eval/baseline_config.yml) on the same data, and writes
 bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
 peak RSS of each process, start-up (model load) time and training time.
 """
@@ -37,7 +37,7 @@ from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
-STOCK_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"  # what `rasa init` writes
+STOCK_CONFIG = PROJECT_ROOT / "data" / "eval" / "baseline_config.yml"  # what `rasa init` writes
 
 # what visitors ask, turn by turn: FAQ, follow-ups, the eligibility form, small talk, out of scope
 CONVERSATIONS = [

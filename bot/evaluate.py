@@ -4,15 +4,15 @@ cross-validation, and Rasa's stock pipeline beside ours.
 Usage: ``python -m bot.evaluate`` (what ``make eval`` calls), options below. Writes
 ``results/eval/report.md`` and ``report.json``.
 
-- ``tests/nlu/eval_set.yml`` and ``tests/nlu/test_set.yml``: intent-labelled, parsed in this
+- ``data/eval/eval_set.yml`` and ``data/eval/test_set.yml``: intent-labelled, parsed in this
   process. A prediction is a *confident answer* when its intent has a fact and it passes the
   answer gate of actions/answer.py (the visitor gets that fact, not 「您是想问……」).
-- ``tests/nlu/realistic_set.yml``: every case is a fresh conversation through the whole
+- ``data/eval/realistic_set.yml``: every case is a fresh conversation through the whole
   assistant (``python -m bot.run`` with ``RASA_MODEL``: Rasa, action server, facts database);
   the outcome is read from the tracker (the fact that answered, the responses sent, the form's
   question) and judged against what the visitor should see (see the file's header).
 - Rasa's cross-validation on data/nlu (``--folds``, default 5).
-- The same with Rasa's stock pipeline on JiebaTokenizer (tests/nlu/baseline_config.yml): a whole
+- The same with Rasa's stock pipeline on JiebaTokenizer (data/eval/baseline_config.yml): a whole
   model trained on the same domain, rules and stories, so only the NLU differs. Its
   cross-validation uses ``--baseline-folds`` (default 3: the stock DIET trains slowly); the
   report says how many folds each pipeline used.
@@ -44,11 +44,11 @@ import yaml
 from bot import settings, train
 from bot.settings import PROJECT_ROOT
 
-EVAL_SET = PROJECT_ROOT / "tests" / "nlu" / "eval_set.yml"
-TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
-EVERY_FACT_SET = PROJECT_ROOT / "tests" / "nlu" / "every_fact_set.yml"
-REALISTIC_SET = PROJECT_ROOT / "tests" / "nlu" / "realistic_set.yml"
-BASELINE_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"
+EVAL_SET = PROJECT_ROOT / "data" / "eval" / "eval_set.yml"
+TEST_SET = PROJECT_ROOT / "data" / "eval" / "test_set.yml"
+EVERY_FACT_SET = PROJECT_ROOT / "data" / "eval" / "every_fact_set.yml"
+REALISTIC_SET = PROJECT_ROOT / "data" / "eval" / "realistic_set.yml"
+BASELINE_CONFIG = PROJECT_ROOT / "data" / "eval" / "baseline_config.yml"
 FACTS_DIR = PROJECT_ROOT / "data" / "facts"
 NLU_DATA = PROJECT_ROOT / "data" / "nlu"
 OUT = PROJECT_ROOT / "results" / "eval"
@@ -58,7 +58,7 @@ FALLBACK = "nlu_fallback"
 INTENT_SETS = {"eval_set": EVAL_SET, "test_set": TEST_SET, "every_fact_set": EVERY_FACT_SET}
 PIPELINES = {
     "ours": "ours (normaliser + jieba + domain dictionary + DIET)",
-    "stock": "stock Rasa, JiebaTokenizer (tests/nlu/baseline_config.yml)",
+    "stock": "stock Rasa, JiebaTokenizer (data/eval/baseline_config.yml)",
 }
 
 # Issue #13 done-criteria. REFERENCE: intent accuracy of the existing sets before the issue's work

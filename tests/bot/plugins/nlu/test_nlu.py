@@ -17,7 +17,7 @@ import yaml
 from bot import evaluate
 from bot.settings import PROJECT_ROOT
 
-TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
+TEST_SET = PROJECT_ROOT / "data" / "eval" / "test_set.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu"
 
 
@@ -83,6 +83,6 @@ def test_evaluation_set_gates(stack):
 
 
 def test_every_fact_set_gate(stack):
-    """The natural question of each fact and the audit's reach their own fact (tests/nlu/every_fact_set.yml)."""
+    """The natural question of each fact and the audit's reach their own fact (data/eval/every_fact_set.yml)."""
     result = _measure(stack, evaluate.EVERY_FACT_SET, "nlu-every-fact-set")
     assert result.accuracy >= gate("every_fact_set"), result.misses
