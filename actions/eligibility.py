@@ -16,8 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions import eligibility_rules
 from actions.answer import gap_text
-from bot import db, eligibility, settings
+from bot import db, settings
 from bot.store import facts
 
 FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
@@ -101,7 +102,7 @@ class ValidateEligibilityForm(FormValidationAction):
     def validate_licence_scope(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return {"licence_scope": value if value in eligibility.SCOPE_KEYS else None}
+        return {"licence_scope": value if value in eligibility_rules.SCOPE_KEYS else None}
 
 
 class ActionEligibilityResult(Action):
@@ -123,7 +124,7 @@ class ActionEligibilityResult(Action):
                 if capital_fact is None or conditions is None:
                     dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                     return []
-                verdict = eligibility.capital_verdict(capital, scope, capital_fact.data)
+                verdict = eligibility_rules.capital_verdict(capital, scope, capital_fact.data)
                 source = conditions.source_text
                 # what the law says in the gap lines comes from the facts (staff edit it there)
                 says = {name: gap_text(name, conditions) for name in ("company", "blacklist", "premises")}
@@ -131,7 +132,7 @@ class ActionEligibilityResult(Action):
         except SQLAlchemyError:
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return []
-        wan = eligibility.wan
+        wan = eligibility_rules.wan
         gaps = []
         if tracker.get_slot("company_type") == "个体户":
             gaps.append(("utter_gap_company", {"gap": says["company"]}))

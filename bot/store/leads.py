@@ -1,7 +1,7 @@
 """Leads and the notification outbox: models and queries.
 
 A lead and its notifications are written in one transaction (the outbox
-pattern): the notifier (bot/notify.py) delivers the rows later, so a failing
+pattern): the notifier (notifier/worker.py) delivers the rows later, so a failing
 notifier never loses a lead. Query functions take an explicit ``session``.
 """
 

@@ -43,7 +43,7 @@ def database_facts(stack) -> dict:
 
 def natural_questions() -> list[tuple[str, str]]:
     """(question, intent) of data/eval/every_fact_set.yml: one natural question per fact, and the audit's."""
-    from bot import evaluate
+    from tools import evaluate
 
     return evaluate.read_examples(evaluate.EVERY_FACT_SET)
 
@@ -56,7 +56,7 @@ def test_every_fact_in_the_database_has_a_natural_question(stack):
 
 
 def test_questions_are_not_training_examples():
-    from bot import evaluate
+    from tools import evaluate
 
     trained = {text for text, _ in evaluate.read_examples(evaluate.NLU_DATA)}
     assert {q for q, _ in natural_questions() if q in trained} == set()

@@ -11,11 +11,13 @@ import zipfile
 import pytest
 
 from bot import db
-from bot.facts_loader import export_facts, load_facts, main, read_facts
+from bot.facts_files.loader import load_facts, read_facts
+from bot.facts_files.writer import export_facts
 from bot.store import conversations, facts, staff
 from tests.support.console import csrf, login
 from tests.support.databases import FACTS_DIR
 from tests.support.facts_files import GOOD, write
+from tools.facts import main
 
 
 @pytest.fixture

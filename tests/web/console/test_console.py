@@ -506,7 +506,7 @@ def test_n08_login_next_with_control_characters_goes_home(app, target):
 
 def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     """F7, I6: delete-user, set-role, set-password, create-token --role, list-tokens, revoke-token."""
-    from bot import console
+    from tools import staff as console
 
     url = app.config["SETTINGS"].database_url
     monkeypatch.setenv("DATABASE_URL", url)

@@ -16,8 +16,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench import normalize as normalize_bench
-from bot import evaluate
 from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
+from tools import evaluate
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 

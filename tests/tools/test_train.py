@@ -1,6 +1,6 @@
 """The model is retrained when any training input changes, the dictionary included."""
 
-from bot import train
+from tools import train
 
 
 def test_fingerprint_changes_with_the_jieba_dictionary(tmp_path, monkeypatch):

@@ -8,8 +8,9 @@ import time
 import sqlalchemy as sa
 
 from bench.console_list import generate
-from bot import db, migrate, retention
+from bot import db, migrate
 from bot.store import conversations, leads
+from tools import retention
 
 
 def test_old_conversations_go_and_leads_stay(tmp_path):

@@ -6,7 +6,8 @@ import zlib
 
 import pytest
 
-from bot import serve, settings
+from bot import settings
+from services import serve
 
 
 def test_rasa_gets_its_token_in_process_and_every_cors_origin():

@@ -1,6 +1,6 @@
-"""Run one service of the assistant: ``python -m bot.serve {rasa,actions,web,notifier}``.
+"""Run one service of the assistant: ``python -m services.serve {rasa,actions,web,notifier}``.
 
-The launcher (``python -m bot.run``), the Docker image, compose and Helm start
+The launcher (``python -m services.run``), the Docker image, compose and Helm start
 every service through here, so each gets the same protections wherever it runs:
 
 - no secret on a command line (``ps`` shows every process's arguments to every
@@ -214,8 +214,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     rasa.add_argument("--credentials", type=Path, default=ROOT / "bot" / "credentials.yml")
     services.add_parser("actions", help="the action server (custom actions)")
     services.add_parser("web", help="the web app: widget, demo page, console")
-    notifier = services.add_parser("notifier", help="the outbox worker (see python -m bot.notify --help)")
-    notifier.add_argument("options", nargs=argparse.REMAINDER, help="passed to bot.notify")
+    notifier = services.add_parser("notifier", help="the outbox worker (see python -m notifier.worker --help)")
+    notifier.add_argument("options", nargs=argparse.REMAINDER, help="passed to notifier.worker")
     args = parser.parse_args(argv)
     from bot import quiet
 
@@ -224,7 +224,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         config = settings_module.current()  # read (and checked) once, here, for the whole process
         if args.service == "rasa":
-            from bot import train
+            from tools import train
 
             model = args.model or (Path(config.rasa_model) if config.rasa_model else train.MODEL_PATH)
             serve_rasa(config, model, args.endpoints, args.credentials)
@@ -233,7 +233,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.service == "web":
             serve_web(config)
         else:
-            from bot import notify
+            from notifier import worker as notify
 
             return notify.main(args.options)
     except (settings_module.SettingsError, ServeError) as exc:

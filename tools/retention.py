@@ -1,6 +1,6 @@
 """Purge conversations older than N days from the tracker store, keeping leads.
 
-Usage: ``python -m bot.retention --days 180 [--dry-run]``.
+Usage: ``python -m tools.retention --days 180 [--dry-run]``.
 
 A conversation is purged when its newest event is older than the cut-off:
 its events, its console summary, its answer feedback, the messages staff

@@ -20,7 +20,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path, variable, name):
         variable: "postgresql://nobody:secret@127.0.0.1:9/absent?connect_timeout=2",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "bot.run", "--no-train"],
+        [sys.executable, "-m", "services.run", "--no-train"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -49,7 +49,7 @@ def test_s06_the_launcher_never_prints_a_database_password(tmp_path, variable, u
         variable: url,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "bot.run", "--no-train"],
+        [sys.executable, "-m", "services.run", "--no-train"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -90,7 +90,7 @@ SECRETS = {
 
 def test_each_service_gets_only_its_own_secrets(monkeypatch):
     """F15: least privilege in the launcher's environments, even for secrets set in the parent's environment."""
-    from bot import run
+    from services import run
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -109,7 +109,7 @@ def test_each_service_gets_only_its_own_secrets(monkeypatch):
 
 def test_rasa_reaches_the_action_server_where_it_listens(monkeypatch):
     """ACTION_HOST moves the action server; Rasa's ACTION_ENDPOINT_URL and the readiness check follow it."""
-    from bot import run
+    from services import run
 
     monkeypatch.delenv("ACTION_ENDPOINT_URL", raising=False)
     for host, address in (("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("10.1.2.3", "10.1.2.3")):
@@ -120,20 +120,20 @@ def test_rasa_reaches_the_action_server_where_it_listens(monkeypatch):
 
 def test_no_secret_on_a_service_command_line():
     """N3: the services' argv carry names and paths only; secrets travel in their environments."""
-    from bot import run
+    from services import run
 
     for service in run.services(_config(), SECRETS):
-        assert service.command[1:4] == ["-m", "bot.serve", service.name]
+        assert service.command[1:4] == ["-m", "services.serve", service.name]
         assert not [value for value in SECRETS.values() if value in " ".join(service.command)]
 
 
 def test_development_secrets_are_generated_and_shared(monkeypatch, tmp_path):
     """The tokens are made per run when unset; Rasa and the web app share the widget secret kept in var/."""
-    import web
-    from bot import run
+    from bot import settings
+    from services import run
 
-    monkeypatch.setattr(web, "VAR", tmp_path / "var")
-    for name in run.PRIVATE:
+    monkeypatch.setattr(settings, "DEVELOPMENT_SECRETS", tmp_path / "var")
+    for name in settings.PRIVATE:
         monkeypatch.delenv(name, raising=False)
     found = run.service_secrets(_config())
     assert len(found["RASA_AUTH_TOKEN"]) >= 32 and len(found["ACTION_SERVER_TOKEN"]) >= 40
@@ -143,28 +143,8 @@ def test_development_secrets_are_generated_and_shared(monkeypatch, tmp_path):
     assert again["ACTION_SERVER_TOKEN"] != found["ACTION_SERVER_TOKEN"]
 
 
-def test_development_secret_files_are_private_from_the_start(monkeypatch, tmp_path):
-    """F15: var/ is 0700 and a secret file 0600 even under a permissive umask; racing starters agree."""
-    import stat
-    from concurrent.futures import ThreadPoolExecutor
-
-    import web
-
-    monkeypatch.setattr(web, "VAR", tmp_path / "var")
-    old = os.umask(0o022)
-    try:
-        with ThreadPoolExecutor(8) as pool:
-            values = set(pool.map(lambda _: web._development_secret("widget"), range(16)))
-    finally:
-        os.umask(old)
-    assert len(values) == 1 and len(values.pop()) == 64
-    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "var" / "widget.secret").stat().st_mode) == 0o600
-    assert [p.name for p in (tmp_path / "var").iterdir()] == ["widget.secret"]  # no drafts left behind
-
-
 def _dying(code: int):
-    from bot import run
+    from services import run
 
     service = run.Service("flaky", [sys.executable, "-c", f"import sys; sys.exit({code})"], None, env=dict(os.environ))
     service.start()
@@ -174,7 +154,7 @@ def _dying(code: int):
 
 def test_a_service_that_cannot_start_stops_the_stack(capsys):
     """Before the stack has served, a fourth exit within the window is a configuration problem: stop."""
-    from bot import run
+    from services import run
 
     service = _dying(3)
     now = 1000.0
@@ -188,7 +168,7 @@ def test_a_service_that_cannot_start_stops_the_stack(capsys):
 
 def test_a_service_that_keeps_crashing_after_serving_is_retried_with_back_off(capsys):
     """F11: once the stack has served, crashes never stop it: restarts wait 2, 4, … up to 60 s, and say so."""
-    from bot import run
+    from services import run
 
     assert [run.backoff(n) for n in range(1, 12)] == [0, 0, 0, 2, 4, 8, 16, 32, 60, 60, 60]
     service = _dying(9)

@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import db, notify, settings
+from bot import db, settings
 from bot.store import handoffs, leads
+from notifier import worker as notify
 from tests.support.config import config_for
 from tests.support.stack import free_port
 
@@ -180,7 +181,7 @@ def test_f17_starttls_refuses_a_self_signed_certificate(url, certs, caplog):
     try:
         env = mail_env(server.port, SMTP_STARTTLS="1")
         queue_mail(url, env)
-        with caplog.at_level(logging.INFO, logger="bot.notify"):
+        with caplog.at_level(logging.INFO, logger="notifier.worker"):
             assert notify.deliver_due(config_for(url, env)) == 0
         assert server.messages == [] and server.logins == []
         row = outbox_row(url)
@@ -263,7 +264,7 @@ def test_f18_wecom_key_stays_out_of_the_outbox_and_the_log(url, caplog):
     """F18: an unreachable robot URL with ?key= is recorded as the error type only."""
     env = {"WECOM_WEBHOOK_URL": "http://127.0.0.1:9/cgi-bin/webhook/send?key=SUPERSECRET"}
     queue_mail(url, env)
-    with caplog.at_level(logging.INFO, logger="bot.notify"):
+    with caplog.at_level(logging.INFO, logger="notifier.worker"):
         notify.deliver_due(config_for(url, env))
     row = outbox_row(url)
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -338,7 +339,7 @@ def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
     )
     with db.session_scope(url) as session:
         handoffs.queue_handoff("x1", "rest", session=session)
-    with caplog.at_level(logging.INFO, logger="bot.notify"):
+    with caplog.at_level(logging.INFO, logger="notifier.worker"):
         assert notify.expire_handoffs(config) == 0
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "could not expire handoff" in logged

@@ -1,6 +1,6 @@
 """Deliver queued lead notifications (the outbox) to staff, expire unclaimed handoffs, fold conversation summaries.
 
-Usage: ``python -m bot.notify`` (``python -m bot.serve notifier``; started by
+Usage: ``python -m notifier.worker`` (``python -m services.serve notifier``; started by
 ``make run``), ``--once`` to do one round and exit. This process alone decides
 the channels (settings: WECOM_WEBHOOK_URL, NOTIFY_WEBHOOK_URL, SMTP_*,
 NOTIFY_EMAIL_TO; docs/settings.md): the action server only queues "this lead
@@ -36,7 +36,7 @@ from sqlalchemy import or_, select
 from bot import db, rasa_api, settings
 from bot.store import conversations, handoffs, leads
 
-logger = logging.getLogger("bot.notify")
+logger = logging.getLogger("notifier.worker")
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = 3600
 

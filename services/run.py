@@ -1,12 +1,12 @@
 """Start the whole assistant: facts, model, action server, Rasa and the web app.
 
-Usage: ``python -m bot.run`` (what ``make run`` calls), or
-``python -m bot.run --shell`` to talk to the bot in the terminal.
+Usage: ``python -m services.run`` (what ``make run`` calls), or
+``python -m services.run --shell`` to talk to the bot in the terminal.
 
 Loads/updates the facts database, trains the model if it is missing or
 stale, then runs the action server, Rasa (REST and socket.io channels, HTTP
 API behind a token), the web app (widget demo page) and the notifier, each
-through ``python -m bot.serve``, until Ctrl-C or SIGTERM, which stops all of
+through ``python -m services.serve``, until Ctrl-C or SIGTERM, which stops all of
 them. Files it creates (var/, SQLite databases, secrets) are private to the
 user (umask 077); each service gets only the secrets it uses; one that keeps
 crashing is restarted with back-off while the others go on serving.
@@ -28,7 +28,9 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from bot import db, facts_loader, quiet, settings, train
+from bot import db, quiet, settings
+from bot.facts_files import loader as facts_loader
+from tools import train
 
 ROOT = settings.PROJECT_ROOT
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -73,23 +75,6 @@ class Service:
             process.wait()
 
 
-# Secrets (and settings holding one) that only some services may see: least privilege, and a
-# service that is broken into leaks only its own. Everything else in the environment passes through.
-PRIVATE = {
-    "RASA_AUTH_TOKEN": ("rasa", "web", "notifier"),
-    "ACTION_SERVER_TOKEN": ("rasa", "actions"),
-    "WIDGET_SECRET": ("rasa", "web"),
-    "CONSOLE_SECRET": ("web",),
-    "WECHAT_TOKEN": ("rasa",),
-    "WECHAT_APP_SECRET": ("rasa",),
-    "WECHAT_AES_KEY": ("rasa",),
-    "SMTP_PASSWORD": ("notifier",),
-    # the robot's key is in the URL; only the notifier knows where notifications go
-    "WECOM_WEBHOOK_URL": ("notifier",),
-    "NOTIFY_WEBHOOK_URL": ("notifier",),
-}
-
-
 def reachable(host: str) -> str:
     """The address at which this machine reaches a server listening on ``host``."""
     if host in ("", "0.0.0.0", "::"):
@@ -99,7 +84,7 @@ def reachable(host: str) -> str:
 
 def service_env(config: settings.Settings, secrets_: dict[str, str], service: str) -> dict[str, str]:
     """Return the environment ``service`` runs with: the settings, and of ``secrets_`` only its own."""
-    env = {name: value for name, value in os.environ.items() if name not in PRIVATE}
+    env = {name: value for name, value in os.environ.items() if name not in settings.PRIVATE}
     env.update(
         {
             "ACTION_PORT": str(config.action_port),
@@ -116,29 +101,28 @@ def service_env(config: settings.Settings, secrets_: dict[str, str], service: st
     )
     if config.proxy_count:  # Sanic (Rasa) then reads the visitor's address from X-Forwarded-For
         env["SANIC_PROXIES_COUNT"] = str(config.proxy_count)
-    env.update({name: value for name, value in secrets_.items() if value and service in PRIVATE.get(name, ())})
+    own = settings.SERVICE_SECRETS.get(service, ())
+    env.update({name: value for name, value in secrets_.items() if value and name in own})
     return env
 
 
 def service_secrets(config: settings.Settings) -> dict[str, str]:
     """The secrets of this run: the environment's, the rest generated (tokens) or kept in var/ (web secrets)."""
-    from web import _development_secret
-
-    found = {name: os.environ.get(name, "") for name in PRIVATE}
+    found = {name: os.environ.get(name, "") for name in settings.PRIVATE}
     found.update(
         {
             "RASA_AUTH_TOKEN": config.rasa_auth_token or secrets.token_urlsafe(24),
             "ACTION_SERVER_TOKEN": config.action_server_token or secrets.token_urlsafe(32),
             # the web app and Rasa (the widget's session tokens) must share the same widget secret
-            "WIDGET_SECRET": config.widget_secret or _development_secret("widget"),
-            "CONSOLE_SECRET": config.console_secret or _development_secret("console"),
+            "WIDGET_SECRET": config.widget_secret or settings.development_secret("widget"),
+            "CONSOLE_SECRET": config.console_secret or settings.development_secret("console"),
         }
     )
     return found
 
 
 def services(config: settings.Settings, secrets_: dict[str, str], model: Path = train.MODEL_PATH) -> list[Service]:
-    serve = [sys.executable, "-m", "bot.serve"]
+    serve = [sys.executable, "-m", "services.serve"]
     running = [
         Service("actions", [*serve, "actions"], f"http://{reachable(config.action_host)}:{config.action_port}/health"),
         Service("rasa", [*serve, "rasa", "--model", str(model)], f"http://127.0.0.1:{config.rasa_port}/"),

@@ -1,6 +1,6 @@
 """Train the Rasa model only when its inputs changed.
 
-Usage: ``python -m bot.train [--force] [--seed N]``.
+Usage: ``python -m tools.train [--force] [--seed N]``.
 
 ``--seed N`` trains a copy of the model whose DIET and TED start from seed N instead of the config's
 (models/seeds/assistant-seed-N.tar.gz): a stand-in for the model another machine would train, so the

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
-import time
 
 from bot import settings as settings_module
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 HEADER = "X-Widget-Token"
-DEVELOPMENT_SECRET = settings_module.PROJECT_ROOT / "var" / "widget.secret"
 
 
 def token(secret: str, session_id: str) -> str:
@@ -36,25 +32,5 @@ def valid(secret: str, session_id: object, offered: object) -> bool:
 
 
 def secret(config: settings_module.Settings) -> str:
-    """WIDGET_SECRET, or in development the one the web app keeps in var/widget.secret (created if missing)."""
-    if config.widget_secret:
-        return config.widget_secret
-    path = DEVELOPMENT_SECRET
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{path.name}.{os.getpid()}")
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_hex(32))
-        try:  # a link appears whole or not at all: if the web app got there first, its secret wins
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    for _ in range(50):  # the web app writes its copy after creating it: wait for the content
-        value = path.read_text().strip()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise RuntimeError(f"{path} is empty: delete it and restart, or set WIDGET_SECRET")
+    """WIDGET_SECRET, or in development the checkout's own (var/widget.secret), the same in every process."""
+    return config.widget_secret or settings_module.development_secret("widget")

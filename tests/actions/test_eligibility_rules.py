@@ -1,6 +1,6 @@
 """Capital thresholds come from the facts database and decide the verdict."""
 
-from bot import eligibility
+from actions import eligibility_rules as eligibility
 from bot.store import facts
 
 DATA = {"capital_min_wan": {"local": 100, "national": 1000}}
