@@ -84,12 +84,13 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
             app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count
         )
 
-    from web import widget
+    from web import filters, widget
     from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads
 
     for module in (widget, api, auth, conversations, leads, facts, improve, handoff, dashboard):
         app.register_blueprint(module.bp)
 
+    filters.register(app)
     app.after_request(security_headers)
 
     @app.errorhandler(RecursionError)
