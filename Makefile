@@ -28,7 +28,7 @@ help:
 	@echo "make test      everything the project checks (what CI runs)"
 	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, about a minute"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
-	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/ and web/)"
+	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/, actions/, web/ and the rest)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
 	@echo "make shell     talk to the bot in this terminal"
 	@echo "make facts     load data/facts/*.yml into the facts database"

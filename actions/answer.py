@@ -31,7 +31,7 @@ def message_entities(tracker: Tracker) -> Dict[str, Any]:
 
 def earlier_entities(tracker: Tracker) -> List[Any]:
     """The entities of every visitor message before the latest, oldest first (this session only)."""
-    users = []
+    users: List[Any] = []
     for event in tracker.events:
         if event.get("event") == "session_started":
             users = []

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions import eligibility_rules
 from actions.answer import gap_text
+from actions.tracker import latest_intent
 from bot import db, settings
 from bot.store import facts
 
@@ -85,7 +86,7 @@ class ValidateEligibilityForm(FormValidationAction):
             return {}
         if any(e.get("entity") == "capital" for e in tracker.latest_message.get("entities") or []):
             return {}  # the entity mapping fills it
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        intent = latest_intent(tracker)
         text = tracker.latest_message.get("text") or ""
         if intent.startswith("ask_") or intent == "stop" or text.startswith("/"):
             return {}  # a question or a stop: let the rules answer it

@@ -14,5 +14,6 @@ config.py       settings for a test process
 databases.py    the project's facts folder, copies of a database prepared once per run
 facts_files.py  a small valid facts file, and a writer for files a test needs
 authority.py    reading who an answer says approves the licence (the consistency and foreign-investor tests)
+actions.py      a custom action run on a tracker built from a parse
 nlu.py          the entity extraction as Rasa runs it, without a model
 """

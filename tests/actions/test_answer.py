@@ -1,47 +1,13 @@
-"""Actions run against a real SQLite facts database."""
+"""The fact answer (actions/answer.py and the decision it renders), run against a real SQLite facts database."""
 
 from __future__ import annotations
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerFact
-from bot import db
-from bot.store import facts, handoffs
-
-
-def tracker_for(
-    intent: str,
-    text: str = "",
-    entities: dict | None = None,
-    confidence: float = 0.99,
-    ranking: list | None = None,
-    slots: dict | None = None,
-    events: list | None = None,
-) -> Tracker:
-    ranking = ranking if ranking is not None else [{"name": intent, "confidence": confidence}]
-    return Tracker(
-        sender_id="visitor",
-        slots=slots or {},
-        latest_message={
-            "text": text,
-            "intent": {"name": intent, "confidence": confidence},
-            "intent_ranking": ranking,
-            "entities": [{"entity": k, "value": v} for k, v in (entities or {}).items()],
-        },
-        events=events or [],
-        paused=False,
-        followup_action=None,
-        active_loop={},
-        latest_action_name="action_listen",
-    )
-
-
-async def run(action, intent: str, **tracker_args):
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker_for(intent, **tracker_args), {})
-    return dispatcher.messages, events
+from bot.store import facts
+from tests.support.actions import run, tracker_for
 
 
 async def test_answer_comes_from_the_database_with_its_source(session):
@@ -259,27 +225,6 @@ async def test_comparison_of_both_scopes_gets_the_general_answer(database_url):
     assert "工业和信息化部" in dispatcher.messages[0]["answer"] and "通信管理局" in dispatcher.messages[0]["answer"]
 
 
-async def test_handoff_outside_staff_hours_offers_the_lead_form(database_url, monkeypatch):
-    from actions.handoff import ActionRequestHandoff
-
-    monkeypatch.setenv("BUSINESS_DAYS", "")  # nobody on duty
-    messages, events = await run(ActionRequestHandoff(), "request_human")
-    assert messages[0]["response"] == "utter_handoff_closed"
-    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
-
-
-async def test_handoff_in_staff_hours_queues_and_pauses(database_url, monkeypatch):
-    from actions.handoff import ActionRequestHandoff
-
-    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
-    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
-    messages, events = await run(ActionRequestHandoff(), "request_human")
-    assert messages[0]["response"] == "utter_handoff_queued"
-    assert events == [{"event": "pause", "timestamp": None}]
-    with db.session_scope(database_url) as session:
-        assert handoffs.open_handoff("visitor", session=session).status == "queued"
-
-
 async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url):
     events = [
         {"event": "user", "text": "abc"},
@@ -290,136 +235,6 @@ async def test_a_clarification_long_ago_does_not_count_as_repeated(database_url)
     ]
     messages, _ = await run(ActionAnswerFact(), "nlu_fallback", confidence=0.3, ranking=LOW, events=events)
     assert messages[0]["response"] == "utter_clarify"
-
-
-FORM = {
-    "lead_name": "张先生",
-    "lead_phone": "13812345678",
-    "lead_company": "某某科技",
-    "lead_region": "广东深圳",
-    "lead_licence": "全网",
-    "lead_note": "下午方便",
-    "lead_consent": True,
-}
-
-
-def stored_leads(url) -> list:
-    from bot.store import leads
-
-    with db.session_scope(url) as session:
-        return [lead.as_dict(mask=False) for lead in leads.list_leads(session=session)]
-
-
-async def test_f02_submit_lead_stores_a_valid_form(database_url):
-    from actions.leads import ActionSubmitLead
-
-    messages, _ = await run(ActionSubmitLead(), "affirm", slots=FORM)
-    assert messages[0]["response"] == "utter_lead_saved"
-    [lead] = stored_leads(database_url)
-    assert (lead["name"], lead["phone"], lead["visitor_note"], lead["note"]) == (
-        "张先生",
-        "13812345678",
-        "下午方便",
-        None,
-    )
-
-
-@pytest.mark.parametrize(
-    "forged",
-    [
-        {"lead_phone": "not-a-phone"},
-        {"lead_phone": None},
-        {"lead_phone": 13812345678},
-        {"lead_consent": "true"},
-        {"lead_consent": 1},
-        {"lead_name": ""},
-        {"lead_name": None},
-        {"lead_name": ["张"]},
-        {"lead_company": {"a": 1}},
-    ],
-)
-async def test_f02_submit_lead_refuses_slots_the_form_would_never_send(database_url, forged):
-    """F2: the action server trusts no slot: a forged tracker with a bad phone, consent or type stores nothing."""
-    from actions.leads import ActionSubmitLead
-
-    messages, events = await run(ActionSubmitLead(), "affirm", slots={**FORM, **forged})
-    assert stored_leads(database_url) == []
-    assert messages and messages[0]["response"] != "utter_lead_saved"
-    assert {"event": "slot", "timestamp": None, "name": "lead_consent", "value": None} in events
-
-
-async def test_f02_over_long_answers_are_cut_to_what_staff_screens_hold(database_url):
-    """F2: lengths are checked in the action too (the form caps answers at 200 characters; columns are narrower)."""
-    from actions.leads import ActionSubmitLead
-
-    await run(
-        ActionSubmitLead(),
-        "affirm",
-        slots={
-            **FORM,
-            "lead_name": "名" * 5000,
-            "lead_region": "省" * 300,
-            "lead_company": "司" * 300,
-            "lead_note": "注" * 5000,
-            "lead_licence": "<b>全网</b>",
-        },
-    )
-    [lead] = stored_leads(database_url)
-    assert len(lead["name"]) == 100 and len(lead["region"]) == 100 and len(lead["company"]) == 200
-    assert len(lead["visitor_note"]) == 500 and lead["licence"] is None
-
-
-async def ask_for_a_human(sender: str):
-    from actions.handoff import ActionRequestHandoff
-
-    tracker = tracker_for("request_human")
-    tracker.sender_id = sender
-    dispatcher = CollectingDispatcher()
-    events = await ActionRequestHandoff().run(dispatcher, tracker, {})
-    return [m.get("response") or m.get("text") for m in dispatcher.messages], events
-
-
-@pytest.fixture
-def on_duty(monkeypatch):
-    monkeypatch.setenv("BUSINESS_HOURS", "0-24")
-    monkeypatch.setenv("BUSINESS_DAYS", "1,2,3,4,5,6,7")
-
-
-async def test_f16_handoff_queue_has_a_ceiling(database_url, on_duty, monkeypatch):
-    """F16: past HANDOFF_MAX_QUEUED waiting visitors, the next one is offered the lead form politely."""
-    monkeypatch.setenv("HANDOFF_MAX_QUEUED", "3")
-    for i in range(3):
-        assert (await ask_for_a_human(f"flood-{i}"))[0] == ["utter_handoff_queued"]
-    messages, events = await ask_for_a_human("flood-3")
-    assert messages == ["utter_handoff_timeout"]
-    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
-    with db.session_scope(database_url) as session:
-        assert (
-            session.query(handoffs.Handoff).count() == 3 and handoffs.open_handoff("flood-3", session=session) is None
-        )
-        handoffs.open_handoff("flood-0", session=session).status = "claimed"  # staff take one: room for another
-    assert (await ask_for_a_human("flood-4"))[0] == ["utter_handoff_queued"]
-
-
-async def test_f16_new_handoffs_per_minute_are_capped(database_url, on_duty, monkeypatch):
-    """F16: a burst of new handoffs is cut at HANDOFF_MAX_PER_MINUTE, even when staff claim them at once."""
-    monkeypatch.setenv("HANDOFF_MAX_PER_MINUTE", "2")
-    for i in range(2):
-        assert (await ask_for_a_human(f"burst-{i}"))[0] == ["utter_handoff_queued"]
-        with db.session_scope(database_url) as session:
-            handoffs.open_handoff(f"burst-{i}", session=session).status = "claimed"
-    assert (await ask_for_a_human("burst-2"))[0] == ["utter_handoff_timeout"]
-
-
-async def test_f16_one_open_handoff_per_conversation(database_url, on_duty):
-    """F16: asking again in the same conversation does not add to the queue."""
-    await ask_for_a_human("same")
-    await ask_for_a_human("same")
-    with db.session_scope(database_url) as session:
-        assert session.query(handoffs.Handoff).filter_by(conversation_id="same").count() == 1
-
-
-# ------------------------------------------------------------------ issue #13: situations and honest replies
 
 
 async def test_a_situation_with_its_capital_gets_the_verdict_whatever_was_asked(database_url):
@@ -510,36 +325,6 @@ async def test_a_national_case_in_a_named_province_is_answered_for_the_national_
     assert "工业和信息化部" in messages[0]["answer"] and "地网" not in messages[0]["answer"]
 
 
-async def test_a_pre_check_started_with_scope_and_capital_asks_nothing_and_gives_the_verdict(database_url):
-    from actions.eligibility import ActionEligibilityResult, ActionEligibilityStart, ValidateEligibilityForm
-
-    told = {"capital": 2000, "licence_scope": "全网", "company_type": "外资"}
-    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities=told)
-    assert start == []  # no 「我问您几个问题」 when there is nothing to ask
-    tracker = tracker_for("check_eligibility", entities=told, slots=told)
-    required = await ValidateEligibilityForm().required_slots(
-        ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"],
-        CollectingDispatcher(),
-        tracker,
-        {},
-    )
-    assert required == ["licence_scope", "capital"]
-    messages, events = await run(ActionEligibilityResult(), "check_eligibility", entities=told, slots=told)
-    assert messages[0]["response"] == "utter_eligibility_ok_partial"  # blacklist and premises were not said
-    assert (messages[0]["licence"], messages[0]["capital"], messages[0]["minimum"]) == ("全网", "2000", "1000")
-    assert "全网" in events[0]["value"]
-
-
-async def test_a_pre_check_started_with_part_of_the_case_asks_for_the_rest(database_url):
-    from actions.eligibility import ActionEligibilityStart, ValidateEligibilityForm
-
-    start, _ = await run(ActionEligibilityStart(), "check_eligibility", entities={"company_type": "外资"})
-    assert [m["response"] for m in start] == ["utter_eligibility_start"]
-    slots = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
-    tracker = tracker_for("check_eligibility", entities={"capital": 300}, slots={"capital": 300})
-    assert await ValidateEligibilityForm().required_slots(slots, CollectingDispatcher(), tracker, {}) == slots
-
-
 async def test_a_place_told_first_gets_who_approves_there(database_url):
     """「我们在苏州，只做本地」 as the first message: the provincial bureau, not 「您是想问……」."""
     messages, events = await run(
@@ -572,9 +357,6 @@ async def test_the_second_opinion_answers_when_the_model_is_unsure_and_an_exampl
     assert events[0]["value"] == "conditions.all"  # a sure model keeps its answer
 
 
-# ------------------------------------------------------------------ issue #15: the knowledge audit's findings
-
-
 async def test_every_fact_is_answered_for_its_own_intent(session):
     """Audit §0.1: no fact is out of the chat's reach (the REST twin is tests/e2e/test_every_fact.py)."""
     keys = {f.key: f.intent for f in facts.all_facts(session=session)}
@@ -582,40 +364,6 @@ async def test_every_fact_is_answered_for_its_own_intent(session):
     for key, intent in keys.items():
         _, events = await run(ActionAnswerFact(), intent)
         assert events == [{"event": "slot", "timestamp": None, "name": "fact_key", "value": key}], intent
-
-
-PROVINCE_ANY = {"when": {"province": "*"}, "answer": "在{province}办地网"}
-NATIONAL = {"when": {"licence_scope": "全网"}, "answer": "全网"}
-
-
-@pytest.mark.parametrize(
-    "variants",
-    [
-        [PROVINCE_ANY, NATIONAL],
-        [NATIONAL, PROVINCE_ANY],
-        [{"when": {"province": "上海市"}, "answer": "在上海办地网"}, NATIONAL],
-    ],
-)
-def test_a_tie_between_variants_goes_to_what_the_visitor_asks_for_not_where_they_are(variants):
-    """Audit §0.3: 「我们在上海，想办全网，流程怎么走」 got 「在上海市办地网：……」."""
-    fact = facts.Fact(answer="一般答案", variants=variants)
-    assert fact.answer_for({"province": "上海市", "licence_scope": "全网"}) == "全网"
-    assert fact.answer_for({"province": "上海市"}).startswith("在上海")
-    assert fact.answer_for({}) == "一般答案"
-
-
-def test_more_conditions_and_named_values_are_more_specific():
-    fact = facts.Fact(
-        answer="一般",
-        variants=[
-            {"when": {"licence_scope": "全网", "province": "*"}, "answer": "全网，公司在{province}"},
-            {"when": {"licence_scope": "*"}, "answer": "任一范围"},
-            {"when": {"licence_scope": "全网"}, "answer": "全网"},
-        ],
-    )
-    assert fact.answer_for({"licence_scope": "全网", "province": "广东省"}) == "全网，公司在广东省"
-    assert fact.answer_for({"licence_scope": "全网"}) == "全网"
-    assert fact.answer_for({"licence_scope": "地网"}) == "任一范围"
 
 
 async def test_a_misconception_is_not_called_outdated(database_url):
@@ -656,35 +404,6 @@ async def test_the_capital_verdict_says_what_the_capital_fact_says_about_paying_
     assert messages[0]["paid_in"] == "认缴即可（已由工作人员复核）。"
 
 
-async def test_the_gap_lines_come_from_the_conditions_fact(session):
-    conditions = facts.get_fact("conditions.all", session=session)
-    messages, _ = await run(
-        ActionAnswerFact(),
-        "ask_need_licence",
-        entities={"capital": 500, "licence_scope": "地网", "company_type": "个体户"},
-    )
-    assert messages[1]["response"] == "utter_gap_company" and messages[1]["gap"] == conditions.data["gaps"]["company"]
-    from actions.eligibility import ActionEligibilityResult
-
-    dispatcher = CollectingDispatcher()
-    tracker = tracker_for(
-        "affirm",
-        slots={
-            "licence_scope": "地网",
-            "company_type": "内资",
-            "capital": "500",
-            "on_blacklist": True,
-            "has_premises": False,
-        },
-    )
-    await ActionEligibilityResult().run(dispatcher, tracker, {})
-    gaps = {m["response"]: m.get("gap") for m in dispatcher.messages if m["response"].startswith("utter_gap_")}
-    assert gaps == {
-        "utter_gap_blacklist": conditions.data["gaps"]["blacklist"],
-        "utter_gap_premises": conditions.data["gaps"]["premises"],
-    }
-
-
 async def test_an_unsure_model_whose_guess_is_also_the_closest_example_answers_it(database_url):
     """The model fell back, but its best guess and the second opinion's closest question agree."""
     ranking = [
@@ -723,44 +442,6 @@ async def test_two_questions_in_one_message_get_both_answers(database_url):
     quoted = [m.get("fact_key") for m in dispatcher.messages if m.get("response") == "utter_fact"]
     assert quoted == ["penalty.unlicensed", "process.fees"]
     assert events[-1]["value"] == "penalty.unlicensed"  # a follow-up refers to the first question
-
-
-@pytest.mark.parametrize("sender", ["dos/1", "a b", "x%2F", "访客", "..", "x" * 300])
-async def test_s02_a_conversation_staff_cannot_reach_gets_the_lead_form_not_a_queued_handoff(
-    database_url, on_duty, sender
-):
-    """S2: a handoff staff could never end or expire (an id Rasa's API cannot address) is never queued."""
-    messages, events = await ask_for_a_human(sender)
-    assert messages == ["utter_handoff_timeout"]
-    assert events == [{"event": "followup", "timestamp": None, "name": "lead_form"}]
-    with db.session_scope(database_url) as session:
-        assert session.query(handoffs.Handoff).count() == 0
-
-
-async def ask_from(sender: str, client: str | None):
-    """Ask for a human as a visitor the channel saw at ``client`` (its keyed address, in the message metadata)."""
-    from actions.handoff import ActionRequestHandoff
-
-    tracker = tracker_for("request_human")
-    tracker.sender_id = sender
-    tracker.latest_message["metadata"] = {"client": client} if client else {}
-    dispatcher = CollectingDispatcher()
-    await ActionRequestHandoff().run(dispatcher, tracker, {})
-    return [m.get("response") or m.get("text") for m in dispatcher.messages]
-
-
-async def test_s02_one_address_holds_at_most_a_few_places_in_the_queue(database_url, on_duty, monkeypatch):
-    """S2: one address asking from ten conversations a minute kept the whole queue full for everyone."""
-    monkeypatch.setenv("HANDOFF_MAX_PER_ADDRESS", "2")
-    assert await ask_from("one-1", "a1") == ["utter_handoff_queued"]
-    assert await ask_from("one-2", "a1") == ["utter_handoff_queued"]
-    assert await ask_from("one-3", "a1") == ["utter_handoff_timeout"]  # the lead form instead
-    assert await ask_from("other-1", "b2") == ["utter_handoff_queued"]  # another address still gets a human
-    assert await ask_from("no-address", None) == ["utter_handoff_queued"]  # a trusted integration: global caps only
-    with db.session_scope(database_url) as session:
-        assert handoffs.open_handoff("one-3", session=session) is None
-        handoffs.open_handoff("one-1", session=session).status = "claimed"  # staff take one: room again
-    assert await ask_from("one-4", "a1") == ["utter_handoff_queued"]
 
 
 async def test_a_sole_trader_is_told_the_applicant_must_be_a_company_without_naming_a_capital(database_url):
