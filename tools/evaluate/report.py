@@ -81,7 +81,7 @@ def criteria(report: dict) -> list[tuple[str, str, Optional[bool]]]:
         gap = max(abs(acc[n] - written[n]) for acc in variations.values() for n in written)
         rows.append(
             (
-                "every set scores the same within one point with 「？」, 「。」, 「，谢谢」, 「你好，」 or an emoji added",
+                "every set scores the same within one point with 「？」, 「。」, 「，谢谢」, 「你好，」 or an emoji",
                 f"widest gap {gap * 100:.1f} points",
                 gap <= 0.01 + 1e-9,
             )
