@@ -340,6 +340,8 @@ def test_a_follow_up_with_nothing_asked_before_answers_the_fact_for_the_case_it_
     assert first({"province": "江苏省"}, "inform").fact_key == decide.WHERE_FACT
     assert first({"company_type": "外资"}).fact_key == "foreign.investment"
     assert first({"company_type": "内资"}, "inform").fact_key == "conditions.all"
+    # 「我们是外商独资，只想在江苏省内做」: who approves, for a foreign investor
+    assert first({"company_type": "外资", "province": "江苏省"}, "inform").fact_key == decide.WHERE_FACT
     assert first({}).kind == "clarify"  # 「那呢」 names nothing: nothing to answer
 
 
