@@ -301,7 +301,9 @@ def decide(
         return wordless(turn)
     if follow:
         previous = turn.previous_fact or case_fact(turn)
-        if previous and turn.said:
+        # a place alone is no follow-up when the closest example is off-topic (「广州今天多少度」)
+        weather = turn.in_field is False and closest_is_off_topic(turn)
+        if previous and turn.said and not weather:
             return Decision("answer", "follow-up", fact_key=previous)
         return unsure(turn, answered, t)
     if turn.intent in answered and turn.confidence is not None:
