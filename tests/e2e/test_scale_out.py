@@ -21,7 +21,7 @@ import requests
 import socketio
 import sqlalchemy
 
-from bot.plugins.channels import widget_session
+from bot import widget_session
 from tests.support.stack import launch, stop, wait_ready
 
 
