@@ -36,7 +36,7 @@ def processor(model_id: str = "model-1", normalizer: bool = True) -> SimpleNames
 
 
 def parse(target: SimpleNamespace, text: str) -> dict:
-    nlu_cache.install(size=3)
+    nlu_cache.install()  # the size is settings' (2 000) unless another test installed it first
     return MessageProcessor._parse_message_with_graph(target, UserMessage(text), None)
 
 
@@ -75,8 +75,8 @@ def test_payloads_and_other_models_are_not_served_from_the_cache():
 
 
 def test_the_cache_keeps_at_most_its_size():
-    model = processor()
-    for text in ["一", "二", "三", "四", "一"]:
-        parse(model, text)
-    assert model.graph_runner.runs == 5  # 一 was dropped to make room for 四
-    assert len(nlu_cache.cache_for(model, 3)._results) == 3
+    cache = nlu_cache.ParseCache("model-1", str, size=3)
+    for text in ["一", "二", "三", "四"]:
+        cache.put(cache.key(text), {"text": text})
+    assert cache.get(cache.key("一")) is None  # dropped to make room for 四
+    assert cache.get(cache.key("四")) == {"text": "四"} and len(cache._results) == 3
