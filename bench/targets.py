@@ -21,11 +21,13 @@ BASELINE: dict[str, Any] = {
         "rasa_rss_mb": 1220,
     },
     "shared": {
-        "source": "main d57f755, 2 cores shared (load average 3–5), 20 s per level",
-        "turns_per_second": {1: 12.83, 10: 14.73, 50: 12.68},
-        "p50_ms": {1: 77.7, 10: 579.1, 50: 3503.4},
-        "p95_ms": {1: 116.7, 10: 1307.9, 50: 8366.6},
-        "curve": {"1–40": 123.9, "161–200": 618.9, "last_over_first": 5.0},
+        "source": "main d57f755, 2 cores shared (load average 4–6), 20 s per level",
+        "turns_per_second": {1: 7.19, 10: 11.27, 50: 6.31},
+        "p50_ms": {1: 131.9, 10: 776.8, 50: 6139.7},
+        "p95_ms": {1: 204.3, 10: 1536.2, 50: 21098.5},
+        # CPU time of the Rasa process per turn: what other load on the machine hardly changes
+        "rasa_cpu_ms": {1: 56.1, 10: 52.8, 50: 56.3},
+        "curve": {"1–40": 181.3, "161–200": 880.5, "last_over_first": 4.86, "cpu_last_over_first": 4.67},
     },
 }
 SATURATED = BASELINE["quiet"]["turns_per_second"][20]  # "today's turns/s" of the issue
@@ -117,7 +119,9 @@ def render(report: dict) -> list[str]:
         f"(p50 {quiet['p50_ms'][1]:.0f} ms), 20 visitors {quiet['turns_per_second'][20]} turns/s, curve "
         f"×{quiet['curve']['last_over_first']}, Rasa {quiet['rasa_rss_mb']} MB. {shared['source']}: "
         + ", ".join(f"{n} visitors {rate} turns/s" for n, rate in shared["turns_per_second"].items())
-        + f", curve ×{shared['curve']['last_over_first']}.",
+        + ", Rasa CPU per turn "
+        + " / ".join(f"{ms}" for ms in shared["rasa_cpu_ms"].values())
+        + f" ms, curve ×{shared['curve']['last_over_first']} (Rasa CPU ×{shared['curve']['cpu_last_over_first']}).",
     ]
     curves = [
         (name, report[key]["curve"])
