@@ -203,9 +203,10 @@ def forget_token(url: str, open_kfid: str, token: str) -> None:
 
 
 def take_message(url: str, open_kfid: str, msgid: str, holder: str, skipped: bool = False) -> Optional[dict]:
-    """Take a message to handle; None when it is done, skipped, or taken by a live holder.
+    """Take a message to handle; None when it is done or skipped.
 
-    Returns ``{"reply": …}``: the answer kept from a holder that died before sending it (or None).
+    Returns ``{"reply": …}``: the answer kept from a holder that died before sending it (or None), or
+    ``{"busy": True}`` when a live holder has it.
     """
     now = time.time()
     status = "skipped" if skipped else "taken"
@@ -223,9 +224,9 @@ def take_message(url: str, open_kfid: str, msgid: str, holder: str, skipped: boo
             )
             .values(holder=holder, lease_until=now + LEASE)
         ).rowcount
-        if not taken:
-            return None
         row = session.get(KFMessage, (open_kfid, msgid))
+        if not taken:
+            return {"busy": True} if row is not None and row.status in ("taken", "answered") else None
         if skipped:
             row.status = "skipped"
             return None

@@ -242,20 +242,24 @@ class KFWorker:
 
         async def one_visitor(batch: list[dict[str, Any]]) -> None:
             for item in batch:
-                await self._handle(open_kfid, item, skip_before)
+                if not await self._handle(open_kfid, item, skip_before):
+                    return  # an earlier message is still in hand: the later ones wait, in order
 
         await asyncio.gather(*(one_visitor(batch) for batch in by_visitor.values()))
 
-    async def _handle(self, open_kfid: str, item: dict[str, Any], skip_before: float) -> None:
+    async def _handle(self, open_kfid: str, item: dict[str, Any], skip_before: float) -> bool:
+        """Handle one message unless done before; False while it is in another process's (or a retry's) hands."""
         msgid = str(item.get("msgid") or "")
         if not ID.fullmatch(msgid):
             logger.warning("WeCom KF: message without a usable msgid ignored")
-            return
+            return True
         send_time = _number(item.get("send_time"))
-        backlog = send_time < skip_before
+        backlog = send_time < int(skip_before)  # WeChat's send_time is in whole seconds
         taken = await self._run(store.take_message, self.url, open_kfid, msgid, self.holder, backlog)
         if taken is None:
-            return  # done before, skipped as backlog, or handled by a live process now
+            return True  # done before, or skipped as backlog
+        if taken.get("busy"):
+            return False
         try:
             if taken["reply"] is not None:
                 await self._deliver(open_kfid, msgid, taken["reply"])
@@ -264,7 +268,7 @@ class KFWorker:
         except KFError as exc:
             if exc.errcode is None:  # WeChat unreachable: leave it taken; it is pulled again later
                 logger.warning("WeCom KF: message %s left for the next pull (%s)", msgid[:8], exc)
-                return
+                return False
             logger.warning("WeCom KF: message %s: %s", msgid[:8], exc)
             await self._problem(_visitor_of(item), open_kfid, "api", "接口调用失败，消息未处理", exc.errcode)
         except Exception:
@@ -272,6 +276,7 @@ class KFWorker:
             logger.exception("WeCom KF: message %s could not be handled", msgid[:8])
             await self._problem(_visitor_of(item), open_kfid, "api", "消息处理出错，未回答")
         await self._run(store.done, self.url, open_kfid, msgid)
+        return True
 
     # ---------- what a message is
 
@@ -306,7 +311,7 @@ class KFWorker:
         bodies, payloads = render(messages)
         wechat_store.remember_choices(self.url, _choice_key(external_userid), payloads)
         if await self._run(self._handoff_requested, external_userid):
-            await self._hand_to_human(open_kfid, msgid, external_userid, bodies)
+            await self._hand_to_human(open_kfid, msgid, external_userid, bodies, state)
             return
         await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state)
 
@@ -392,7 +397,7 @@ class KFWorker:
             handoff = handoffs.open_handoff(external_userid, session=session)
             return handoff is not None and handoff.status == "queued" and handoff.agent is None
 
-    async def _hand_to_human(self, open_kfid: str, msgid: str, external_userid: str, bodies: list) -> None:
+    async def _hand_to_human(self, open_kfid: str, msgid: str, external_userid: str, bodies: list, state: int) -> None:
         """「转人工」: to a receiving servicer (state 3), else to the console's desk or WeCom's queue."""
         servicer = None
         try:
@@ -404,7 +409,7 @@ class KFWorker:
             logger.warning("WeCom KF: servicer list unavailable (%s)", exc)
         target = STATE_SERVING if servicer else (STATE_QUEUED if self.queue == "wecom" else None)
         if target is None:  # the console's desk: the session stays with the assistant, staff answer through it
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], STATE_BOT, notice=True)
+            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state, notice=True)
             return
         code = ""
         try:
@@ -412,7 +417,7 @@ class KFWorker:
         except KFError as exc:
             logger.warning("WeCom KF: handoff of %s refused (%s)", mask(external_userid), exc)
             await self._problem(external_userid, open_kfid, "api", "转人工失败，仍由助手接待", exc.errcode)
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], STATE_BOT, notice=True)
+            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state, notice=True)
             return
         await self._human_holds(open_kfid, external_userid, target, servicer)
         if code:
