@@ -83,6 +83,9 @@ PRIVATE = {
     "WECHAT_TOKEN": ("rasa",),
     "WECHAT_APP_SECRET": ("rasa",),
     "WECHAT_AES_KEY": ("rasa",),
+    "WECOM_KF_SECRET": ("rasa",),
+    "WECOM_KF_TOKEN": ("rasa",),
+    "WECOM_KF_AES_KEY": ("rasa",),
     "SMTP_PASSWORD": ("notifier",),
     # the robot's key is in the URL; only the notifier knows where notifications go
     "WECOM_WEBHOOK_URL": ("notifier",),

@@ -95,3 +95,55 @@ async def settle(*workers: KFWorker, check: Optional[Callable[[], bool]] = None,
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the KF workers did not settle in time")
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something true; that value. Fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {getattr(check, '__name__', check)}")
+        time.sleep(interval)
+
+
+class KFChat:
+    """One WeChat user talking to the running stack through 微信客服 (the fake KF API and signed callbacks)."""
+
+    def __init__(self, webhook: str, fake: FakeWeComKF, account: str) -> None:
+        import requests
+
+        self.requests, self.webhook, self.fake, self.account = requests, webhook, fake, account
+        from tests.support.fake_wecom_kf import visitor
+
+        self.user = visitor()
+
+    def nudge(self) -> None:
+        response = self.requests.post(self.webhook, **self.fake.callback(self.account), timeout=10)
+        assert (response.status_code, response.text) == (200, "success")
+
+    def received(self) -> list[dict[str, Any]]:
+        return self.fake.to(self.user)
+
+    def answer_to(self, act: Callable[[], Any], timeout: float = 60) -> dict[str, Any]:
+        """Do ``act`` (something the user does), send the callback, return the one message that comes back."""
+        before = len(self.received())
+        act()
+        self.nudge()
+        return wait_for(lambda: self.received()[before:], timeout)[-1]
+
+    def say(self, text: str, menu_id: str = "") -> dict[str, Any]:
+        return self.answer_to(lambda: self.fake.says(self.account, self.user, text, menu_id=menu_id))
+
+
+def text_of(message: dict[str, Any]) -> str:
+    if message.get("msgtype") == "msgmenu":
+        menu = message["msgmenu"]
+        return "\n".join([menu.get("head_content") or ""] + [i["click"]["content"] for i in menu["list"]])
+    return str(message["text"]["content"])
+
+
+def menu_ids(message: dict[str, Any]) -> list[str]:
+    return [i["click"]["id"] for i in (message.get("msgmenu") or {}).get("list") or []]
