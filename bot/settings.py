@@ -269,8 +269,14 @@ KF_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")  # EncodingAESKey: 43 characters, ba
 KF_CORP_ID = re.compile(r"[A-Za-z0-9_-]{4,64}")
 
 
-def _wecom_kf(env: Mapping[str, str]) -> WeComKF:
-    """The KF channel's settings: all four credentials or none (the channel is then off)."""
+def _wecom_kf(env: Mapping[str, str], service: str) -> WeComKF:
+    """The KF channel's settings: all four credentials or none (the channel is then off).
+
+    Only Rasa (and a process that is no service: the launcher, ``python -m bot.kf``) runs the channel; the
+    other services get no KF secrets from the launcher and need none.
+    """
+    if service not in ("", "rasa"):
+        return WeComKF()
     values = {name: (env.get(name) or "").strip() for name in KF_NAMES}
     given = [name for name, value in values.items() if value]
     if given and len(given) < len(KF_NAMES):
@@ -392,7 +398,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         handoff_max_per_address=_count(env, "HANDOFF_MAX_PER_ADDRESS", 2),
         notifiers=_notifiers(env),
         wechat=_wechat(env),
-        wecom_kf=_wecom_kf(env),
+        wecom_kf=_wecom_kf(env, service),
     )
 
 
