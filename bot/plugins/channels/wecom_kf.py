@@ -616,7 +616,7 @@ class WeComKFInput(InputChannel):
         self.kf = self.config.wecom_kf
         self.worker: Optional[KFWorker] = None
         if not self.kf.enabled:
-            logger.info("WeCom KF channel is off: WECOM_KF_CORP_ID, _SECRET, _TOKEN and _AES_KEY are not set")
+            logger.warning("WeCom KF channel is off: WECOM_KF_CORP_ID, _SECRET, _TOKEN and _AES_KEY are not set")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return KFOutput(self.worker) if self.worker is not None else None
