@@ -423,6 +423,16 @@ def problem(
         )
 
 
+def forget(url: str, external_userids: list[str]) -> None:
+    """Drop what is kept about these visitors (retention): their scene, state and undelivered messages."""
+    from bot.store import wechat
+
+    with db.session_scope(url) as session:
+        session.execute(delete(KFVisitor).where(KFVisitor.external_userid.in_(external_userids)))
+        session.execute(delete(KFProblem).where(KFProblem.external_userid.in_(external_userids)))
+    wechat.forget(url, [f"kf:{external_userid}" for external_userid in external_userids])
+
+
 def problems(url: str, external_userid: Optional[str] = None, limit: int = 200) -> list[dict[str, Any]]:
     with db.session_scope(url) as session:
         query = select(KFProblem).order_by(KFProblem.id.desc()).limit(limit)

@@ -72,6 +72,7 @@ SYNC_TOKEN = re.compile(r"[A-Za-z0-9_=+/-]{1,256}")
 WELCOME_WINDOW = 20  # seconds a welcome_code is valid
 SYNC_TOKEN_LIFE = 600
 RETRY_AFTER = 15.0  # seconds after which a pull that could not finish is tried again
+PRUNE_EVERY = 3600  # seconds between clean-ups of message rows sync_msg can no longer return
 BACKLOG_GRACE = 60  # an account first seen through a callback: the message that caused it is newer than this
 STATE_SERVING, STATE_QUEUED, STATE_ENDED, STATE_BOT = 3, 2, 4, 1
 PLEASE_TYPE = "您好，目前只能识别文字消息。请直接输入您关于呼叫中心许可证的问题，例如「全网和地网有什么区别」。"
@@ -137,6 +138,7 @@ class KFWorker:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._retries: list[asyncio.TimerHandle] = []
         self.retry_after = RETRY_AFTER
+        self._pruned = time.monotonic()
 
     def close(self) -> None:
         """Stop pulling in this process (what it had taken is taken again by others when its lease ends)."""
@@ -190,7 +192,10 @@ class KFWorker:
         while True:
             self._again.discard(open_kfid)
             if not await self._run(store.take_account, self.url, open_kfid, self.holder):
-                return  # another process pulls it; our nudge left it pending, so it pulls again
+                # another process pulls it and, seeing our nudge pending, pulls again; should it have died,
+                # its lease runs out and this retry takes over
+                self._retry(open_kfid)
+                return
             again, finished = False, False
             try:
                 finished = await self._drain(open_kfid)
@@ -199,9 +204,16 @@ class KFWorker:
             finally:
                 again = await self._run(store.release_account, self.url, open_kfid, self.holder)
             if not finished:  # WeChat unreachable, or messages held by a process that may have died
-                self._retries.append(asyncio.get_running_loop().call_later(self.retry_after, self.kick, open_kfid))
+                self._retry(open_kfid)
+            elif time.monotonic() - self._pruned > PRUNE_EVERY:
+                self._pruned = time.monotonic()
+                await self._run(store.prune, self.url)
             if not (again or open_kfid in self._again):
                 return
+
+    def _retry(self, open_kfid: str) -> None:
+        self._retries = [h for h in self._retries if not h.cancelled() and h.when() > asyncio.get_running_loop().time()]
+        self._retries.append(asyncio.get_running_loop().call_later(self.retry_after, self.kick, open_kfid))
 
     async def _drain(self, open_kfid: str) -> bool:
         """Pull and hand on every page; True when the cursor reached the end."""
@@ -432,11 +444,11 @@ class KFWorker:
             await self._run(self._append, external_userid, [{"event": "pause"}])
 
     def _desk_holds(self, external_userid: str, state: int, servicer: Optional[str]) -> None:
+        """The handoff desk shows who holds the session in WeCom; held there, it never expires on the desk."""
         with db.session_scope(self.url) as session:
             handoff = handoffs.queue_handoff(external_userid, CHANNEL, session=session)
-            if state == STATE_SERVING and servicer:
-                handoff.status, handoff.agent = "claimed", f"wecom:{servicer}"
-                handoff.claimed_at = handoff.claimed_at or db.utcnow()
+            handoff.status, handoff.agent = "claimed", f"wecom:{servicer}" if servicer else "wecom:queue"
+            handoff.claimed_at = handoff.claimed_at or db.utcnow()
 
     async def _human_left(self, open_kfid: str, msgid: str, external_userid: str, code: Any) -> None:
         await self._run(store.set_state, self.url, external_userid, open_kfid, STATE_ENDED, None)

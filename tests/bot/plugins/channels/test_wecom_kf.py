@@ -136,9 +136,11 @@ async def test_restart_mid_batch_with_repeated_callbacks_answers_each_message_on
     await settle(second, check=everyone_answered)
     for user in users:
         assert fake.texts_to(user) == [f"答：{q}" for q in sent[user]]
-    # the stalled message was asked again (the first process never answered it); nothing else twice
-    asked = [pair for pair in assistant.heard if pair != (users[0], "问题2")]
-    assert len(asked) == len(set(asked)) == 11
+    # every message reached the assistant; only those in hand when the first process died (at most one per
+    # visitor: a visitor's messages go in order) were asked again, and none of them was answered twice
+    assert set(assistant.heard) == {(u, q) for u in users for q in sent[u]}
+    assert assistant.heard.count((users[0], "问题2")) == 2
+    assert len(assistant.heard) <= 12 + len(users)
 
 
 async def test_two_instances_answer_each_message_once(make, fake, account, assistant):
@@ -405,7 +407,10 @@ async def test_handoff_without_a_servicer_waits_in_the_chosen_queue(make, fake, 
     assert fake.state_of(account, user) == (1 if queue == "console" else 2)
     assert "转接" in fake.texts_to(user)[0]
     with db.session_scope(empty_database) as session:
-        assert handoffs.open_handoff(user, session=session).status == "queued"
+        handoff = handoffs.open_handoff(user, session=session)
+        # WeCom's queue holds it: the desk shows that, and the desk's expiry leaves it alone
+        expected = ("queued", None) if queue == "console" else ("claimed", "wecom:queue")
+        assert (handoff.status, handoff.agent) == expected
 
 
 async def test_an_unreachable_api_leaves_the_message_for_later(make, fake, account):
