@@ -9,6 +9,7 @@ import requests
 
 from bot import db
 from bot.store import handoffs, leads
+from bot.store import staff as staff_store
 from tests.support.wecom_kf import KFChat, menu_ids, text_of, wait_for
 
 
@@ -77,3 +78,26 @@ def test_a_servicer_takes_over_and_gives_the_visitor_back(stack, chat, fake_weco
     with db.session_scope(stack.database_url) as session:
         assert handoffs.open_handoff(chat.user, session=session) is None
     fake_wecom_kf.servicer_list[chat.account] = []
+
+
+def test_without_a_servicer_the_console_desk_answers_through_the_assistant(stack, chat, fake_wecom_kf):
+    """WECOM_KF_QUEUE=console (the default): the session waits on the handoff desk; staff write from there."""
+    with db.session_scope(stack.database_url) as session:
+        token = staff_store.create_token(f"kf-desk-{uuid.uuid4().hex[:6]}", session=session)
+
+    def desk(method, path, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.request(method, f"{stack.web_url}/console/api{path}", headers=headers, timeout=15, **kwargs)
+
+    assert "转接" in text_of(chat.say("转人工"))
+    assert fake_wecom_kf.state_of(chat.account, chat.user) == 1  # still the assistant's: staff can write
+    queue = desk("GET", "/handoffs").json()["handoffs"]
+    assert any(h["conversation_id"] == chat.user and h["channel"] == "wecom_kf" for h in queue)
+    assert desk("POST", f"/handoffs/{chat.user}/claim").status_code == 200
+    staff_says = chat.answer_to(
+        lambda: desk("POST", f"/handoffs/{chat.user}/messages", json={"text": "您好，顾问小孙为您服务"})
+    )
+    assert text_of(staff_says) == "您好，顾问小孙为您服务"
+    back = chat.answer_to(lambda: desk("POST", f"/handoffs/{chat.user}/end"))
+    assert "人工服务已结束" in text_of(back)
+    assert "年报" in text_of(chat.say("年报什么时候报"))
