@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from rasa.core.channels.channel import UserMessage
 
@@ -78,7 +78,9 @@ class Transcript:
         return [e for who, e in self.events if who == external_userid]
 
 
-def worker(config: settings.Settings, assistant: ScriptedAssistant, transcript: Transcript) -> KFWorker:
+def worker(
+    config: settings.Settings, assistant: Callable[[UserMessage], Awaitable[Any]], transcript: Transcript
+) -> KFWorker:
     made = KFWorker(config, assistant)
     made._append = transcript  # type: ignore[method-assign]
     made.retry_after = 0.2

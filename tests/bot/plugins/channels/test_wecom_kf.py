@@ -421,3 +421,23 @@ async def test_an_unreachable_api_leaves_the_message_for_later(make, fake, accou
     kf.nudged(account, fake.sync_token())
     await settle(kf, check=lambda: fake.texts_to(user))  # pulled again after the retry delay
     assert fake.texts_to(user) == ["答：网络不好"]
+
+
+async def test_the_guard_limits_each_kf_visitor_on_its_own(empty_database, fake, account, transcript):
+    from bot.plugins.channels.guard import TOO_FAST, Guard
+
+    config = kf_settings(empty_database, fake, RATE_LIMIT_PER_SENDER="2")
+    assistant = ScriptedAssistant(empty_database)
+    kf = worker(config, Guard(config).wrap(assistant, screen_payloads=False), transcript)
+    store.account(kf.url, account, time.time() - 60)
+    hasty, calm = visitor(), visitor()
+    for number in range(3):
+        fake.says(account, hasty, f"第{number}条")
+    fake.says(account, calm, "我只问一次")
+    kf.nudged(account, fake.sync_token())
+    try:
+        await settle(kf, check=lambda: len(fake.texts_to(hasty)) == 3 and fake.texts_to(calm))
+    finally:
+        kf.close()
+    assert fake.texts_to(hasty) == ["答：第0条", "答：第1条", TOO_FAST]
+    assert fake.texts_to(calm) == ["答：我只问一次"]
