@@ -156,19 +156,31 @@ class KFWorker:
         """Know every KF account; an account new to the database has its backlog skipped, unanswered."""
         try:
             accounts = await self._run(self.api.accounts)
+            now = time.time()
+            known = []
+            for item in accounts:
+                open_kfid = str(item.get("open_kfid") or "")
+                if ID.fullmatch(open_kfid):
+                    await self._run(store.account, self.url, open_kfid, now)
+                    known.append(open_kfid)
         except KFError as exc:
             logger.warning("WeCom KF: could not list the KF accounts (%s); they are found by their callbacks", exc)
             return
-        now = time.time()
-        for item in accounts:
-            open_kfid = str(item.get("open_kfid") or "")
-            if ID.fullmatch(open_kfid):
-                await self._run(store.account, self.url, open_kfid, now)
-                self.kick(open_kfid)
+        except Exception:  # the database: the callbacks still bring every account
+            logger.exception("WeCom KF: could not record the KF accounts")
+            return
+        logger.info("WeCom KF channel on: %d KF account(s)", len(known))
+        for open_kfid in known:
+            self.kick(open_kfid)
 
     def nudged(self, open_kfid: str, token: Optional[str]) -> None:
         """A callback: keep its token, mark the account pending (whichever process pulls), pull."""
         store.nudge(self.url, open_kfid, token, time.time() - BACKLOG_GRACE)
+        self.kick(open_kfid)
+
+    async def receive(self, open_kfid: str, token: Optional[str]) -> None:
+        """``nudged`` with the database work off the event loop (the callback's request)."""
+        await self._run(store.nudge, self.url, open_kfid, token, time.time() - BACKLOG_GRACE)
         self.kick(open_kfid)
 
     def kick(self, open_kfid: str) -> None:
@@ -317,7 +329,7 @@ class KFWorker:
             return
         if text is None:
             bodies: list[dict[str, Any]] = [{"msgtype": "text", "text": {"content": PLEASE_TYPE}}]
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state)
+            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
             return
         messages = await self._turn(external_userid, text, msgid)
         bodies, payloads = render(messages)
@@ -325,7 +337,7 @@ class KFWorker:
         if await self._run(self._handoff_requested, external_userid):
             await self._hand_to_human(open_kfid, msgid, external_userid, bodies, state)
             return
-        await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state)
+        await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
 
     def _text_of(self, external_userid: str, item: dict[str, Any]) -> Optional[str]:
         """What the visitor said, for the assistant; None for what it cannot read (pictures, files …)."""
@@ -421,7 +433,7 @@ class KFWorker:
             logger.warning("WeCom KF: servicer list unavailable (%s)", exc)
         target = STATE_SERVING if servicer else (STATE_QUEUED if self.queue == "wecom" else None)
         if target is None:  # the console's desk: the session stays with the assistant, staff answer through it
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state, notice=True)
+            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
             return
         code = ""
         try:
@@ -429,7 +441,7 @@ class KFWorker:
         except KFError as exc:
             logger.warning("WeCom KF: handoff of %s refused (%s)", mask(external_userid), exc)
             await self._problem(external_userid, open_kfid, "api", "转人工失败，仍由助手接待", exc.errcode)
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, [], state, notice=True)
+            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
             return
         await self._human_holds(open_kfid, external_userid, target, servicer)
         if code:
@@ -479,29 +491,27 @@ class KFWorker:
         msgid: str,
         external_userid: str,
         bodies: list[dict[str, Any]],
-        sent: list[int],
         state: int,
         notice: bool = False,
     ) -> None:
-        reply = {"to": external_userid, "bodies": bodies, "sent": sent, "state": state, "notice": notice}
+        """Fit the answer to the visitor's budget, keep it (a retake sends it as it is), send it."""
+        if not bodies:
+            return
+        room = await self._run(store.allowance, self.url, external_userid, notice)
+        fitted = _squeeze(bodies, room)  # what the budget cannot hold is merged into one message
+        if not fitted:
+            logger.warning("WeCom KF: answer to %s held back: no messages left in its 48 h", mask(external_userid))
+            text = "\n".join(as_text(b) for b in bodies)
+            await self._problem(external_userid, open_kfid, "held", "已达5条或48小时限制，回答未发送", None, text)
+            return
+        reply = {"to": external_userid, "bodies": fitted, "sent": [], "state": state}
         await self._run(store.answered, self.url, open_kfid, msgid, reply)
         await self._deliver(open_kfid, msgid, reply)
 
     async def _deliver(self, open_kfid: str, msgid: str, reply: dict[str, Any]) -> None:
-        """Send the kept answer to ``msgid`` within the visitor's budget; parts sent before are not repeated."""
+        """Send the kept answer to ``msgid``; parts sent before a restart are not sent again."""
         external_userid, bodies = reply["to"], reply["bodies"]
-        if not bodies:
-            return
-        room = await self._run(store.allowance, self.url, external_userid, bool(reply.get("notice")))
-        room += len(reply["sent"])  # parts sent before a restart are counted in the visitor's budget already
-        if room < len(bodies):  # merge what the budget cannot hold into one message
-            bodies = _squeeze(bodies, room)
-        if not bodies:
-            logger.warning("WeCom KF: answer to %s held back: no messages left in its 48 h", mask(external_userid))
-            text = "\n".join(as_text(b) for b in reply["bodies"])
-            await self._problem(external_userid, open_kfid, "held", "已达5条或48小时限制，回答未发送", None, text)
-            return
-        if reply.get("state") == 0:
+        if reply.get("state") == 0 and not reply["sent"]:
             try:  # the assistant receives the session now (state 1): WeCom's app shows who holds it
                 await self._run(self.api.trans, open_kfid, external_userid, STATE_BOT)
             except KFError as exc:
@@ -695,8 +705,9 @@ class WeComKFInput(InputChannel):
         body = request.body or b""
         if len(body) > MAX_BODY:
             return response.text("request body too large", status=413)
+        loop = asyncio.get_running_loop()
         try:
-            nudge = self._read(request, body)
+            nudge = await loop.run_in_executor(None, self._read, request, body)
         except PermissionError as exc:
             logger.warning("WeCom KF callback refused: %s", exc)
             return response.text("invalid signature", status=403)
@@ -707,7 +718,7 @@ class WeComKFInput(InputChannel):
             return response.text("success")
         open_kfid, token = nudge
         try:
-            self.worker.nudged(open_kfid, token)
+            await self.worker.receive(open_kfid, token)
         except Exception:  # the database is down: WeCom retries the callback, nothing is lost
             logger.exception("WeCom KF: callback for %s not recorded", open_kfid[:8])
             return response.text("unavailable", status=503)

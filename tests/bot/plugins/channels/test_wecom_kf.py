@@ -78,7 +78,7 @@ async def test_first_start_skips_the_backlog_without_replies(make, fake, account
     kf = make()
     await kf.start()  # lists the accounts: this one is new to the database
     await settle(kf)
-    assert fake.to(old) == [] and assistant.heard == []
+    assert fake.to(old) == [] and old not in [sender for sender, _ in assistant.heard]
     fake.says(account, old, "现在的问题")
     kf.nudged(account, fake.sync_token())
     await settle(kf, check=lambda: fake.texts_to(old))
