@@ -159,12 +159,15 @@ def take_account(url: str, open_kfid: str, holder: str, now: Optional[float] = N
     return bool(taken)
 
 
-def renew_account(url: str, open_kfid: str, holder: str) -> None:
+def renew(url: str, holder: str) -> None:
+    """Extend the leases of everything ``holder`` has in hand (accounts it pulls, messages it handles)."""
+    until = time.time() + LEASE
     with db.session_scope(url) as session:
+        session.execute(update(KFAccount).where(KFAccount.holder == holder).values(lease_until=until))
         session.execute(
-            update(KFAccount)
-            .where(KFAccount.open_kfid == open_kfid, KFAccount.holder == holder)
-            .values(lease_until=time.time() + LEASE)
+            update(KFMessage)
+            .where(KFMessage.holder == holder, KFMessage.status.in_(("taken", "answered")))
+            .values(lease_until=until)
         )
 
 

@@ -139,6 +139,7 @@ class KFWorker:
         self._retries: list[asyncio.TimerHandle] = []
         self.retry_after = RETRY_AFTER
         self._pruned = time.monotonic()
+        self._heart: Optional[asyncio.Future[Any]] = None
 
     def close(self) -> None:
         """Stop pulling in this process (what it had taken is taken again by others when its lease ends)."""
@@ -189,12 +190,26 @@ class KFWorker:
             self._again.add(open_kfid)
             return
         self._pulling[open_kfid] = asyncio.ensure_future(self.pull(open_kfid))
+        if self._heart is None or self._heart.done():
+            self._heart = asyncio.ensure_future(self._heartbeat())
+            self._tasks.add(self._heart)
+            self._heart.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        """Keep this process's leases (accounts and messages in hand) alive while it pulls: a slow turn is
+        not taken for a dead process's."""
+        while any(not task.done() for task in self._pulling.values()):
+            await asyncio.sleep(store.LEASE / 3)
+            try:
+                await self._run(store.renew, self.url, self.holder)
+            except Exception:  # the database is away: the leases run out and others take over, as designed
+                logger.warning("WeCom KF: leases not renewed", exc_info=True)
 
     async def idle(self, timeout: float = 30) -> None:
         """Wait until nothing is being pulled or sent in this process (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            busy = [t for t in [*self._pulling.values(), *self._tasks] if not t.done()]
+            busy = [t for t in [*self._pulling.values(), *self._tasks] if not t.done() and t is not self._heart]
             if not busy:
                 return
             await asyncio.wait(busy, timeout=max(0.01, deadline - time.monotonic()))
@@ -233,7 +248,6 @@ class KFWorker:
         cursor, skip_before = row["cursor"], row["skip_before"]
         token = row["sync_token"]
         while True:
-            await self._run(store.renew_account, self.url, open_kfid, self.holder)
             try:
                 page = await self._run(self.api.sync_msg, open_kfid, cursor, token)
             except KFError as exc:
@@ -307,7 +321,8 @@ class KFWorker:
     async def _dispatch(self, open_kfid: str, msgid: str, item: dict[str, Any], send_time: float) -> None:
         origin = item.get("origin")
         if origin == 4 or item.get("msgtype") == "event":
-            await self._event(open_kfid, msgid, item.get("event") or {}, send_time)
+            event = item["event"] if isinstance(item.get("event"), dict) else {}
+            await self._event(open_kfid, msgid, event, send_time)
             return
         external_userid = str(item.get("external_userid") or "")
         if not ID.fullmatch(external_userid):
