@@ -28,7 +28,7 @@ help:
 	@echo "make test      everything the project checks (what CI runs)"
 	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, about a minute"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
-	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/ and web/)"
+	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/, actions/, web/ and the rest)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
 	@echo "make shell     talk to the bot in this terminal"
 	@echo "make facts     load data/facts/*.yml into the facts database"
@@ -47,20 +47,20 @@ system-deps:
 	@scripts/system-deps.sh
 
 facts: install
-	$(PY) -m bot.facts_loader
+	$(PY) -m tools.facts
 
 train: install
-	$(PY) -m bot.train $(if $(FORCE),--force)
+	$(PY) -m tools.train $(if $(FORCE),--force)
 
 validate: install
 	$(PY) -m rasa data validate --config bot/config.yml --domain bot/domain.yml \
 		--data data/nlu data/rules data/stories
 
 run: install
-	$(PY) -m bot.run
+	$(PY) -m services.run
 
 shell: install
-	$(PY) -m bot.run --shell
+	$(PY) -m services.run --shell
 
 test: install system-deps validate train
 	$(MAKE) --no-print-directory lint
@@ -79,7 +79,7 @@ lint: install
 	$(PY) -m mypy
 
 eval: install
-	$(PY) -m bot.evaluate
+	$(PY) -m tools.evaluate
 
 bench: install train
 	$(PY) -m bench.load

@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions import decide
+from actions import decide, eligibility_rules
 from actions.clarify import failed_just_before, offer_choices
-from bot import db, eligibility, settings
+from bot import db, settings
 from bot.store import facts
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def message_entities(tracker: Tracker) -> Dict[str, Any]:
 
 def earlier_entities(tracker: Tracker) -> List[Any]:
     """The entities of every visitor message before the latest, oldest first (this session only)."""
-    users = []
+    users: List[Any] = []
     for event in tracker.events:
         if event.get("event") == "session_started":
             users = []
@@ -62,7 +62,7 @@ def answer_capital(
     A sole trader (个体户) cannot apply whatever its capital: that comes first. What the law
     says beside the verdict (认缴, who may apply) comes from the facts too, never from the domain.
     """
-    verdict = eligibility.capital_verdict(capital, scope, fact.data)
+    verdict = eligibility_rules.capital_verdict(capital, scope, fact.data)
     paid_in = (fact.data or {}).get("paid_in") or ""
     if company_type == "个体户":
         dispatcher.utter_message(
@@ -72,14 +72,14 @@ def answer_capital(
         if not verdict.enough:
             dispatcher.utter_message(
                 response="utter_gap_capital",
-                minimum=eligibility.wan(verdict.minimum),
-                capital=eligibility.wan(verdict.capital),
+                minimum=eligibility_rules.wan(verdict.minimum),
+                capital=eligibility_rules.wan(verdict.capital),
                 paid_in=paid_in,
             )
         return
     if verdict.scope is None and verdict.local_only:
-        verdict = eligibility.capital_verdict(capital, "全网", fact.data)
-    wan = eligibility.wan
+        verdict = eligibility_rules.capital_verdict(capital, "全网", fact.data)
+    wan = eligibility_rules.wan
     common = {
         "capital": wan(verdict.capital),
         "minimum": wan(verdict.minimum),
@@ -256,6 +256,8 @@ def render(
         dispatcher.utter_message(response=decision.response)
     elif decision.kind == "consultant":
         dispatcher.utter_message(response="utter_clarify_consultant")
+    elif decision.kind == "form":
+        pass  # the form reads the message and asks again with its own hint
     else:
         offer_choices(dispatcher, decision.candidates, session)
     return []

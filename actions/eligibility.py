@@ -16,8 +16,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions import eligibility_rules
 from actions.answer import gap_text
-from bot import db, eligibility, settings
+from actions.tracker import latest_intent
+from bot import db, settings
 from bot.store import facts
 
 FORM_SLOTS = ["licence_scope", "company_type", "capital", "on_blacklist", "has_premises"]
@@ -84,7 +86,7 @@ class ValidateEligibilityForm(FormValidationAction):
             return {}
         if any(e.get("entity") == "capital" for e in tracker.latest_message.get("entities") or []):
             return {}  # the entity mapping fills it
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        intent = latest_intent(tracker)
         text = tracker.latest_message.get("text") or ""
         if intent.startswith("ask_") or intent == "stop" or text.startswith("/"):
             return {}  # a question or a stop: let the rules answer it
@@ -101,7 +103,7 @@ class ValidateEligibilityForm(FormValidationAction):
     def validate_licence_scope(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return {"licence_scope": value if value in eligibility.SCOPE_KEYS else None}
+        return {"licence_scope": value if value in eligibility_rules.SCOPE_KEYS else None}
 
 
 class ActionEligibilityResult(Action):
@@ -123,7 +125,7 @@ class ActionEligibilityResult(Action):
                 if capital_fact is None or conditions is None:
                     dispatcher.utter_message(response="utter_fact_missing", contact=config.consultant_contact)
                     return []
-                verdict = eligibility.capital_verdict(capital, scope, capital_fact.data)
+                verdict = eligibility_rules.capital_verdict(capital, scope, capital_fact.data)
                 source = conditions.source_text
                 # what the law says in the gap lines comes from the facts (staff edit it there)
                 says = {name: gap_text(name, conditions) for name in ("company", "blacklist", "premises")}
@@ -131,7 +133,7 @@ class ActionEligibilityResult(Action):
         except SQLAlchemyError:
             dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
             return []
-        wan = eligibility.wan
+        wan = eligibility_rules.wan
         gaps = []
         if tracker.get_slot("company_type") == "个体户":
             gaps.append(("utter_gap_company", {"gap": says["company"]}))

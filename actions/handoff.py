@@ -89,7 +89,7 @@ class ActionRequestHandoff(Action):
                     )
         except SQLAlchemyError:
             logger.exception("could not queue the handoff")
-            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
+            dispatcher.utter_message(response="utter_handoff_unavailable", contact=config.consultant_contact)
             return []
         if full:
             logger.warning("handoff queue full: %s… offered the lead form", str(tracker.sender_id)[:6])

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.tracker import latest_intent
 from bot import db, settings
 from bot.store import facts, leads
 
@@ -28,7 +29,7 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 
 def _answer_text(tracker: Tracker) -> Optional[str]:
     """The latest message as an answer, or None when it is a question or a command."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+    intent = latest_intent(tracker)
     text = (tracker.latest_message.get("text") or "").strip()
     if not text or text.startswith("/") or intent == "stop":
         return None
@@ -110,7 +111,7 @@ class ValidateLeadForm(FormValidationAction):
         if tracker.get_slot("lead_licence") is None and tracker.get_slot("licence_scope"):
             return {"lead_licence": tracker.get_slot("licence_scope")}
         if tracker.get_slot("requested_slot") == "lead_licence":
-            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            intent = latest_intent(tracker)
             text = tracker.latest_message.get("text") or ""
             if intent == "deny" or UNSURE.search(text):
                 return {"lead_licence": "不确定"}
@@ -121,7 +122,7 @@ class ValidateLeadForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "lead_note":
             return {}
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         if intent == "deny":
             return {"lead_note": "无"}
         text = _answer_text(tracker)
@@ -210,7 +211,7 @@ class ActionSubmitLead(Action):
             return reset
         if len(tracker.sender_id) > MAX_CONVERSATION_ID:
             logger.warning("lead refused: conversation id longer than %s characters", MAX_CONVERSATION_ID)
-            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
+            dispatcher.utter_message(response="utter_lead_not_saved", contact=config.consultant_contact)
             return reset
         try:
             with db.session_scope(config.database_url) as session:
@@ -248,7 +249,7 @@ class ActionSubmitLead(Action):
                 )
         except SQLAlchemyError:
             logger.exception("could not store the lead")
-            dispatcher.utter_message(response="utter_facts_unavailable", contact=config.consultant_contact)
+            dispatcher.utter_message(response="utter_lead_not_saved", contact=config.consultant_contact)
             return []
         dispatcher.utter_message(
             response="utter_lead_saved", name=name, when=when_staff_call(dt.datetime.now(dt.timezone.utc), config)

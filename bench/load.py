@@ -1,10 +1,10 @@
 """Load benchmark: realistic conversations through REST at 1, 10 and 50 concurrent visitors.
 
 Usage: ``python -m bench.load [--seconds 30] [--levels 1,10,50] [--no-baseline]``
-(``make bench`` runs it). Starts the whole stack (``python -m bot.run``) on
+(``make bench`` runs it). Starts the whole stack (``python -m services.run``) on
 free ports with fresh databases, replays the conversations below for a fixed
 time per level, then does the same with a model trained on Rasa's stock
-pipeline (tests/nlu/baseline_config.yml) on the same data, and writes
+pipeline (data/eval/baseline_config.yml) on the same data, and writes
 bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
 peak RSS of each process, start-up (model load) time and training time.
 """
@@ -27,17 +27,17 @@ from pathlib import Path
 
 import requests
 
-from bot import train
 from bot.settings import PROJECT_ROOT
 
 # the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
 # stack exactly as the tests do, so it runs from a checkout of the project, like `make bench`
 from tests.support.servers import postgres, redis_server
 from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
+from tools import train
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
-STOCK_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "baseline_config.yml"  # what `rasa init` writes
+STOCK_CONFIG = PROJECT_ROOT / "data" / "eval" / "baseline_config.yml"  # what `rasa init` writes
 
 # what visitors ask, turn by turn: FAQ, follow-ups, the eligibility form, small talk, out of scope
 CONVERSATIONS = [
@@ -49,16 +49,16 @@ CONVERSATIONS = [
     ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
 ]
 SERVICES = {
-    "rasa": "-m bot.serve rasa",
-    "actions": "-m bot.serve actions",
-    "web": "-m bot.serve web",
-    "notify": "-m bot.serve notifier",
-    "launcher": "-m bot.run",
+    "rasa": "-m services.serve rasa",
+    "actions": "-m services.serve actions",
+    "web": "-m services.serve web",
+    "notify": "-m services.serve notifier",
+    "launcher": "-m services.run",
 }
 
 
 def start_stack(model: Path, work: Path, **extra: str) -> Stack:
-    """Start `python -m bot.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
+    """Start `python -m services.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
     return start(
         work,
         {

@@ -3,7 +3,7 @@
 Known third-party chatter is silenced by name, one entry at a time, so a new warning (ours above all)
 still shows: the deprecations that the pinned libraries print at start-up, and rasa_sdk's per-turn
 「Skipping validation for `lead_…`」 (a form slot without a validate method is how our forms are meant
-to work). ``install`` runs first in every service (bot/serve.py) and in the launcher; pytest's own
+to work). ``install`` runs first in every service (services/serve.py) and in the launcher; pytest's own
 list is in pyproject.toml.
 """
 

@@ -3,7 +3,7 @@
 Every value has a development default except where noted; with
 ``APP_ENV=production`` each service's own secrets must be set explicitly.
 ``current()`` is what a running process uses: read once, and ``python -m
-bot.serve`` reads it before it starts a service, so a bad value stops the
+services.serve`` reads it before it starts a service, so a bad value stops the
 service at boot with one line, not at the first visitor. docs/settings.md
 lists every variable.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +23,55 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTACT = "请在对话中留下称呼和手机号，或在工作日 9:00–18:00 联系寅森企服在线客服，顾问会尽快与您联系"
 
 
-# Which secrets each service needs: in production exactly these must be set, and the launcher hands
-# each service only its own. ASSISTANT_SERVICE names the service (``python -m bot.serve`` sets it);
-# a process that is no service (the launcher, the console CLI) needs all of them.
+# Which secrets (and settings holding one) each service gets: the one table. The launcher hands each
+# service only its own, so a service that is broken into leaks only those (least privilege); in production
+# those of SECRETS among them must be set. ASSISTANT_SERVICE names the service (``python -m services.serve``
+# sets it); a process that is no service (the launcher, the console CLI) needs all of SECRETS.
 SERVICE_SECRETS = {
-    "rasa": ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET"),
+    "rasa": (
+        "RASA_AUTH_TOKEN",
+        "ACTION_SERVER_TOKEN",
+        "WIDGET_SECRET",
+        "WECHAT_TOKEN",
+        "WECHAT_APP_SECRET",
+        "WECHAT_AES_KEY",
+        "WECOM_KF_SECRET",
+        "WECOM_KF_TOKEN",
+        "WECOM_KF_AES_KEY",
+    ),
     "actions": ("ACTION_SERVER_TOKEN",),
     "web": ("RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"),
-    "notifier": ("RASA_AUTH_TOKEN",),
+    # the robot's key is in the URL; only the notifier knows where notifications go
+    "notifier": ("RASA_AUTH_TOKEN", "SMTP_PASSWORD", "WECOM_WEBHOOK_URL", "NOTIFY_WEBHOOK_URL"),
     "facts": (),
 }
+# the secrets every deployment has (the others in the table belong to channels it may leave out)
 SECRETS = ("RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET")
+# every variable of the table: the launcher passes none of them on unless the service is listed for it
+PRIVATE = tuple(sorted({name for names in SERVICE_SECRETS.values() for name in names}))
+# where a development run keeps the secrets it made (the widget's and the console's): var/ of the checkout
+DEVELOPMENT_SECRETS = PROJECT_ROOT / "var"
+
+
+def development_secret(name: str) -> str:
+    """The secret ``name`` of this checkout (var/<name>.secret), made on first use, so sessions survive
+    restarts in development and Rasa, the web app and the launcher agree on it."""
+    path = DEVELOPMENT_SECRETS / f"{name}.secret"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        # written private (0600 from the first byte) under a temporary name, then linked into place:
+        # no moment at which another user could read it, nor one at which it is there but empty
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process starting at the same moment made it first: use theirs
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 MIN_SECRET = 32
@@ -101,7 +140,7 @@ class WeChat:
 
 @dataclass(frozen=True)
 class WeComKF:
-    """The 微信客服 (WeCom KF) channel (read by Rasa's wecom_kf input channel and ``python -m bot.kf``)."""
+    """The 微信客服 (WeCom KF) channel (read by Rasa's wecom_kf input channel and ``python -m tools.kf``)."""
 
     corp_id: str = ""
     secret: str = ""
@@ -272,7 +311,7 @@ KF_CORP_ID = re.compile(r"[A-Za-z0-9_-]{4,64}")
 def _wecom_kf(env: Mapping[str, str], service: str) -> WeComKF:
     """The KF channel's settings: all four credentials or none (the channel is then off).
 
-    Only Rasa (and a process that is no service: the launcher, ``python -m bot.kf``) runs the channel; the
+    Only Rasa (and a process that is no service: the launcher, ``python -m tools.kf``) runs the channel; the
     other services get no KF secrets from the launcher and need none.
     """
     if service not in ("", "rasa"):
@@ -335,7 +374,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     service = env.get("ASSISTANT_SERVICE", "")
     if service and service not in SERVICE_SECRETS:
         raise SettingsError(f"ASSISTANT_SERVICE must be one of {', '.join(SERVICE_SECRETS)}, got {service!r}")
-    required = ["DATABASE_URL", *(SERVICE_SECRETS[service] if service else SECRETS)] if production else []
+    own = [name for name in SERVICE_SECRETS[service] if name in SECRETS] if service else list(SECRETS)
+    required = ["DATABASE_URL", *own] if production else []
     missing = [name for name in required if not env.get(name)]
     if missing:
         raise SettingsError("APP_ENV=production requires " + ", ".join(missing))

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from bot import db, facts_loader, migrate, settings
+from bot import db, migrate, settings
+from bot.facts_files import loader as facts_loader
 from bot.store import leads, staff
 from tests.support import servers
 from tests.support.browser import ARGS, CHROMIUM, MISSING, chromium_missing
@@ -170,7 +171,7 @@ def fake_wecom_kf():
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, fake_wechat, fake_wecom_kf, webhook_sink):
-    """The stack shared by the whole run (`python -m bot.run` on free ports): never kill its processes."""
+    """The stack shared by the whole run (`python -m services.run` on free ports): never kill its processes."""
     with running(
         tmp_path_factory.mktemp("stack"),
         fake_wechat.base,

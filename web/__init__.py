@@ -6,37 +6,12 @@ tests pass their own settings.
 
 from __future__ import annotations
 
-import os
-import secrets
-
 from flask import Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from bot import settings as settings_module
+from bot import widget_session
 from bot.ratelimit import RateLimiter
-
-VAR = settings_module.PROJECT_ROOT / "var"
-
-
-def _development_secret(name: str) -> str:
-    """Keep one random secret per checkout so sessions survive restarts in development."""
-    path = VAR / f"{name}.secret"
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        # written private (0600 from the first byte) under a temporary name, then linked into place:
-        # no moment at which another user could read it, nor one at which it is there but empty
-        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process starting at the same moment made it first: use theirs
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
 
 # the console: own scripts and styles only, never framed (N6, I1)
 CONSOLE_POLICY = (
@@ -90,8 +65,8 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
     config = config or settings_module.load()
     app = Flask(__name__, static_folder=None)
     app.config["SETTINGS"] = config
-    app.config["WIDGET_SECRET"] = config.widget_secret or _development_secret("widget")
-    app.config["SECRET_KEY"] = config.console_secret or _development_secret("console")
+    app.config["WIDGET_SECRET"] = widget_session.secret(config)
+    app.config["SECRET_KEY"] = config.console_secret or settings_module.development_secret("console")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -109,12 +84,13 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
             app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count
         )
 
-    from web import widget
+    from web import filters, widget
     from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads, wecom_kf
 
     for module in (widget, api, auth, conversations, leads, facts, improve, handoff, dashboard, wecom_kf):
         app.register_blueprint(module.bp)
 
+    filters.register(app)
     app.after_request(security_headers)
 
     @app.errorhandler(RecursionError)

@@ -9,10 +9,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from bot import rasa_api
-from bot.plugins.channels import widget_session
-from bot.plugins.channels.widget_session import SESSION_ID
+from bot import rasa_api, widget_session
 from bot.store.conversations import Feedback
+from bot.widget_session import SESSION_ID
 from web import context
 
 bp = Blueprint("widget", __name__)

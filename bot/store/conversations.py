@@ -462,7 +462,11 @@ def dashboard(*, session: Session, days: int = 30, now: Optional[dt.datetime] = 
     now = now or db.utcnow()
     since = now - dt.timedelta(days=days)
     s = ConversationSummary
-    day = sa.func.date(s.first_at)
+    # days as staff in China count them (UTC+8, no summer time): a conversation at 01:00 belongs to that day
+    if session.get_bind().dialect.name == "sqlite":
+        day = sa.func.date(s.first_at, "+8 hours")
+    else:
+        day = sa.func.date(s.first_at + sa.literal_column("interval '8 hours'", sa.Interval))
     per_day = session.execute(
         select(day, s.channel, sa.func.count()).where(s.first_at >= since).group_by(day, s.channel).order_by(day)
     ).all()

@@ -1,7 +1,7 @@
 """Leads and the notification outbox: models and queries.
 
 A lead and its notifications are written in one transaction (the outbox
-pattern): the notifier (bot/notify.py) delivers the rows later, so a failing
+pattern): the notifier (notifier/worker.py) delivers the rows later, so a failing
 notifier never loses a lead. Query functions take an explicit ``session``.
 """
 
@@ -20,6 +20,8 @@ from bot.db import Base, utcnow
 logger = logging.getLogger(__name__)
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
+# what staff read for each status (the console is in Chinese; the API keeps the codes)
+STATUS_LABELS = {"new": "新线索", "contacted": "已联系", "qualified": "有意向", "won": "已成交", "lost": "已流失"}
 DEDUPE_WINDOW = dt.timedelta(hours=24)
 # staff notifications: a phone number pings staff at most NOTIFY_PER_PHONE times an hour, and all leads
 # together at most ``hourly_limit`` times (NOTIFY_MAX_PER_HOUR); past that leads are stored and listed only

@@ -6,7 +6,8 @@
   and the reply given, so retries get the same answer;
 - the numbered options last offered to each follower;
 - the access token, as a wechatpy session storage (one token for all
-  processes, refreshed before it expires).
+  processes, refreshed before it expires; the API client is
+  bot/plugins/channels/wechat_api.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import asyncio
 import datetime as dt
 import hmac
 import json
-import threading
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import Any, List, Optional
 
 from sqlalchemy import Column, DateTime, Float, String, Text, delete
 from sqlalchemy.exc import IntegrityError
@@ -25,13 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from bot import db
 from bot.db import Base, utcnow
 
-if TYPE_CHECKING:  # wechatpy is imported by the WeChat channel alone
-    from wechatpy.client import WeChatClient
 KEEP = dt.timedelta(days=1)
 # a timestamp is accepted for 5 minutes either side of now: remember its nonce for longer than that
 SEEN_KEEP = dt.timedelta(minutes=15)
 REFRESH_MARGIN = 300  # seconds before expiry when a token counts as expired
-UNDELIVERABLE = {45015, 45047, 43004, 40003}  # outside the 48 h window, too many, unsubscribed, bad openid
 
 
 class ProcessedMessage(Base):
@@ -173,41 +170,3 @@ class SqlSessionStorage:
     def delete(self, key: str) -> None:
         with db.session_scope(self.url) as session:
             session.execute(delete(SharedValue).where(SharedValue.key == key))
-
-
-class Undeliverable(Exception):
-    """WeChat refuses this message for good (e.g. 45015: the follower has been silent for 48 h)."""
-
-
-_token_lock = threading.Lock()
-
-
-def client(app_id: str, secret: str, api_base: str, url: str) -> WeChatClient:
-    """A WeChat API client whose token lives in the database (one per process is fine)."""
-    from wechatpy.client import WeChatClient
-
-    class Client(WeChatClient):
-        API_BASE_URL = api_base
-
-        def fetch_access_token(self) -> dict[str, Any]:
-            # called when the shared token is missing, near expiry, or refused (40001):
-            # one fetch at a time in this process, the database shares the result
-            with _token_lock:
-                return self._fetch_access_token(
-                    url=api_base + "token",
-                    params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-                )
-
-    return Client(app_id, secret, session=SqlSessionStorage(url), timeout=5)
-
-
-def send_text(api: WeChatClient, openid: str, text: str) -> None:
-    """Send one customer-service text message; raise Undeliverable for permanent refusals."""
-    from wechatpy.exceptions import WeChatClientException
-
-    try:
-        api.message.send_text(openid, text)
-    except WeChatClientException as exc:
-        if exc.errcode in UNDELIVERABLE:  # errmsg is WeChat's text: keep the code only
-            raise Undeliverable(f"errcode {exc.errcode}") from None
-        raise  # wechatpy already refreshed the token once on 40001/42001; the caller retries

@@ -9,11 +9,13 @@ import yaml
 
 from actions.decide import HONEST_REPLIES
 from bot import db
-from bot.facts_loader import FactsFileError, export_facts, load_facts, main, read_facts
+from bot.facts_files.loader import FactsFileError, load_facts, read_facts
+from bot.facts_files.writer import export_facts
 from bot.settings import PROJECT_ROOT
 from bot.store import facts
 from bot.store.facts import fold_whitespace, get_fact
 from tests.support.facts_files import GOOD, write
+from tools.facts import main
 
 
 @pytest.fixture
@@ -143,7 +145,7 @@ def facts_loader_dir():
     ],
 )
 def test_folded_yaml_lines_join_without_spaces_between_chinese(raw, folded):
-    from bot.facts_loader import fold_whitespace
+    from bot.store.facts import fold_whitespace
 
     assert fold_whitespace(raw) == folded
 

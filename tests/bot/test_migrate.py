@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bot import db, facts_loader, migrate, settings
+from bot import db, migrate, settings
+from bot.facts_files import loader as facts_loader
 from bot.settings import PROJECT_ROOT
 from bot.store import facts, leads, staff
 from tests.support.databases import FACTS_DIR
@@ -130,7 +131,7 @@ def test_a_new_database_gets_exactly_the_models_schema(empty_database):
 def test_the_command_upgrades_and_reports(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "bot.migrate", "--url", url],
+        [sys.executable, "-m", "tools.migrate", "--url", url],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -139,7 +140,7 @@ def test_the_command_upgrades_and_reports(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"revision {migrate.head()}" in done.stdout
     current = subprocess.run(
-        [sys.executable, "-m", "bot.migrate", "current", "--url", url],
+        [sys.executable, "-m", "tools.migrate", "current", "--url", url],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -150,7 +151,7 @@ def test_the_command_upgrades_and_reports(tmp_path):
 
 def test_an_unreachable_database_is_one_clear_line():
     done = subprocess.run(
-        [sys.executable, "-m", "bot.migrate", "--url", "postgresql://nobody@127.0.0.1:9/none"],
+        [sys.executable, "-m", "tools.migrate", "--url", "postgresql://nobody@127.0.0.1:9/none"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -163,7 +164,7 @@ def test_an_unreachable_database_is_one_clear_line():
 @pytest.mark.stack
 def test_two_instances_migrating_postgresql_at_once_both_succeed():
     with postgres("migrations") as url:
-        command = [sys.executable, "-m", "bot.migrate", "--url", url]
+        command = [sys.executable, "-m", "tools.migrate", "--url", url]
         runs = [
             subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)

@@ -1,5 +1,7 @@
 """Settings come from the environment; production has no secret defaults."""
 
+import os
+
 import pytest
 
 from bot import settings
@@ -120,3 +122,21 @@ def test_the_notifier_alone_reads_the_channels_and_a_process_reads_its_settings_
     first = settings.current()
     monkeypatch.setenv("CONSULTANT_CONTACT", "第二次")
     assert settings.current() is first and first.consultant_contact == "第一次"
+
+
+def test_development_secret_files_are_private_from_the_start(monkeypatch, tmp_path):
+    """F15: var/ is 0700 and a secret file 0600 even under a permissive umask; racing starters agree."""
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(settings, "DEVELOPMENT_SECRETS", tmp_path / "var")
+    old = os.umask(0o022)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            values = set(pool.map(lambda _: settings.development_secret("widget"), range(16)))
+    finally:
+        os.umask(old)
+    assert len(values) == 1 and len(values.pop()) == 64
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "var" / "widget.secret").stat().st_mode) == 0o600
+    assert [p.name for p in (tmp_path / "var").iterdir()] == ["widget.secret"]  # no drafts left behind

@@ -57,12 +57,12 @@ def test_compose_requires_every_secret_and_runs_several_rasa_instances_on_shared
 
 
 def test_compose_keeps_secrets_off_command_lines_and_gives_each_service_only_its_own():
-    """N3, F15, F2: every service starts through bot.serve; no token in argv; least privilege; action server guarded."""
+    """N3, F15, F2: services start through services.serve; no token in argv; least privilege; guarded actions."""
     text = (DEPLOY / "compose.yml").read_text()
     assert "--auth-token" not in text and "--requirepass" not in text and "-a " not in text
     services = yaml.safe_load(text)["services"]
     for name, serve in (("rasa", "rasa"), ("actions", "actions"), ("web", "web"), ("notify", "notifier")):
-        assert services[name]["command"] == ["python", "-m", "bot.serve", serve]
+        assert services[name]["command"] == ["python", "-m", "services.serve", serve]
     for name, own in OWN_SECRETS.items():
         env = services[name]["environment"]
         assert env["ASSISTANT_SERVICE"] == {"notify": "notifier"}.get(name, name)
@@ -101,7 +101,7 @@ def test_dockerfile_copies_only_what_the_image_needs():
     for name in copied:
         assert (PROJECT_ROOT / name).exists(), name
     assert "--auth-token" not in text
-    assert 'CMD ["python", "-m", "bot.serve", "rasa"]' in text
+    assert 'CMD ["python", "-m", "services.serve", "rasa"]' in text
 
 
 def test_nginx_exposes_the_widget_socket_and_webhooks_but_not_the_rasa_api():
@@ -127,14 +127,14 @@ def test_helm_values_take_secrets_from_a_kubernetes_secret_and_scale_rasa():
 def test_helm_starts_services_through_bot_serve_with_the_action_token_and_no_token_in_argv():
     """N3, F2, F15: Rasa's args replace the chart's defaults (which carry --auth-token); actions hold one secret."""
     rasa = yaml.safe_load((DEPLOY / "helm" / "rasa-values.yml").read_text())
-    assert rasa["command"] == ["python", "-m", "bot.serve"] and rasa["args"][0] == "rasa"
+    assert rasa["command"] == ["python", "-m", "services.serve"] and rasa["args"][0] == "rasa"
     assert "--auth-token" not in " ".join(rasa["args"])
     action = rasa["applicationSettings"]["endpoints"]["additionalEndpoints"]["action_endpoint"]
     assert action["headers"] == {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
     assert "action" not in rasa["applicationSettings"]["endpoints"]  # no second, header-less action endpoint
     assert rasa["rasa-action-server"]["install"] is False
     actions = yaml.safe_load((DEPLOY / "helm" / "action-server-values.yml").read_text())
-    assert actions["command"] == ["python", "-m", "bot.serve"] and actions["args"] == ["actions"]
+    assert actions["command"] == ["python", "-m", "services.serve"] and actions["args"] == ["actions"]
     env = {e["name"]: e for e in actions["extraEnv"]}
     assert env["ASSISTANT_SERVICE"]["value"] == "actions" and env["ACTION_HOST"]["value"] == "0.0.0.0"
     secrets = {name for name, e in env.items() if "valueFrom" in e}
@@ -172,8 +172,9 @@ def _kubernetes_env(entries: list, secret: dict) -> dict:
 
 def _lead_reaches_the_notifier(action_env: dict, notifier_env: dict, database_url: str, sink) -> dict:
     """Queue a lead with the action server's settings, deliver with the notifier's; return what the sink got."""
-    from bot import db, notify, settings
+    from bot import db, settings
     from bot.store import leads
+    from notifier import worker as notify
 
     queued = settings.load({**action_env, "DATABASE_URL": database_url})
     assert not queued.notifiers.channels  # the action server knows no channel …
@@ -228,7 +229,7 @@ def test_kubernetes_lead_reaches_the_notifier(empty_database, webhook_sink):
     )
     manifest = yaml.safe_load((DEPLOY / "helm" / "notifier.yml").read_text())
     [container] = manifest["spec"]["template"]["spec"]["containers"]
-    assert container["command"] == ["python", "-m", "bot.serve", "notifier"]
+    assert container["command"] == ["python", "-m", "services.serve", "notifier"]
     notifier = _kubernetes_env(container["env"], secret)
     assert "NOTIFY_WEBHOOK_URL" not in actions and notifier["ASSISTANT_SERVICE"] == "notifier"
     _lead_reaches_the_notifier(actions, notifier, empty_database, webhook_sink)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.plugins.channels import widget_session
+from bot import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST
 from tests.support.wechat import reply_text, signed, text_xml
 

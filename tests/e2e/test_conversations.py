@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from bot import train
 from bot.settings import PROJECT_ROOT
+from tools import train
 
 
 def test_stories_pass(stack, tmp_path):

@@ -2,7 +2,7 @@
 
 Issue #15: a fact without a question that reaches it is knowledge the visitor never sees. Issue #19: what
 these tests assert holds for any model the training can produce. A fact's own question reaches it by
-construction (actions/decide.py); a natural question (tests/nlu/every_fact_set.yml, never trained on) is
+construction (actions/decide.py); a natural question (data/eval/every_fact_set.yml, never trained on) is
 never refused as off-topic and always gets a sourced answer or an honest offer; which fact the model picks
 for it is counted by `make eval` and gated with a margin in tests/bot/plugins/nlu/test_nlu.py. Each message
 is a fresh conversation on the REST channel (the bot message's metadata names the fact it quotes).
@@ -42,8 +42,8 @@ def database_facts(stack) -> dict:
 
 
 def natural_questions() -> list[tuple[str, str]]:
-    """(question, intent) of tests/nlu/every_fact_set.yml: one natural question per fact, and the audit's."""
-    from bot import evaluate
+    """(question, intent) of data/eval/every_fact_set.yml: one natural question per fact, and the audit's."""
+    from tools import evaluate
 
     return evaluate.read_examples(evaluate.EVERY_FACT_SET)
 
@@ -56,7 +56,7 @@ def test_every_fact_in_the_database_has_a_natural_question(stack):
 
 
 def test_questions_are_not_training_examples():
-    from bot import evaluate
+    from tools import evaluate
 
     trained = {text for text, _ in evaluate.read_examples(evaluate.NLU_DATA)}
     assert {q for q, _ in natural_questions() if q in trained} == set()

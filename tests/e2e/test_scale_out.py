@@ -21,7 +21,7 @@ import requests
 import socketio
 import sqlalchemy
 
-from bot.plugins.channels import widget_session
+from bot import widget_session
 from tests.support.fake_wecom_kf import visitor
 from tests.support.stack import launch, stop, wait_ready
 from tests.support.wecom_kf import KFChat, text_of, wait_for

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
 import requests
 
 from bot import db
-from bot.store import staff
+from bot.store import conversations, staff
 
 PASSWORD = "console attack test password"
+PHONE = "13812345678"
 
 
 def csrf(client, path="/console/login") -> str:
@@ -18,8 +20,44 @@ def csrf(client, path="/console/login") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
+def api_csrf(client) -> str:
+    """The CSRF token a logged-in page carries, for the console API's X-CSRF-Token header."""
+    return csrf(client, "/console/leads")
+
+
 def login(client, name, password):
     return client.post("/console/login", data={"username": name, "password": password, "csrf_token": csrf(client)})
+
+
+def conversation_with_a_phone(database_url: str, at: dt.datetime | None = None) -> str:
+    """Store a conversation (summary and a collected example) whose visitor wrote PHONE; return its id.
+
+    ``at`` is its first and last message (naive UTC, as the summaries keep it; default now).
+    """
+    at = at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with db.session_scope(database_url) as session:
+        session.add(
+            conversations.ConversationSummary(
+                conversation_id="s03-phone",
+                channel="rest",
+                first_at=at,
+                last_at=at,
+                user_messages=1,
+                preview=f"我的电话 {PHONE}",
+                search_text=f"\n我的电话 {PHONE}",
+                topics="",
+                tags="",
+                fell_back=False,
+                low_confidence=False,
+                reviewed=False,
+            )
+        )
+        session.add(
+            conversations.CollectedExample(
+                text=f"请打 {PHONE} 联系我", intent="request_consultant", conversation_id="s03-phone", collected_by="x"
+            )
+        )
+    return "s03-phone"
 
 
 # ---------- staff of a running stack (tests/support/stack.py): each test makes its own users and tokens

@@ -1,4 +1,4 @@
-"""The whole assistant (`python -m bot.run --no-train`) on free ports, and its processes found by PID.
+"""The whole assistant (`python -m services.run --no-train`) on free ports, and its processes found by PID.
 
 Shared by the test fixtures (tests/conftest.py) and the load benchmark (bench/load.py). Every process of a
 stack descends from its launcher: tests that kill a service find it under their own launcher's PID, never by
@@ -90,7 +90,7 @@ class Stack:
 
 
 def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) -> Stack:
-    """Start `python -m bot.run --no-train` on ``ports`` (free ones by default) with SQLite databases under
+    """Start `python -m services.run --no-train` on ``ports`` (free ones by default) with SQLite databases under
     ``work``; ``env`` adds to the environment and overrides these defaults (None: left unset). Does not wait."""
     ports = ports or Ports.free()
     given = {
@@ -109,7 +109,7 @@ def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) ->
     log = work / "stack.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.run", "--no-train"],
+            [sys.executable, "-m", "services.run", "--no-train"],
             cwd=PROJECT_ROOT,
             env=full,
             stdout=out,
@@ -234,7 +234,7 @@ def service_pid(stack: Stack, service: str, timeout: float = 30) -> int | None:
                 argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if argv[1:4] == [b"-m", b"bot.serve", service.encode()]:
+            if argv[1:4] == [b"-m", b"services.serve", service.encode()]:
                 return pid
         if time.monotonic() >= deadline:
             if timeout:

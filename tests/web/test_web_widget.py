@@ -203,23 +203,6 @@ def test_n07_the_demo_page_ignores_the_host_header(client):
     assert 'src="/widget.js"' in page and "data-server" not in page
 
 
-def test_the_rasa_channels_share_the_web_apps_development_secret(tmp_path, monkeypatch):
-    """Without WIDGET_SECRET both processes use var/widget.secret, whichever creates it first."""
-    import web
-    from bot.plugins.channels import widget_session
-
-    monkeypatch.setattr(web, "VAR", tmp_path)
-    monkeypatch.setattr(widget_session, "DEVELOPMENT_SECRET", tmp_path / "widget.secret")
-    config = settings.load({"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"})
-    first = widget_session.secret(config)  # Rasa first
-    assert len(first) == 64 and (tmp_path / "widget.secret").stat().st_mode & 0o077 == 0
-    assert create_app(config).config["WIDGET_SECRET"] == first
-    (tmp_path / "widget.secret").unlink()
-    app = create_app(config)  # the web app first
-    assert widget_session.secret(config) == app.config["WIDGET_SECRET"] != first
-    assert widget_session.secret(settings.load({"WIDGET_SECRET": "set"})) == "set"
-
-
 def test_demo_page_embeds_the_widget_with_one_script_tag(client):
     page = client.get("/").get_data(as_text=True)
     assert page.count("<script") == 1

@@ -22,41 +22,7 @@ bp = Blueprint("console_conversations", __name__, url_prefix="/console/conversat
 api = Blueprint("conversations_api", __name__)
 PAGE = 50
 TRI_STATE = {"1": True, "0": False}
-# China has kept UTC+8, without summer time, since 1991: no time zone database needed
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 QUICK_FIXES = 2  # one-click 「应答为…」 buttons per bot reply: the next intents of the visitor's ranking
-
-
-@bp.app_template_filter("china_time")
-def china_time(value: str | dt.datetime | None, full: bool = False) -> str:
-    """A UTC time (ISO text or naive datetime) as staff in China read it: 「11月29日 18:45」.
-
-    Registered for the whole app: the facts pages show version times with it too.
-    """
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            when = dt.datetime.fromisoformat(value.removesuffix("Z"))
-        except ValueError:
-            return value
-    else:
-        when = value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    local = when.astimezone(CHINA)
-    if full:
-        return local.strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
-    text = f"{local.month}月{local.day}日 {local:%H:%M}"
-    return text if local.year == dt.datetime.now(CHINA).year else f"{local.year}年{text}"
-
-
-@bp.app_template_filter("urlencode_without")
-def urlencode_without(args: MultiDict[str, str], name: str) -> str:
-    """Query string of ``args`` without ``name`` (for paging links)."""
-    from urllib.parse import urlencode
-
-    return urlencode([(k, v) for k, v in args.items(multi=True) if k != name])
 
 
 def parse_filters(args: MultiDict[str, str]) -> conversations.Filters:

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from bot import db
-from bot.store import conversations
+from bot.store import conversations, leads
 from web import context
 from web.console.auth import login_required, token_required
 from web.console.privacy import mask_deep, sees_full_phones
@@ -24,6 +24,7 @@ def figures() -> dict[str, Any]:
     conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     with db.session_scope(config.database_url) as session:
         data = conversations.dashboard(session=session)
+    data["lead_status_labels"] = leads.STATUS_LABELS  # the funnel's bars, named as staff read them
     if not sees_full_phones():  # unanswered questions are visitor text
         data["top_unanswered"] = mask_deep(data["top_unanswered"])
     return data

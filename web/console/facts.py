@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import facts_loader
+from bot.facts_files import writer as facts_files
 from bot.settings import PROJECT_ROOT
 from bot.store import facts
 from web import context
@@ -189,7 +189,7 @@ def list_view() -> ResponseReturnValue:
 def export() -> ResponseReturnValue:
     """The knowledge as data/facts/*.yml (the repository's files keep their comments), to commit."""
     with context.session() as s:
-        texts, _ = facts_loader.render_files(s.query(facts.Fact).all(), PROJECT_ROOT / "data" / "facts")
+        texts, _ = facts_files.render_files(s.query(facts.Fact).all(), PROJECT_ROOT / "data" / "facts")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in sorted(texts.items()):

@@ -7,6 +7,6 @@
     return { label: c, data: days.map(function (d) {
       var row = data.per_day.find(function (r) { return r.day === d && r.channel === c; }); return row ? row.count : 0; }) };
   }) }, options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } } });
-  new Chart(document.getElementById("funnel"), { type: "bar", data: { labels: Object.keys(data.lead_funnel),
+  new Chart(document.getElementById("funnel"), { type: "bar", data: { labels: Object.keys(data.lead_funnel).map(function (s) { return data.lead_status_labels[s] || s; }),
     datasets: [{ label: "线索", data: Object.values(data.lead_funnel) }] }, options: { indexAxis: "y" } });
 })();

@@ -14,7 +14,7 @@ channels (credentials.yml names these classes instead); what they add:
   body is a CORS "simple request" any web page can send blind), needs a
   ``sender``, and records the channel as ``rest`` whatever the body says;
 - a widget conversation opens only with its signed token
-  (bot/plugins/channels/widget_session.py): socket.io ``session_request`` carries it,
+  (bot.widget_session.py): socket.io ``session_request`` carries it,
   ``user_uttered`` is accepted only for the session its socket holds (one
   per socket), and a REST sender shaped like a widget id needs it in the
   ``X-Widget-Token`` header (or the Rasa token);
@@ -46,7 +46,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager
 
 from bot import settings as settings_module
-from bot.plugins.channels import widget_session
+from bot import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST, TRUST, TRUSTED, Guard
 from bot.rasa_api import addressable
 from bot.store.handoffs import CLIENT, client_key

@@ -40,6 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings as settings_module
+from bot.plugins.channels import wechat_api
 from bot.plugins.channels.guard import Guard, screen
 from bot.store import wechat as wechat_store
 
@@ -179,7 +180,9 @@ class WeChatInput(InputChannel):
         return WeChatCrypto(self.token, self.aes_key, self.app_id) if self.aes_key else None
 
     def _client(self) -> WeChatClient:
-        return wechat_store.client(self.app_id, self.app_secret, self.api_base, self.database_url)
+        return wechat_api.client(
+            self.app_id, self.app_secret, self.api_base, wechat_store.SqlSessionStorage(self.database_url)
+        )
 
     def _signed(self, request: Request) -> bool:
         """Whether the query carries WeChat's signature over a timestamp within MAX_SKEW of now."""
@@ -263,9 +266,9 @@ class WeChatInput(InputChannel):
         for part in parts:
             for attempt in range(4):
                 try:
-                    await loop.run_in_executor(None, partial(wechat_store.send_text, self._client(), openid, part))
+                    await loop.run_in_executor(None, partial(wechat_api.send_text, self._client(), openid, part))
                     break
-                except wechat_store.Undeliverable as exc:
+                except wechat_api.Undeliverable as exc:
                     logger.warning("WeChat message to %s not deliverable: %s", mask(openid), exc)
                     return
                 except Exception as exc:  # its text can hold the API URL (access token, app secret)

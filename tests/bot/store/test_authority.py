@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot import db
-from bot.facts_loader import FactsFileError, export_facts, load_facts, read_facts
+from bot.facts_files.loader import FactsFileError, load_facts, read_facts
+from bot.facts_files.writer import export_facts
 from bot.settings import PROJECT_ROOT
 from bot.store import authority, facts
 from tests.support.authority import FOREIGN_ANSWERS

@@ -111,7 +111,7 @@ def data_texts() -> dict:
 
     The approval rule is left out: its notes are said with the answers, rendered above.
     """
-    from bot.facts_loader import read_facts
+    from bot.facts_files.loader import read_facts
 
     return {
         row["key"]: strings({k: v for k, v in (row["data"] or {}).items() if k != "approval"})
@@ -122,7 +122,7 @@ def data_texts() -> dict:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict:
     """For every visitor case: each fact's rendered answer and its corrections (claim, current, kind)."""
-    from bot import facts_loader
+    from bot.facts_files import loader as facts_loader
 
     url = f"sqlite:///{tmp_path_factory.mktemp('consistency') / 'facts.db'}"
     facts_loader.load_facts([PROJECT_ROOT / "data" / "facts"], url)

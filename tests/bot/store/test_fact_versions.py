@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import shutil
@@ -11,11 +10,13 @@ import zipfile
 import pytest
 
 from bot import db
-from bot.facts_loader import export_facts, load_facts, main, read_facts
+from bot.facts_files.loader import load_facts, read_facts
+from bot.facts_files.writer import export_facts
 from bot.store import conversations, facts, staff
 from tests.support.console import csrf, login
 from tests.support.databases import FACTS_DIR
 from tests.support.facts_files import GOOD, write
+from tools.facts import main
 
 
 @pytest.fixture
@@ -368,17 +369,6 @@ def test_the_console_export_is_the_files_with_the_edit(app):  # noqa: F811
 
 
 # ---------- the transcript as a chat
-
-
-def test_china_time_is_how_staff_read_the_clock():
-    from web.console.conversations import china_time
-
-    year = dt.datetime.now(dt.timezone.utc).year
-    assert china_time(f"{year}-11-29T10:45:03.512345Z") == "11月29日 18:45"
-    assert china_time(dt.datetime(year, 12, 31, 16, 5)) == f"{year + 1}年1月1日 00:05"
-    assert china_time(f"{year}-11-29T10:45:03Z", full=True) == f"{year}-11-29 18:45:03（北京时间）"
-    assert china_time("2019-01-02T00:00:00Z") == "2019年1月2日 08:00"
-    assert china_time(None) == "" and china_time("not a time") == "not a time"
 
 
 def test_bubbles_know_the_message_they_answer_and_their_fact():

@@ -10,9 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import console, db, notify, settings
+from bot import db, settings
 from bot.store import leads, staff
+from notifier import worker as notify
 from tests.support.config import config_for
+from tools import staff as console
 from web import create_app
 
 

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import pytest
 import redis
 
-from bot.plugins.channels import public, widget_session
+from bot import widget_session
+from bot.plugins.channels import public
 from bot.plugins.channels.guard import BAD_REQUEST, TOO_FAST
 from tests.support.servers import redis_server
 

@@ -2,7 +2,7 @@
 
 A trained model differs from one machine to the next (TensorFlow's CPU kernels take different paths on
 different processors). The gates sit below the lowest figure of three trainings with different seeds
-(`python -m bot.train --seed N`, `make eval --spread`; docs/nlu.md "Spread over trainings") by a margin
+(`python -m tools.train --seed N`, `make eval --spread`; docs/nlu.md "Spread over trainings") by a margin
 larger than the spread seen, so any model the training can produce passes and a real drop still fails.
 `make eval` reports the figures themselves.
 """
@@ -14,10 +14,10 @@ from collections import Counter
 
 import yaml
 
-from bot import evaluate
 from bot.settings import PROJECT_ROOT
+from tools import evaluate
 
-TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_set.yml"
+TEST_SET = PROJECT_ROOT / "data" / "eval" / "test_set.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu"
 
 
@@ -83,6 +83,6 @@ def test_evaluation_set_gates(stack):
 
 
 def test_every_fact_set_gate(stack):
-    """The natural question of each fact and the audit's reach their own fact (tests/nlu/every_fact_set.yml)."""
+    """The natural question of each fact and the audit's reach their own fact (data/eval/every_fact_set.yml)."""
     result = _measure(stack, evaluate.EVERY_FACT_SET, "nlu-every-fact-set")
     assert result.accuracy >= gate("every_fact_set"), result.misses

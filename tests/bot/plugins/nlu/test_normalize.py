@@ -16,8 +16,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bench import normalize as normalize_bench
-from bot import evaluate
 from bot.plugins.nlu.normalize import DEFAULT_TYPOS, Normalizer, chinese_to_int
+from tools import evaluate
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
@@ -357,7 +357,7 @@ def test_s01_training_and_held_out_examples_normalise_as_before():
     """S1: the linear scan drops the same filler as the regular expressions did.
 
     tests/fixtures/normalized_examples.json was recorded with the regex normaliser (commit aef04ec) on every
-    example of data/nlu and tests/nlu that has filler, digits or spaces, the inputs the rewritten steps see;
+    example of data/nlu and data/eval that has filler, digits or spaces, the inputs the rewritten steps see;
     the edges around a question (issue #21, tested above) came later and are left out here.
     """
     normalizer = Normalizer(edges=False)
