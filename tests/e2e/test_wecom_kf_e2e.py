@@ -1,4 +1,4 @@
-"""微信客服 end to end: the whole assistant (`python -m bot.run`) against the fake KF API."""
+"""微信客服 end to end: the whole assistant (`python -m services.run`) against the fake KF API."""
 
 from __future__ import annotations
 
