@@ -530,7 +530,8 @@ class KFWorker:
             try:  # the assistant receives the session now (state 1): WeCom's app shows who holds it
                 await self._run(self.api.trans, open_kfid, external_userid, STATE_BOT)
             except KFError as exc:
-                logger.info("WeCom KF: session of %s not moved to the assistant (%s)", mask(external_userid), exc)
+                if exc.errcode != 95016:  # 95016: moved already (by this answer, before a restart)
+                    logger.info("WeCom KF: session of %s not moved to the assistant (%s)", mask(external_userid), exc)
         for part, body in enumerate(bodies):
             if part in reply["sent"]:  # sent before a restart: never twice
                 continue
