@@ -226,10 +226,10 @@ class KFWorker:
             again, finished = False, False
             try:
                 finished = await self._drain(open_kfid)
-            except Exception:  # a failure must not stop the channel
-                logger.exception("WeCom KF: pulling %s failed", open_kfid[:8])
-            finally:
                 again = await self._run(store.release_account, self.url, open_kfid, self.holder)
+            except Exception:  # a failure (the database away) must not stop the channel: the lease runs out
+                logger.exception("WeCom KF: pulling %s failed", open_kfid[:8])
+                finished = False
             if not finished:  # WeChat unreachable, or messages held by a process that may have died
                 self._retry(open_kfid)
             elif time.monotonic() - self._pruned > PRUNE_EVERY:
@@ -686,6 +686,11 @@ class WeComKFInput(InputChannel):
                 task = asyncio.ensure_future(self.worker.start())
                 self.worker._tasks.add(task)
                 task.add_done_callback(self.worker._tasks.discard)
+
+        @hook.listener("before_server_stop")
+        async def stop(*_: Any) -> None:
+            if self.worker is not None:  # what it had in hand is taken again when its leases run out
+                self.worker.close()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
