@@ -34,7 +34,8 @@ help:
 	@echo "make facts     load data/facts/*.yml into the facts database"
 	@echo "make validate  rasa data validate"
 	@echo "make eval      NLU report: held-out set, cross-validation, stock-pipeline baseline"
-	@echo "make bench     benchmarks: load at 1/10/50 visitors vs the stock pipeline, console list, normaliser"
+	@echo "make bench     benchmarks: load at 1/10/50 visitors vs the stock pipeline, conversation-length curve,"
+	@echo "               profile per stage (docs/benchmarks.md), console list, normaliser"
 	@echo "make audit     pip-audit of the pinned dependencies (scripts/audit-exceptions.txt)"
 
 $(INSTALLED): pyproject.toml constraints.txt scripts/bootstrap.sh scripts/find-python.sh

@@ -24,9 +24,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import requests
 
+from bench import curve, profile, targets
 from bot.settings import PROJECT_ROOT
 
 # the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
@@ -37,7 +39,15 @@ from tools import train
 
 REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
 REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
+DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
+# docs/benchmarks.md shows the last run's report between these lines; the rest of the page is written by hand
+DOCS_START = "<!-- bench.load: from here to the end marker, written by make bench -->"
+DOCS_END = "<!-- bench.load: end -->"
 STOCK_CONFIG = PROJECT_ROOT / "data" / "eval" / "baseline_config.yml"  # what `rasa init` writes
+# the profiles of issue #24: short conversations under load, and messages 201–280 of one long conversation
+PROFILE_VISITORS = 10
+PROFILE_SECONDS = 15.0
+PROFILE_LONG_MESSAGES = 80
 
 # what visitors ask, turn by turn: FAQ, follow-ups, the eligibility form, small talk, out of scope
 CONVERSATIONS = [
@@ -92,6 +102,23 @@ def rss_by_service(stack: Stack) -> dict[str, float]:
     return sizes
 
 
+def cpu_by_service(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user and system) each service has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in stack_pids(stack):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name, marker in SERVICES.items():
+            if marker in cmdline:
+                used[name] = used.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                break
+    return used
+
+
 @dataclass
 class Level:
     visitors: int
@@ -99,6 +126,7 @@ class Level:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     rss_peak: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict:
         ordered = sorted(self.latencies)
@@ -119,6 +147,12 @@ class Level:
             "errors": self.errors,
             "error_rate": round(self.errors / turns, 4) if turns else 0,
             "rss_peak_mb": {k: round(v) for k, v in sorted(self.rss_peak.items())},
+            # CPU time per answered turn: the work a turn costs, which other load on the machine hardly changes
+            "cpu_ms_per_turn": {
+                k: round(1000 * v / len(self.latencies), 1)
+                for k, v in sorted(self.cpu_seconds.items())
+                if self.latencies
+            },
         }
 
 
@@ -171,6 +205,7 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
+    cpu_before = [cpu_by_service(running) for running in instances]
     started = time.monotonic()
     threads = [threading.Thread(target=visitor, args=(n,)) for n in range(visitors)]
     for thread in threads:
@@ -178,6 +213,9 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
     for thread in threads:
         thread.join()
     level.seconds = time.monotonic() - started
+    for running, before in zip(instances, cpu_before, strict=True):
+        for name, seconds in cpu_by_service(running).items():
+            level.cpu_seconds[name] = level.cpu_seconds.get(name, 0) + seconds - before.get(name, 0)
     done.set()
     sampler.join()
     return level
@@ -190,20 +228,58 @@ def warm_up(running: Stack) -> None:
         )
 
 
-def measure(model: Path, levels: list[int], seconds: float, tag: str) -> dict:
-    """One instance with the embedded SQLite stores."""
+def rasa_pid(stack: Stack) -> int | None:
+    """The process id of ``stack``'s Rasa server."""
+    for pid in stack_pids(stack):
+        try:
+            if SERVICES["rasa"] in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def profiled(running: Stack, work: Callable[[], object]) -> dict[str, Any]:
+    """Each stage's share of Rasa's time handling messages while ``work`` runs, and the hottest functions
+    (empty without py-spy)."""
+    pid = rasa_pid(running)
+    if pid is None or not profile.available():
+        work()
+        return {}
+    with profile.Sampler(pid) as sampler:
+        work()
+    return {**profile.stages(sampler.counts), "hottest": profile.hottest(sampler.counts)}
+
+
+def measure(
+    model: Path, levels: list[int], seconds: float, tag: str, messages: int = curve.MESSAGES, **extra: str
+) -> dict:
+    """One instance with the embedded SQLite stores: the load levels, the conversation-length curve, profiles."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{tag}-") as work:
-        running = start_stack(model, Path(work))
+        running = start_stack(model, Path(work), **extra)
         try:
             startup = wait_ready(running)
             warm_up(running)
-            return {
+            result: dict = {
                 "model": str(model),
                 "instances": 1,
                 "stores": "SQLite",
                 "startup_seconds": round(startup, 1),
                 "levels": [report_level(run_level([running], n, seconds, tag), tag) for n in levels],
             }
+            if messages:
+                sender = f"bench-{tag}-long"
+                result["curve"] = curve.measure_curve(
+                    running.rasa_url, sender, messages, lambda: cpu_by_service(running).get("rasa", 0.0)
+                )
+                print(f"{tag}: conversation-length curve {result['curve']}", flush=True)
+                result["profile"] = {
+                    "load": profiled(running, lambda: run_level([running], PROFILE_VISITORS, PROFILE_SECONDS, tag)),
+                    "long": profiled(
+                        running, curve.keep_talking(running.rasa_url, sender, messages, PROFILE_LONG_MESSAGES)
+                    ),
+                }
+            return result
         finally:
             stop(running)
 
@@ -262,7 +338,9 @@ def render(report: dict) -> str:
     lines = [
         "# Load benchmark",
         "",
-        f"{report['date']} · {report['machine']} · {report['seconds']} s per level · "
+        f"{report['date']} · {report['machine']} · load average "
+        + " → ".join(str(n) for n in report.get("load_average", []))
+        + f" · {report['seconds']} s per level · "
         "conversations replayed through the REST channel (bench/load.py)",
         "",
         "| pipeline | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
@@ -275,7 +353,22 @@ def render(report: dict) -> str:
                     f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
                     f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |"
                 )
-    if stock:
+    lines += [
+        "",
+        "CPU time per turn (ms; the work a turn costs, which other load on the machine hardly changes):",
+        "",
+        "| pipeline | visitors | rasa | actions | web |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, result in (("project", ours), ("stock", stock)):
+        for level in (result or {}).get("levels", []):
+            cpu = level.get("cpu_ms_per_turn", {})
+            lines.append(
+                f"| {name} | {level['visitors']} | "
+                + " | ".join(str(cpu.get(service, "–")) for service in ("rasa", "actions", "web"))
+                + " |"
+            )
+    if stock and stock["levels"]:
         lines += [
             "",
             "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):",
@@ -316,7 +409,7 @@ def render(report: dict) -> str:
         "|---|" + "---:|" * len(SERVICES),
     ]
     for name, result in (("project", ours), ("stock", stock), ("project, 2 instances (sum)", report.get("shared_2"))):
-        if result:
+        if result and result["levels"]:
             peak = result["levels"][-1]["rss_peak_mb"]
             lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
     lines += [
@@ -327,9 +420,22 @@ def render(report: dict) -> str:
         f"{stock['startup_seconds'] if stock else '–'} |",
         f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
         f"{report.get('training_seconds', {}).get('stock', '–')} |",
-        "",
     ]
-    return "\n".join(lines)
+    lines += targets.render(report)
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(report_md: str, docs: Path = DOCS) -> None:
+    """Put ``report_md`` (headings one level down) between the markers of ``docs``, or at its end."""
+    body = "\n".join(("##" + line) if line.startswith("#") else line for line in report_md.strip().splitlines())
+    section = f"{DOCS_START}\n{body}\n{DOCS_END}"
+    text = docs.read_text(encoding="utf-8")
+    if DOCS_START in text and DOCS_END in text:
+        before, rest = text.split(DOCS_START, 1)
+        text = before + section + rest.split(DOCS_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    docs.write_text(text, encoding="utf-8")
 
 
 def train_stock(out: Path) -> tuple[Path, float]:
@@ -365,20 +471,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--no-baseline", action="store_true", help="skip the stock-pipeline reference")
     parser.add_argument("--no-scale-out", action="store_true", help="skip 1 and 2 instances on PostgreSQL + Redis")
+    parser.add_argument(
+        "--messages", type=int, default=curve.MESSAGES, help="length of the conversation-length curve (0: skip it)"
+    )
     args = parser.parse_args(argv)
-    levels = [int(n) for n in args.levels.split(",")]
+    levels = [int(n) for n in args.levels.split(",") if n.strip()]
     if train.is_stale():
         print("error: the model is missing or stale; run make train", file=sys.stderr)
         return 1
     report = {
         "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        # other work on the machine skews every figure: the 1-minute load average at the start and at the end
+        "load_average": [round(os.getloadavg()[0], 1)],
         "seconds": args.seconds,
         "training_seconds": {},
     }
     if train.TIMING_PATH.exists():
         report["training_seconds"]["ours"] = float(train.TIMING_PATH.read_text())
-    report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours")
+    report["ours"] = measure(train.MODEL_PATH, levels, args.seconds, "ours", args.messages)
     if not args.no_scale_out:
         report["shared_1"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 1, "postgres-1")
         report["shared_2"] = measure_shared(train.MODEL_PATH, levels, args.seconds, 2, "postgres-2")
@@ -386,9 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-stock-model-") as out:
             model, seconds = train_stock(Path(out))
             report["training_seconds"]["stock"] = round(seconds, 1)
-            report["stock"] = measure(model, levels, args.seconds, "stock")
+            report["stock"] = measure(model, levels, args.seconds, "stock", args.messages)
+    report["load_average"].append(round(os.getloadavg()[0], 1))
     REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     REPORT_MD.write_text(render(report))
+    write_docs(render(report))
     print(render(report))
     return 0
 

@@ -194,6 +194,9 @@ class Settings:
     handoff_max_queued: int = 20
     handoff_max_per_minute: int = 10
     handoff_max_per_address: int = 2
+    # Rasa's per-process caches (bot/plugins/tracker_store.py, bot/plugins/nlu_cache.py); 0 turns one off
+    tracker_cache_events: int = 20_000
+    nlu_cache_size: int = 2_000
     notifiers: Notifiers = Notifiers()
     wechat: WeChat = WeChat()
     wecom_kf: WeComKF = WeComKF()
@@ -436,6 +439,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         handoff_max_queued=_count(env, "HANDOFF_MAX_QUEUED", 20),
         handoff_max_per_minute=_count(env, "HANDOFF_MAX_PER_MINUTE", 10),
         handoff_max_per_address=_count(env, "HANDOFF_MAX_PER_ADDRESS", 2),
+        tracker_cache_events=_count(env, "TRACKER_CACHE_EVENTS", 20_000),
+        nlu_cache_size=_count(env, "NLU_CACHE_SIZE", 2_000),
         notifiers=_notifiers(env),
         wechat=_wechat(env),
         wecom_kf=_wecom_kf(env, service),

@@ -1,4 +1,10 @@
-"""A performance fix for Rasa 3.6, installed in the Rasa server by the channels' guard.
+"""Performance fixes for Rasa 3.6, installed in the Rasa server by the channels' guard.
+
+``install`` puts in place the prebuilt validator below, the kept history of
+bot/plugins/history.py, the trimmed action-server calls of
+bot/plugins/action_payload.py, the parse cache of bot/plugins/nlu_cache.py and
+TED's deferral of bot/plugins/ted_gate.py: every reply is unchanged, only the
+work per turn is (issue #24).
 
 Rasa validates every action-server response with ``jsonschema.validate``,
 which checks the schema itself against the 2020-12 meta-schema on every call:
@@ -16,6 +22,17 @@ DOCS = "https://rasa.com/docs/rasa/custom-actions"
 
 
 def install() -> None:
+    """Install every performance fix in this process (idempotent)."""
+    from bot.plugins import action_payload, history, nlu_cache, ted_gate
+
+    history.install()
+    action_payload.install()
+    nlu_cache.install()
+    ted_gate.install()
+    install_validator()
+
+
+def install_validator() -> None:
     """Replace ``RemoteAction._validate_action_result`` with one using a prebuilt validator (idempotent)."""
     from jsonschema import ValidationError, validators
     from rasa.core.actions.action import RemoteAction
