@@ -22,7 +22,7 @@ SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
 def metadata() -> sa.MetaData:
     """Import every model module so that Base.metadata lists all the project's tables."""
-    from bot.store import conversations, facts, handoffs, leads, staff, wechat  # noqa: F401 - for their tables
+    from bot.store import conversations, facts, handoffs, leads, staff, summaries, wechat  # noqa: F401 - tables
 
     return db.Base.metadata
 
