@@ -27,8 +27,6 @@ from bot.rasa_api import addressable
 from bot.store import handoffs, leads
 
 logger = logging.getLogger(__name__)
-# a handoff the database did not queue: no person is coming, and the visitor is told whom to call instead
-UNAVAILABLE = "抱歉，现在暂时无法为您转接人工客服，请稍后再试。着急的话，可以直接联系顾问：{contact}"
 
 
 def queue_is_full(
@@ -91,7 +89,7 @@ class ActionRequestHandoff(Action):
                     )
         except SQLAlchemyError:
             logger.exception("could not queue the handoff")
-            dispatcher.utter_message(text=UNAVAILABLE.format(contact=config.consultant_contact))
+            dispatcher.utter_message(response="utter_handoff_unavailable", contact=config.consultant_contact)
             return []
         if full:
             logger.warning("handoff queue full: %s… offered the lead form", str(tracker.sender_id)[:6])

@@ -153,8 +153,6 @@ LIMITS = {"lead_name": 100, "lead_company": 200, "lead_region": 100, "lead_note"
 LICENCES = ("全网", "地网", "不确定")
 MAX_CONVERSATION_ID = 100
 ALREADY_MANY = "您在这次对话中已经留过多次联系方式，顾问会尽快与您联系，无需重复提交。也可以继续问我许可证的问题。"
-# a lead the database did not take: the visitor learns it was not kept, and whom to call meanwhile
-NOT_SAVED = "抱歉，您的联系方式这次没能保存，请稍后再提交一次。着急的话，可以直接联系顾问：{contact}"
 LEADS_PER_CONVERSATION = 5  # in DEDUPE_WINDOW; more is a script, not a visitor correcting a typo
 
 
@@ -213,7 +211,7 @@ class ActionSubmitLead(Action):
             return reset
         if len(tracker.sender_id) > MAX_CONVERSATION_ID:
             logger.warning("lead refused: conversation id longer than %s characters", MAX_CONVERSATION_ID)
-            dispatcher.utter_message(text=NOT_SAVED.format(contact=config.consultant_contact))
+            dispatcher.utter_message(response="utter_lead_not_saved", contact=config.consultant_contact)
             return reset
         try:
             with db.session_scope(config.database_url) as session:
@@ -251,7 +249,7 @@ class ActionSubmitLead(Action):
                 )
         except SQLAlchemyError:
             logger.exception("could not store the lead")
-            dispatcher.utter_message(text=NOT_SAVED.format(contact=config.consultant_contact))
+            dispatcher.utter_message(response="utter_lead_not_saved", contact=config.consultant_contact)
             return []
         dispatcher.utter_message(
             response="utter_lead_saved", name=name, when=when_staff_call(dt.datetime.now(dt.timezone.utc), config)

@@ -125,8 +125,5 @@ async def test_a_handoff_the_database_cannot_queue_tells_the_visitor_no_person_i
     """It said 「知识库暂时无法访问」: now the visitor hears that no person can be reached, and whom to call."""
     (tmp_path / "db").mkdir()  # a folder where the database file should be: SQLite cannot open it
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
-    monkeypatch.setenv("CONSULTANT_CONTACT", "顾问热线 010-1234")
     messages, events = await ask_for_a_human("visitor-db-down")
-    [reply] = messages
-    assert "无法为您转接人工客服" in reply and reply.endswith("顾问热线 010-1234") and "知识库" not in reply
-    assert events == []  # not paused: the bot goes on answering
+    assert messages == ["utter_handoff_unavailable"] and events == []  # not paused: the bot goes on answering

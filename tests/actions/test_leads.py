@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot import db
+from bot.settings import PROJECT_ROOT
 from tests.support.actions import run
 
 FORM = {
@@ -92,6 +94,13 @@ async def test_a_lead_the_database_cannot_take_tells_the_visitor_it_was_not_save
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
     monkeypatch.setenv("CONSULTANT_CONTACT", "顾问热线 010-1234")
     messages, events = await run(ActionSubmitLead(), "affirm", slots=FORM)
-    [reply] = [m["text"] for m in messages]
-    assert "联系方式这次没能保存" in reply and reply.endswith("顾问热线 010-1234") and "知识库" not in reply
+    assert [(m["response"], m["contact"]) for m in messages] == [("utter_lead_not_saved", "顾问热线 010-1234")]
     assert events == []  # the form's answers stay, so the visitor can submit again
+
+
+def test_the_storage_failure_replies_say_what_did_not_happen():
+    responses = yaml.safe_load((PROJECT_ROOT / "bot" / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    lead = responses["utter_lead_not_saved"][0]["text"]
+    handoff = responses["utter_handoff_unavailable"][0]["text"]
+    assert "联系方式" in lead and "没能保存" in lead and "人工" in handoff
+    assert all("{contact}" in text and "知识库" not in text for text in (lead, handoff))
