@@ -256,6 +256,8 @@ def render(
         dispatcher.utter_message(response=decision.response)
     elif decision.kind == "consultant":
         dispatcher.utter_message(response="utter_clarify_consultant")
+    elif decision.kind == "form":
+        pass  # the form reads the message and asks again with its own hint
     else:
         offer_choices(dispatcher, decision.candidates, session)
     return []

@@ -8,10 +8,13 @@ Order of the decision, each step only when the ones before did not decide:
 
 1. a message that is one of our facts' own questions (punctuation and spacing aside): that fact;
 2. a registered capital with a can-we-apply question: the verdict;
-3. a follow-up (「那地网呢」, a bare 「外资」): the previous topic for the new case;
-4. a fact question the model is sure of: that fact, unless the retrieval second opinion prefers another
-   answered question or, for a message naming nothing of our field, an off-topic example;
-5. otherwise (unsure, a fallback, an off-topic guess): both opinions agreeing on a question answers it;
+3. a message without a word (「2」): not understood, said so;
+4. a follow-up (「那地网呢」, a bare 「外资」): the previous topic for the new case, or with nothing asked
+   before the fact for the case it names;
+5. a fact question the model is sure of: that fact, unless the retrieval second opinion prefers another
+   answered question (one the model does not rule out) or, for a message naming nothing of our field, an
+   off-topic example;
+6. otherwise (unsure, a fallback, an off-topic guess): both opinions agreeing on a question answers it;
    the off-topic reply only for a message that names nothing of our field; an honest reply with a
    consultant for an in-scope question no fact answers; else 「您是想问……」 with the closest questions.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
+
+from bot.plugins.nlu.normalize import has_word
 
 # messages that only narrow the previous question (「那省内的呢」, 「外资」)
 FOLLOWUPS = frozenset({"ask_followup", "inform"})
@@ -44,10 +49,19 @@ VERDICT_INTENTS = frozenset(
 )
 # a bare place with nothing asked before: who approves, for that case
 WHERE_FACT = "licence.types"
+# what a follow-up or a bare detail answers when nothing was asked before (「那省内呢」, 「我们在苏州，只做
+# 本地」, 「如果是外资的呢」 as a first message): the fact for that case, by the first detail named
+CASE_FACTS = (
+    ("company_type", "外资", "foreign.investment"),
+    ("company_type", "内资", "conditions.all"),
+    ("licence_scope", None, WHERE_FACT),
+    ("province", None, WHERE_FACT),
+)
 # what a visitor told about their case in an earlier message still holds for the next question
 # (「我们公司在厦门」, then 「地网证去哪办」); an amount is not carried over: a verdict needs it asked with it
 REMEMBERED = ("province", "licence_scope", "company_type")
 MAX_CHOICES = 3
+WORDLESS = "no words"
 # what separates one sentence or clause from the next: left out when comparing with a fact's question
 _NOT_WORDS = re.compile(r"[\W_]+")
 _SENTENCES = re.compile(r"[?？!！。；;]")
@@ -68,6 +82,10 @@ class Thresholds:
     # is at least this similar
     second_opinion_below: float = 0.65
     second_opinion_similarity: float = 0.4
+    # ... and only when the model too gives that question at least this confidence: an example that is
+    # close in characters alone is no reason (「办全网证要交哪些资料给管局」 is 0.56 like a renewal question the
+    # model gives 0.01)
+    second_opinion_support: float = 0.1
     # the model unsure but its best guess is also the question whose example is closest, this similar:
     # two independent opinions agree, so it is answered
     agreement_similarity: float = 0.35
@@ -80,6 +98,9 @@ class Thresholds:
     min_candidate_confidence: float = 0.02
     # a second question in the same message (its clause this close to a question of ours) is answered too
     second_question: float = 0.7
+    # the model's confidence in the two follow-up kinds together (「那只做本市的呢」: 0.35 follow-up, 0.31 a
+    # detail told): it is sure the message narrows the question, only not which way, and both mean the same
+    follow_up_together: float = 0.5
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -164,7 +185,8 @@ class Decision:
     ``verdict`` (the capital verdict), ``clarify`` (「您是想问……」 with ``candidates``; none left: the
     plain 「没听懂」), ``honest`` (``response``: an in-scope question no fact answers), ``off_topic``,
     ``consultant`` (unsure twice in a row: a consultant is offered), ``missing`` (a question whose fact is
-    missing from the database: an apology with the contact). ``why`` names the step that decided.
+    missing from the database: an apology with the contact), ``form`` (nothing to say: the active form
+    reads the message itself). ``why`` names the step that decided.
     """
 
     kind: str
@@ -178,9 +200,10 @@ class Decision:
     def label(self, turn: Turn) -> str:
         """The intent whose reply the visitor sees, as the evaluation sets label messages."""
         if self.kind == "answer":
-            return self.intent or (turn.intent or "")
-        if self.kind == "off_topic":
-            return OFF_TOPIC
+            # a follow-up answers a fact by its key: the visitor narrowed a question, as the sets label it
+            return self.intent or (turn.intent if turn.intent in FOLLOWUPS else "ask_followup")
+        if self.kind == "off_topic" or self.why == WORDLESS:
+            return OFF_TOPIC  # nothing asked of our field (a wordless message is told it was not understood)
         if self.kind == "honest":
             return next((i for i, r in HONEST_REPLIES.items() if r == self.response), "ask_uncovered")
         if self.kind == "clarify" and self.candidates:
@@ -256,7 +279,7 @@ def decide(
     → its intent, so a visitor who asks exactly that gets that fact whatever the model says.
     """
     t = thresholds
-    follow = turn.intent in FOLLOWUPS
+    follow = turn.intent in FOLLOWUPS or agreed_follow_up(turn, t)
     own = next(
         (
             intent
@@ -273,10 +296,10 @@ def decide(
         return Decision("verdict", "capital and a can-we-apply question")
     if sole_trader_asks(turn, t) and not unread_in_form:
         return Decision("verdict", "a sole trader asks whether it can apply")
+    if turn.confidence is not None and turn.text and not has_word(turn.text):
+        return wordless(turn)
     if follow:
-        previous = turn.previous_fact
-        if not previous and "province" in turn.said:
-            previous = WHERE_FACT  # 「我们在苏州，只做本地」 as a first message: who approves
+        previous = turn.previous_fact or case_fact(turn)
         if previous and turn.said:
             return Decision("answer", "follow-up", fact_key=previous)
         return unsure(turn, answered, t)
@@ -299,6 +322,45 @@ def decide(
         # a question the model knows but no fact answers (yet): say so with the contact
         return Decision("missing", "no fact for the intent", intent=turn.intent)
     return unsure(turn, answered, t)
+
+
+def case_fact(turn: Turn) -> Optional[str]:
+    """The fact a detail of this message answers when nothing was asked before, or None."""
+    for entity, value, key in CASE_FACTS:
+        if entity in turn.said and value in (None, turn.entities.get(entity)):
+            return key
+    return None
+
+
+def agreed_follow_up(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """An unsure model whose best guess is a follow-up, and either its guesses of the two follow-up kinds
+    together are sure enough or the second opinion's closest example is one too (「那省内的证去哪里办」): the
+    message narrows the previous question."""
+    if turn.intent != FALLBACK and not is_uncertain(turn, t):
+        return False
+    if not turn.ranking or not turn.said or turn.ranking[0][0] not in FOLLOWUPS:
+        return False
+    if sum(c for name, c in turn.ranking if name in FOLLOWUPS) >= t.follow_up_together:
+        return True
+    if not turn.retrieval:
+        return False
+    (guess, confidence), (closest_name, similarity) = turn.ranking[0], turn.retrieval[0]
+    return (
+        guess in FOLLOWUPS
+        and closest_name in FOLLOWUPS
+        and confidence >= t.agreement_confidence
+        and similarity >= t.agreement_similarity
+    )
+
+
+def wordless(turn: Turn) -> Decision:
+    """A message of digits and punctuation only (「2」, 「？？」): not understood, and said so; in a form the
+    form reads it itself (「500」 for the registered capital) and nothing is said here."""
+    if turn.in_form:
+        return Decision("form", "no words: the form reads the answer")
+    if turn.failed_before:
+        return Decision("consultant", "no words, unsure twice in a row")
+    return Decision("clarify", WORDLESS)
 
 
 def second_questions(turn: Turn, first: str, answered: frozenset | set, t: Thresholds) -> Tuple[str, ...]:
@@ -389,7 +451,8 @@ def second_opinion(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAUL
     # a message naming nothing of the field needs an example really close (「what is your favourite food」 is
     # 0.4 like an English question about fines)
     needed = t.second_opinion_similarity if turn.in_field is not False else t.in_scope
-    if name != turn.intent and name in answered and similarity >= needed:
+    support = dict(turn.ranking).get(name, 0.0)
+    if name != turn.intent and name in answered and similarity >= needed and support >= t.second_opinion_support:
         return name
     return None
 

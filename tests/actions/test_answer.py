@@ -160,13 +160,18 @@ async def test_follow_up_answers_the_previous_topic_for_the_new_case(database_ur
     assert events[0]["value"] == "conditions.capital"
 
 
-async def test_follow_up_without_a_previous_topic_asks_what_was_meant(database_url):
-    messages, _ = await run(
-        ActionAnswerFact(),
-        "ask_followup",
-        entities={"licence_scope": "地网"},
-        ranking=[{"name": "ask_followup", "confidence": 0.9}, {"name": "ask_licence_types", "confidence": 0.05}],
+async def test_follow_up_without_a_previous_topic_answers_for_the_case_it_names_or_asks_what_was_meant(
+    database_url,
+):
+    ranking = [{"name": "ask_followup", "confidence": 0.9}, {"name": "ask_licence_types", "confidence": 0.05}]
+    # 「那省内呢」 as a first message: who approves the provincial licence
+    messages, events = await run(
+        ActionAnswerFact(), "ask_followup", entities={"licence_scope": "地网"}, ranking=ranking
     )
+    assert messages[0]["response"] == "utter_fact" and messages[0]["fact_key"] == "licence.types"
+    assert "通信管理局" in messages[0]["answer"]
+    # 「那呢」 names nothing: what was meant is asked
+    messages, _ = await run(ActionAnswerFact(), "ask_followup", ranking=ranking)
     assert messages[0]["response"] == "utter_clarify"
 
 

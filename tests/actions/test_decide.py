@@ -53,10 +53,24 @@ TABLE = [
     (
         "an unsure guess the second opinion prefers another answer to",
         turn(
-            "ask_fees", 0.5, [("ask_fees", 0.5), ("ask_validity", 0.1)], [("ask_validity", T.second_opinion_similarity)]
+            "ask_fees",
+            0.5,
+            [("ask_fees", 0.5), ("ask_validity", T.second_opinion_support)],
+            [("ask_validity", T.second_opinion_similarity)],
         ),
         "answer",
         "ask_validity",
+    ),
+    (
+        "the second opinion prefers an answer the model all but rules out: the model's",
+        turn(
+            "ask_fees",
+            0.5,
+            [("ask_fees", 0.5), ("ask_validity", T.second_opinion_support - 0.01)],
+            [("ask_validity", 0.9)],
+        ),
+        "answer",
+        "ask_fees",
     ),
     (
         "the second opinion too far to prefer",
@@ -306,3 +320,55 @@ def test_the_second_opinion_overrules_the_model_for_a_message_naming_nothing_of_
     assert decide.decide(replace(chat, in_field=True), ANSWERED).intent == "ask_capital"
     close = replace(chat, retrieval=(("ask_capital", T.in_scope),))
     assert decide.decide(close, ANSWERED).intent == "ask_capital"
+
+
+@pytest.mark.parametrize("text", ["2", "？？", "……"])
+def test_a_message_without_a_word_is_not_understood_and_said_so_or_left_to_the_form(text):
+    # the NLU gives such a message the fallback (bot/plugins/nlu/wordless.py); whatever it ranks second
+    bare = turn("nlu_fallback", 1.0, [("goodbye", 0.6), ("out_of_scope", 0.3)], [("out_of_scope", 0.9)], text=text)
+    assert decide.decide(bare, ANSWERED) == decide.Decision("clarify", "no words")
+    assert decide.decide(replace(bare, failed_before=True), ANSWERED).kind == "consultant"
+    assert decide.decide(replace(bare, in_form=True), ANSWERED).kind == "form"
+    assert decide.decide(replace(bare, text=f"{text}年报"), ANSWERED).why != "no words"
+
+
+def test_a_follow_up_with_nothing_asked_before_answers_the_fact_for_the_case_it_names():
+    def first(entities, intent="ask_followup"):
+        return decide.decide(turn(intent, 0.95, entities=entities), ANSWERED)
+
+    assert first({"licence_scope": "地网"}).fact_key == decide.WHERE_FACT  # 「那省内呢」: who approves
+    assert first({"province": "江苏省"}, "inform").fact_key == decide.WHERE_FACT
+    assert first({"company_type": "外资"}).fact_key == "foreign.investment"
+    assert first({"company_type": "内资"}, "inform").fact_key == "conditions.all"
+    assert first({}).kind == "clarify"  # 「那呢」 names nothing: nothing to answer
+
+
+def test_an_unsure_model_and_a_second_opinion_both_reading_a_follow_up_answer_the_previous_topic():
+    narrowed = turn(
+        "nlu_fallback",
+        0.3,
+        [("ask_followup", T.agreement_confidence), ("ask_icp_difference", 0.12)],
+        [("ask_followup", T.agreement_similarity), ("out_of_scope", 0.3)],
+        entities={"licence_scope": "地网", "province": "福建省"},
+        previous_fact="licence.types",
+    )
+    decision = decide.decide(narrowed, ANSWERED)
+    assert decision == decide.Decision("answer", "follow-up", fact_key="licence.types")
+    assert decision.label(narrowed) == "ask_followup"
+    alone = replace(narrowed, retrieval=(("ask_materials", 0.5),))  # one opinion only: not a follow-up
+    assert decide.decide(alone, ANSWERED).why != "follow-up"
+
+
+def test_an_unsure_model_sure_only_that_the_message_narrows_the_question_answers_the_previous_topic():
+    def narrowing(together):
+        return turn(
+            "nlu_fallback",
+            0.3,
+            [("ask_followup", together / 2 + 0.02), ("inform", together / 2 - 0.02), ("ask_capital", 0.1)],
+            [("ask_capital", 0.39)],
+            entities={"licence_scope": "地网"},
+            previous_fact="conditions.capital",
+        )
+
+    assert decide.decide(narrowing(T.follow_up_together), ANSWERED).fact_key == "conditions.capital"
+    assert decide.decide(narrowing(T.follow_up_together - 0.02), ANSWERED).why != "follow-up"

@@ -19,7 +19,7 @@ Usage: ``python -m tools.evaluate`` (what ``make eval`` calls), options below. W
 
 For every set: accuracy, off-topic recall, in-scope messages answered as off-topic, and wrong
 confident answers (a fact or verdict that is not an acceptable one: the worst kind), plus
-per-cause figures for the realistic set and the issue #13 done-criteria.
+per-cause figures for the realistic set and the issue #21 done-criteria.
 
 The modules: ``cases`` (the sets, and the realistic set's cases), ``intents`` (the intent-labelled
 sets scored in this process), ``judge`` (what the visitor saw, and whether it was right), ``stack`` (the

@@ -336,19 +336,34 @@ class Edges:
         return _SPACES.sub(" ", result) if result else text
 
     def _without(self, text: str, words: list[str], front: bool) -> str:
-        """``text`` without every one of ``words`` at its front (or end), however many follow each other."""
-        changed = True
-        while changed and text:  # each pass shortens the text or stops
-            changed = False
-            lowered = text.lower()
+        """``text`` without every one of ``words`` at its front (or end), however many follow each other.
+
+        The words are found by moving an index, never by cutting the text and lowering it again at each
+        word: 「哈罗」×500 then 「好」 cost time quadratic in its length that way.
+        """
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a letter whose lower case is longer (「İ」): keep the indices aligned
+            lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+        start, end = 0, len(text)
+        found = True
+        while found and start < end:  # each pass moves an end inwards or stops
+            found = False
             for word in words:
-                if front and lowered.startswith(word) and _apart(word, text[len(word) : len(word) + 1]):
-                    text, changed = text[len(word) :].strip(self.ENDS), True
-                    break
-                if not front and lowered.endswith(word) and _apart(word, text[-len(word) - 1 : -len(word)]):
-                    text, changed = text[: -len(word)].strip(self.ENDS), True
-                    break
-        return text
+                if front and lowered.startswith(word, start, end):
+                    after = start + len(word)
+                    if _apart(word, text[after : after + 1]):
+                        start, found = after, True
+                        while start < end and text[start] in self.ENDS:
+                            start += 1
+                        break
+                if not front and lowered.endswith(word, start, end):
+                    before = end - len(word)
+                    if _apart(word, text[before - 1 : before] if before > start else ""):
+                        end, found = before, True
+                        while end > start and text[end - 1] in self.ENDS:
+                            end -= 1
+                        break
+        return text[start:end]
 
     def _question_remains(self, rest: str) -> bool:
         content = len(_CONTENT.findall(rest))
@@ -403,3 +418,9 @@ def _emoji_to_token(text: str, token: str) -> str:
 def _scaled(number: str, unit: int) -> str:
     value = float(number) * unit
     return str(int(value)) if value.is_integer() else str(value)
+
+
+def has_word(text: str) -> bool:
+    """Whether ``text`` has a letter of any script or a symbol such as an emoji: digits and punctuation
+    alone (「2」, 「？？」) are no word."""
+    return any(unicodedata.category(ch)[0] in "LS" for ch in text)

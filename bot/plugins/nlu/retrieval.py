@@ -27,6 +27,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.plugins.nlu.augment import AUGMENTED
 from bot.plugins.nlu.normalize import field_words, generic_field_words
 from bot.settings import PROJECT_ROOT
 
@@ -148,7 +149,8 @@ class RetrievalSecondOpinion(GraphComponent):
         rows = [
             (m.get(TEXT), m.get(INTENT))
             for m in training_data.intent_examples
-            if isinstance(m.get(TEXT), str) and m.get(TEXT) and m.get(INTENT)
+            # a copy with a visitor's story around it would make every message with that story alike
+            if isinstance(m.get(TEXT), str) and m.get(TEXT) and m.get(INTENT) and not m.get(AUGMENTED)
         ]
         vectorizer = _vectorizer(self._config)
         matrix = vectorizer.fit_transform([text for text, _ in rows]).tocsr()

@@ -118,6 +118,13 @@ def test_subscribe_gets_a_welcome_with_numbered_topics_and_a_number_picks_one(po
     assert "依法设立的公司" in reply_text(post(text_xml(openid, "2")))
 
 
+def test_a_bare_number_with_no_menu_pending_is_not_understood_rather_than_a_goodbye(post):
+    openid = follower()
+    assert "依据：" in reply_text(post(text_xml(openid, "全网证要多少注册资本")))
+    text = reply_text(post(text_xml(openid, "2")))
+    assert "没太理解" in text and "再见" not in text
+
+
 def test_unsubscribe_sends_nothing(post):
     response = post(event(follower(), "unsubscribe"))
     assert response.status_code == 200 and response.text == "success"

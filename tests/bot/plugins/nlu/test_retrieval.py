@@ -12,6 +12,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.plugins.nlu.augment import AUGMENTED
 from bot.plugins.nlu.retrieval import IN_FIELD, RETRIEVAL, RetrievalSecondOpinion
 from bot.settings import PROJECT_ROOT
 
@@ -64,6 +65,16 @@ def test_the_field_is_told_by_its_words_and_entities_but_not_by_amounts_or_place
     assert parse(loaded, "离婚房子怎么分").get(IN_FIELD) is False
     assert parse(loaded, "想贷款20万", [{"entity": "capital", "value": 20}]).get(IN_FIELD) is False
     assert parse(loaded, "只在本省做", [{"entity": "licence_scope", "value": "地网"}]).get(IN_FIELD) is True
+
+
+def test_the_copies_with_a_visitors_story_are_left_out_of_the_index(tmp_path):
+    storage, resource, context, config = component(tmp_path)
+    trained = RetrievalSecondOpinion.create(config, storage, resource, context)
+    story = Message(data={TEXT: "公司在成都，今天天气怎么样", "intent": "ask_capital", AUGMENTED: True})
+    trained.train(TrainingData([*(Message(data={TEXT: t, "intent": i}) for t, i in EXAMPLES), story]))
+    loaded = RetrievalSecondOpinion.load(config, storage, resource, context)
+    ranking = parse(loaded, "公司在成都，今天天气怎么样").get(RETRIEVAL)
+    assert ranking[0]["name"] == "out_of_scope"
 
 
 def test_a_button_payload_gets_no_second_opinion(loaded):
