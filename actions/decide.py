@@ -50,12 +50,13 @@ VERDICT_INTENTS = frozenset(
 # a bare place with nothing asked before: who approves, for that case
 WHERE_FACT = "licence.types"
 # what a follow-up or a bare detail answers when nothing was asked before (「那省内呢」, 「我们在苏州，只做
-# 本地」, 「如果是外资的呢」 as a first message): the fact for that case, by the first detail named
+# 本地」, 「如果是外资的呢」 as a first message): the fact for that case, by the first row that matches; a
+# place or a scope first: who approves (the approval rule also weighs a foreign investor)
 CASE_FACTS = (
-    ("company_type", "外资", "foreign.investment"),
-    ("company_type", "内资", "conditions.all"),
     ("licence_scope", None, WHERE_FACT),
     ("province", None, WHERE_FACT),
+    ("company_type", "外资", "foreign.investment"),
+    ("company_type", "内资", "conditions.all"),
 )
 # what a visitor told about their case in an earlier message still holds for the next question
 # (「我们公司在厦门」, then 「地网证去哪办」); an amount is not carried over: a verdict needs it asked with it
@@ -300,7 +301,9 @@ def decide(
         return wordless(turn)
     if follow:
         previous = turn.previous_fact or case_fact(turn)
-        if previous and turn.said:
+        # a place alone is no follow-up when the closest example is off-topic (「广州今天多少度」)
+        weather = turn.in_field is False and closest_is_off_topic(turn)
+        if previous and turn.said and not weather:
             return Decision("answer", "follow-up", fact_key=previous)
         return unsure(turn, answered, t)
     if turn.intent in answered and turn.confidence is not None:

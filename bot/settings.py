@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ SERVICE_SECRETS = {
         "WECHAT_TOKEN",
         "WECHAT_APP_SECRET",
         "WECHAT_AES_KEY",
+        "WECOM_KF_SECRET",
+        "WECOM_KF_TOKEN",
+        "WECOM_KF_AES_KEY",
     ),
     "actions": ("ACTION_SERVER_TOKEN",),
     "web": ("RASA_AUTH_TOKEN", "WIDGET_SECRET", "CONSOLE_SECRET"),
@@ -135,6 +139,24 @@ class WeChat:
 
 
 @dataclass(frozen=True)
+class WeComKF:
+    """The 微信客服 (WeCom KF) channel (read by Rasa's wecom_kf input channel and ``python -m tools.kf``)."""
+
+    corp_id: str = ""
+    secret: str = ""
+    token: str = ""
+    aes_key: str = ""
+    api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    # where 「转人工」 waits when no WeCom servicer is receiving: the console's handoff desk (the session stays
+    # with the assistant, so staff can answer from the console) or WeCom's own queue (state 2, WeCom app only)
+    queue: str = "console"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.corp_id and self.secret and self.token and self.aes_key)
+
+
+@dataclass(frozen=True)
 class Settings:
     app_env: str
     database_url: str
@@ -174,6 +196,7 @@ class Settings:
     handoff_max_per_address: int = 2
     notifiers: Notifiers = Notifiers()
     wechat: WeChat = WeChat()
+    wecom_kf: WeComKF = WeComKF()
 
     @property
     def production(self) -> bool:
@@ -279,6 +302,48 @@ def _wechat(env: Mapping[str, str]) -> WeChat:
     )
 
 
+KF_NAMES = ("WECOM_KF_CORP_ID", "WECOM_KF_SECRET", "WECOM_KF_TOKEN", "WECOM_KF_AES_KEY")
+KF_TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")  # WeCom's own rule for a callback Token
+KF_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")  # EncodingAESKey: 43 characters, base64 of 32 bytes without "="
+KF_CORP_ID = re.compile(r"[A-Za-z0-9_-]{4,64}")
+
+
+def _wecom_kf(env: Mapping[str, str], service: str) -> WeComKF:
+    """The KF channel's settings: all four credentials or none (the channel is then off).
+
+    Only Rasa (and a process that is no service: the launcher, ``python -m tools.kf``) runs the channel; the
+    other services get no KF secrets from the launcher and need none.
+    """
+    if service not in ("", "rasa"):
+        return WeComKF()
+    values = {name: (env.get(name) or "").strip() for name in KF_NAMES}
+    given = [name for name, value in values.items() if value]
+    if given and len(given) < len(KF_NAMES):
+        missing = ", ".join(name for name in KF_NAMES if name not in given)
+        raise SettingsError(f"the WeCom KF channel needs all of {', '.join(KF_NAMES)}: {missing} missing")
+    if given:
+        if not KF_TOKEN.fullmatch(values["WECOM_KF_TOKEN"]):
+            raise SettingsError("WECOM_KF_TOKEN must be 3 to 32 letters or digits (the callback Token WeCom shows)")
+        if not KF_AES_KEY.fullmatch(values["WECOM_KF_AES_KEY"]):
+            raise SettingsError("WECOM_KF_AES_KEY must be the 43 letters and digits of the callback EncodingAESKey")
+        if not KF_CORP_ID.fullmatch(values["WECOM_KF_CORP_ID"]):
+            raise SettingsError("WECOM_KF_CORP_ID must be the corp id (企业ID), letters and digits")
+    api_base = env.get("WECOM_KF_API_BASE") or WeComKF.api_base
+    if not re.fullmatch(r"https?://[^\s/?#]+/(?:[^\s?#]*/)?", api_base):
+        raise SettingsError(f"WECOM_KF_API_BASE must be an http(s) URL ending in /, got {api_base!r}")
+    queue = (env.get("WECOM_KF_QUEUE") or "console").strip().lower()
+    if queue not in ("console", "wecom"):
+        raise SettingsError(f"WECOM_KF_QUEUE must be console or wecom, got {queue!r}")
+    return WeComKF(
+        corp_id=values["WECOM_KF_CORP_ID"],
+        secret=values["WECOM_KF_SECRET"],
+        token=values["WECOM_KF_TOKEN"],
+        aes_key=values["WECOM_KF_AES_KEY"],
+        api_base=api_base,
+        queue=queue,
+    )
+
+
 def _hours(raw: str) -> tuple[int, int]:
     try:
         start, end = (int(part) for part in raw.split("-"))
@@ -373,6 +438,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         handoff_max_per_address=_count(env, "HANDOFF_MAX_PER_ADDRESS", 2),
         notifiers=_notifiers(env),
         wechat=_wechat(env),
+        wecom_kf=_wecom_kf(env, service),
     )
 
 

@@ -16,6 +16,7 @@ from tests.support import servers
 from tests.support.browser import ARGS, CHROMIUM, MISSING, chromium_missing
 from tests.support.databases import FACTS_DIR, copy
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.fake_wecom_kf import FakeWeComKF
 from tests.support.sinks import WebhookSink
 from tests.support.stack import running
 from web import create_app
@@ -163,9 +164,20 @@ def webhook_sink():
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, fake_wechat, webhook_sink):
+def fake_wecom_kf():
+    with FakeWeComKF() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, fake_wechat, fake_wecom_kf, webhook_sink):
     """The stack shared by the whole run (`python -m services.run` on free ports): never kill its processes."""
-    with running(tmp_path_factory.mktemp("stack"), fake_wechat.base, NOTIFY_WEBHOOK_URL=webhook_sink.url) as stack:
+    with running(
+        tmp_path_factory.mktemp("stack"),
+        fake_wechat.base,
+        NOTIFY_WEBHOOK_URL=webhook_sink.url,
+        WECOM_KF_API_BASE=fake_wecom_kf.base,
+    ) as stack:
         yield stack
 
 

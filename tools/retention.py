@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from bot import db, settings
 from bot.store import conversations
 from bot.store import wechat as wechat_store
+from bot.store import wecom_kf as wecom_kf_store
 
 
 def stale_conversations(tracker_url: str, days: int, now: float | None = None) -> list[str]:
@@ -51,6 +52,7 @@ def purge(tracker_url: str, database_url: str, days: int, dry_run: bool = False)
                 column = model.conversation_id
                 session.execute(sa.delete(model).where(column.in_(chunk)))
         wechat_store.forget(database_url, chunk)
+        wecom_kf_store.forget(database_url, chunk)
     return len(stale)
 
 

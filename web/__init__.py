@@ -85,9 +85,9 @@ def create_app(config: settings_module.Settings | None = None) -> Flask:
         )
 
     from web import filters, widget
-    from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads
+    from web.console import api, auth, conversations, dashboard, facts, handoff, improve, leads, wecom_kf
 
-    for module in (widget, api, auth, conversations, leads, facts, improve, handoff, dashboard):
+    for module in (widget, api, auth, conversations, leads, facts, improve, handoff, dashboard, wecom_kf):
         app.register_blueprint(module.bp)
 
     filters.register(app)

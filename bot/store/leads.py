@@ -69,6 +69,9 @@ class Lead(Base):
     consent = Column(Boolean, nullable=False, default=False)
     topics = Column(JSON, nullable=True)  # what the visitor asked about
     eligibility = Column(Text, nullable=True)
+    # 微信客服: the link (scene) and its parameter that brought the visitor (bot/store/wecom_kf.py)
+    scene = Column(String(64), nullable=True, index=True)
+    scene_param = Column(String(255), nullable=True)
     status = Column(String(20), nullable=False, default="new", index=True)
     assignee = Column(String(100), nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
@@ -90,6 +93,8 @@ class Lead(Base):
             "consent": self.consent,
             "topics": self.topics or [],
             "eligibility": self.eligibility,
+            "scene": self.scene,
+            "scene_param": self.scene_param,
             "status": self.status,
             "assignee": self.assignee,
             "created_at": self.created_at.isoformat() + "Z",
@@ -173,6 +178,10 @@ def save_lead(
         if value not in (None, "") or created:
             setattr(lead, field, value)
     lead.topics = sorted(set((lead.topics or []) + list(data.get("topics") or [])))
+    if created and lead.channel == "wecom_kf":
+        from bot.store import wecom_kf  # the KF channel's own tables: only its leads read them
+
+        lead.scene, lead.scene_param = wecom_kf.scene_of(lead.conversation_id, session=session)
     lead.updated_at = now
     if created:
         session.add(lead)

@@ -340,7 +340,11 @@ def test_a_follow_up_with_nothing_asked_before_answers_the_fact_for_the_case_it_
     assert first({"province": "江苏省"}, "inform").fact_key == decide.WHERE_FACT
     assert first({"company_type": "外资"}).fact_key == "foreign.investment"
     assert first({"company_type": "内资"}, "inform").fact_key == "conditions.all"
+    # 「我们是外商独资，只想在江苏省内做」: who approves, for a foreign investor
+    assert first({"company_type": "外资", "province": "江苏省"}, "inform").fact_key == decide.WHERE_FACT
     assert first({}).kind == "clarify"  # 「那呢」 names nothing: nothing to answer
+    weather = turn("inform", 0.96, retrieval=[("out_of_scope", 0.41)], in_field=False, entities={"province": "广东省"})
+    assert decide.decide(weather, ANSWERED).kind == "off_topic"  # 「广州今天多少度」
 
 
 def test_an_unsure_model_and_a_second_opinion_both_reading_a_follow_up_answer_the_previous_topic():

@@ -20,19 +20,22 @@ import requests
 import sqlalchemy
 
 from bot import widget_session
+from tests.support.fake_wecom_kf import visitor
 from tests.support.stack import launch, stop, wait_ready
 from tests.support.waiting import eventually
+from tests.support.wecom_kf import KFChat, text_of
 from tests.support.widget import Socket
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory, fake_wechat, postgres_url, redis_url):
+def pair(tmp_path_factory, fake_wechat, fake_wecom_kf, postgres_url, redis_url):
     database_url = postgres_url
     shared = {
         "DATABASE_URL": database_url,
         "TRACKER_STORE_URL": database_url,
         "REDIS_URL": redis_url,
         "RASA_AUTH_TOKEN": "scale-token-" + secrets.token_hex(8),
+        "WECOM_KF_API_BASE": fake_wecom_kf.base,
     }
     a = launch(tmp_path_factory.mktemp("a"), fake_wechat.base, **shared)
     b = None
@@ -184,3 +187,33 @@ def test_facts_and_leads_live_in_postgresql(pair):
     with engine.connect() as connection:
         assert connection.execute(sqlalchemy.text("SELECT count(*) FROM facts")).scalar() >= 30
     assert "1000万" in b.text(f"pg-{uuid.uuid4().hex}", "注册资本要多少")
+
+
+def test_wecom_kf_callbacks_to_both_instances_answer_each_message_once(pair, fake_wecom_kf):
+    """微信客服 behind two instances: callbacks repeated to both, every message answered once, in order."""
+    a, b, _ = pair
+    account = fake_wecom_kf.add_account()
+    chats = [KFChat(f"{instance.rasa_url}/webhooks/wecom_kf/webhook", fake_wecom_kf, account) for instance in (a, b)]
+    users = [visitor() for _ in range(4)]
+    questions = ["注册资本要多少", "需要哪些材料", "年报什么时候报"]
+    for question in questions:
+        for user in users:
+            fake_wecom_kf.says(account, user, question)
+        token = fake_wecom_kf.sync_token()
+        for _ in range(2):
+            for chat in chats:
+                response = requests.post(chat.webhook, **fake_wecom_kf.callback(account, token=token), timeout=10)
+                assert response.text == "success"
+    eventually(lambda: all(len(fake_wecom_kf.to(u)) >= len(questions) for u in users), timeout=120)
+
+    def pulls() -> int:
+        return sum(1 for call in fake_wecom_kf.sync_calls if call.get("open_kfid") == account)
+
+    before = pulls()
+    for chat in chats:  # one more callback to each: whatever either instance still had in hand is done after it
+        chat.nudge()
+    eventually(lambda: pulls() >= before + 2)
+    for user in users:
+        answers = [text_of(m) for m in fake_wecom_kf.to(user)]
+        assert len(answers) == len(questions)
+        assert "100万元" in answers[0] and "年报" in answers[2]

@@ -45,7 +45,7 @@ class FakeEndpoint:
     def __init__(self, respond: Callable[[Request], Answer] | None = None, path: str = ""):
         self.requests: list[Request] = []
         self.respond = respond or (lambda request: (200, None))
-        self.lock = threading.Lock()  # for the responders' own counters: requests may come in parallel
+        self.lock = threading.RLock()  # for the responders' own state: requests may come in parallel
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):

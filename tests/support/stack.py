@@ -22,6 +22,7 @@ from typing import Iterator
 import requests
 
 from bot.settings import PROJECT_ROOT
+from tests.support.fake_wecom_kf import KF
 from tests.support.waiting import eventually
 from tests.support.wechat import WECHAT
 
@@ -143,8 +144,10 @@ def start(work: Path, env: dict[str, str | None], ports: Ports | None = None) ->
 
 
 def launch(work: Path, fake_wechat_base: str, **extra: str) -> Stack:
-    """Start a stack configured for the tests: staff always on duty, WeChat's API at ``fake_wechat_base``."""
+    """Start a stack configured for the tests: staff always on duty, WeChat's API at ``fake_wechat_base``
+    (and the 微信客服 channel on when ``WECOM_KF_API_BASE`` names a fake of its API)."""
     ports = Ports.free()
+    kf = KF if extra.get("WECOM_KF_API_BASE") else {}
     return start(
         work,
         {
@@ -155,6 +158,7 @@ def launch(work: Path, fake_wechat_base: str, **extra: str) -> Stack:
             "CORS_ORIGINS": f"http://127.0.0.1:{ports.web},http://localhost:{ports.web}",
             "RASA_PUBLIC_URL": f"http://127.0.0.1:{ports.rasa}",
             **WECHAT,
+            **kf,
             # staff are always on duty in tests; an unclaimed handoff expires quickly
             "BUSINESS_HOURS": "0-24",
             "BUSINESS_DAYS": "1,2,3,4,5,6,7",

@@ -15,7 +15,7 @@ import requests
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], timeout: float = 30, interval: float = 0.1) -> T:
+def eventually(check: Callable[[], T], timeout: float = 60, interval: float = 0.1) -> T:
     """Call ``check`` until it returns something true, and return that; fail after ``timeout`` seconds.
 
     A check may also raise AssertionError (or a requests error, while a service restarts) to say

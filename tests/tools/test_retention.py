@@ -112,3 +112,34 @@ def test_i07_collected_examples_and_wechat_state_go_with_the_conversation(tmp_pa
         assert session.query(leads.Lead).count() == 1  # leads stay
     assert wechat_store.choice(app, "oOldFollower1", 1) is None
     assert wechat_store.choice(app, "recent", 1) == "/ask_fees"
+
+
+def test_wecom_kf_visitors_and_their_undelivered_messages_go_with_the_conversation(tmp_path):
+    """A KF visitor's scene, state, offered options and undelivered texts are purged with the conversation."""
+    from bot.store import wechat as wechat_store
+    from bot.store import wecom_kf
+
+    tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", f"sqlite:///{tmp_path / 'app.db'}"
+    generate(tracker, 1)
+    events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker))
+    with db.get_engine(tracker).begin() as connection:
+        connection.execute(
+            events.insert(),
+            [
+                {
+                    "sender_id": "wmOldKfVisitor",
+                    "type_name": "user",
+                    "timestamp": time.time() - 400 * 86400,
+                    "data": json.dumps({"event": "user", "text": "我的电话13800001111"}),
+                }
+            ],
+        )
+    migrate.upgrade(app)
+    for visitor in ("wmOldKfVisitor", "wmRecentVisitor"):
+        wecom_kf.entered(app, visitor, "wk1", "baidu_ad", "kw=x")
+        wecom_kf.problem(app, visitor, "wk1", "held", "已达5条或48小时限制，回答未发送", None, "电话13800001111")
+        wechat_store.remember_choices(app, f"kf:{visitor}", ["/ask_fees"])
+    assert retention.purge(tracker, app, days=365) == 1
+    assert wecom_kf.visitor(app, "wmOldKfVisitor") is None and wecom_kf.problems(app, "wmOldKfVisitor") == []
+    assert wechat_store.choice(app, "kf:wmOldKfVisitor", 1) is None
+    assert wecom_kf.visitor(app, "wmRecentVisitor") and wechat_store.choice(app, "kf:wmRecentVisitor", 1)

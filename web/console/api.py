@@ -12,10 +12,10 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from web.console import conversations, dashboard, facts, handoff, improve, leads
+from web.console import conversations, dashboard, facts, handoff, improve, leads, wecom_kf
 
 bp = Blueprint("console_api", __name__, url_prefix="/console/api")
-for screen in (leads, handoff, conversations, facts, improve, dashboard):
+for screen in (leads, handoff, conversations, facts, improve, dashboard, wecom_kf):
     bp.register_blueprint(screen.api)
 
 

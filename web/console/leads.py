@@ -54,6 +54,8 @@ def export() -> ResponseReturnValue:
         "region",
         "licence",
         "channel",
+        "scene",
+        "scene_param",
         "topics",
         "eligibility",
         "assignee",
