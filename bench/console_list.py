@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot import db
-from bot.store import conversations
+from bot.store import conversations, summaries
 
 QUESTIONS = [
     "全网和地网有什么区别",
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     event_count = generate(tracker_url, args.conversations)
     generated = time.perf_counter() - started
     started = time.perf_counter()
-    conversations.refresh(tracker_url, app_url)
+    summaries.refresh(tracker_url, app_url)
     folded = time.perf_counter() - started
     cases = {
         "newest page, no filter": conversations.Filters(),

@@ -22,7 +22,16 @@ SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
 def metadata() -> sa.MetaData:
     """Import every model module so that Base.metadata lists all the project's tables."""
-    from bot.store import conversations, facts, handoffs, leads, staff, wechat, wecom_kf  # noqa: F401 - for their tables
+    from bot.store import (  # noqa: F401 - for their tables
+        conversations,
+        facts,
+        handoffs,
+        leads,
+        staff,
+        summaries,
+        wechat,
+        wecom_kf,
+    )
 
     return db.Base.metadata
 

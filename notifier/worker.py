@@ -34,7 +34,7 @@ import requests
 from sqlalchemy import or_, select
 
 from bot import db, rasa_api, settings
-from bot.store import conversations, handoffs, leads
+from bot.store import handoffs, leads, summaries
 
 logger = logging.getLogger("notifier.worker")
 LEASE = dt.timedelta(seconds=60)
@@ -255,7 +255,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             deliver_due(config)
             expire_handoffs(config)
             # the console's conversation summaries, folded here rather than in page loads
-            conversations.refresh(config.tracker_store_url, config.database_url, max_batches=4)
+            summaries.refresh(config.tracker_store_url, config.database_url, max_batches=4)
         except Exception as exc:  # database briefly unavailable: say so once per round, keep going
             logger.error("round failed: %s", describe(exc))
         if args.once:

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from bot import db, migrate, settings
 from bot.facts_files import loader as facts_loader
 from bot.settings import PROJECT_ROOT
-from bot.store import facts, leads, staff
+from bot.store import facts, leads, staff, summaries
 from tests.support.databases import FACTS_DIR
 from tests.support.servers import postgres
 
@@ -113,6 +113,7 @@ def test_after_the_upgrade_staff_log_in_and_the_console_edit_survives_a_facts_re
         ).status_code
         == 302
     )
+    summaries.refresh(old_database, old_database)  # what the notifier does every round
     listing = client.get("/console/conversations").get_data(as_text=True)
     assert "fx-visitor-2" in listing and "fx-visitor-1" in listing
     assert "已电话联系" in client.get("/console/leads/1").get_data(as_text=True)

@@ -16,8 +16,7 @@ from tests.support.stack import free_port
 def fake():
     rasa = FakeRasa()
     yield rasa
-    rasa.server.shutdown()
-    rasa.server.server_close()
+    rasa.close()
 
 
 def config(url: str) -> settings.Settings:

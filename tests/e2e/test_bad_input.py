@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pytest
 import requests
-import socketio
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 from bot import widget_session
 from bot.plugins.channels.guard import BAD_REQUEST, EMPTY, TOO_FAST
 from tests.support.wechat import reply_text, signed, text_xml
+from tests.support.widget import Socket
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(document.cookie)</script>'
 
@@ -179,25 +178,6 @@ def test_the_token_holder_is_not_rate_limited(stack):
     assert "1000万" in replies[0]["text"]
 
 
-class RawSocket:
-    """A socket.io client that sends whatever it is given."""
-
-    def __init__(self, url: str):
-        self.received: list[str] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("bot_uttered", lambda data: self.received.append((data or {}).get("text") or ""))
-        self.client.connect(url, transports=["websocket"], socketio_path="/socket.io")
-
-    def wait_for(self, fragment: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in list(self.received):
-                if fragment in text:
-                    return text
-            time.sleep(0.1)
-        raise AssertionError(f"{fragment!r} never arrived; got {self.received}")
-
-
 @pytest.mark.parametrize(
     "data",
     [
@@ -211,7 +191,7 @@ class RawSocket:
     ],
 )
 def test_malformed_socket_messages_get_a_polite_answer(stack, witness, data):
-    sock = RawSocket(stack.rasa_url)
+    sock = Socket(stack.rasa_url)
     try:
         sock.client.emit("user_uttered", data)
         assert sock.wait_for(BAD_REQUEST)
@@ -220,14 +200,10 @@ def test_malformed_socket_messages_get_a_polite_answer(stack, witness, data):
 
 
 def test_socket_garbage_then_a_real_question(stack, witness):
-    sock = RawSocket(stack.rasa_url)
+    sock = Socket(stack.rasa_url)
     session_id = uuid.uuid4().hex
     try:
-        sock.client.emit(
-            "session_request",
-            {"session_id": session_id, "token": widget_session.token(stack.env["WIDGET_SECRET"], session_id)},
-        )
-        time.sleep(0.5)
+        assert sock.request(session_id, widget_session.token(stack.env["WIDGET_SECRET"], session_id))
         sock.client.emit("user_uttered", {"message": "", "session_id": session_id})
         sock.wait_for(EMPTY)
         sock.client.emit(

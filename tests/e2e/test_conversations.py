@@ -16,7 +16,7 @@ def test_stories_pass(stack, tmp_path):
             "test",
             "core",
             "--model",
-            str(train.MODEL_PATH),
+            stack.env.get("RASA_MODEL") or str(train.MODEL_PATH),  # the model the stack serves
             "--stories",
             "tests/e2e/test_stories.yml",
             "--endpoints",

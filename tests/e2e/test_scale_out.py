@@ -12,19 +12,19 @@ import os
 import pickle
 import secrets
 import threading
-import time
 import uuid
 
 import pytest
 import redis
 import requests
-import socketio
 import sqlalchemy
 
 from bot import widget_session
 from tests.support.fake_wecom_kf import visitor
 from tests.support.stack import launch, stop, wait_ready
-from tests.support.wecom_kf import KFChat, text_of, wait_for
+from tests.support.waiting import eventually
+from tests.support.wecom_kf import KFChat, text_of
+from tests.support.widget import Socket
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +42,12 @@ def pair(tmp_path_factory, fake_wechat, fake_wecom_kf, postgres_url, redis_url):
     engine = sqlalchemy.create_engine(database_url)
     try:
         # let the first instance create the tables, so two processes never race to create them
-        deadline = time.monotonic() + 300
-        while not {"events", "facts", "leads"} <= set(sqlalchemy.inspect(engine).get_table_names()):
-            assert time.monotonic() < deadline and a.process.poll() is None, a.log.read_text()[-3000:]
-            time.sleep(1)
+        def tables_made() -> bool:
+            assert a.process.poll() is None, a.log.read_text()[-3000:]
             engine.dispose()
+            return {"events", "facts", "leads"} <= set(sqlalchemy.inspect(engine).get_table_names())
+
+        eventually(tables_made, 300, interval=1)
         b = launch(tmp_path_factory.mktemp("b"), fake_wechat.base, **shared)
         wait_ready(a)
         wait_ready(b)
@@ -124,24 +125,13 @@ def test_simultaneous_turns_on_both_instances_do_not_interleave(pair, attempt):
         assert "bot" in kinds[start:end] and kinds[end - 1] == "action"
 
 
-class WidgetVisitor:
+class WidgetVisitor(Socket):
     """A widget visitor connected to one instance, holding a signed session."""
 
     def __init__(self, instance):
+        super().__init__(instance.rasa_url)
         self.session_id = secrets.token_hex(16)
-        self.received, confirmed = [], threading.Event()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("bot_uttered", lambda data: self.received.append((data or {}).get("text")))
-        self.client.on("session_confirm", lambda *_: confirmed.set())
-        self.client.connect(instance.rasa_url, transports=["websocket"], socketio_path="/socket.io")
-        self.client.emit(
-            "session_request",
-            {
-                "session_id": self.session_id,
-                "token": widget_session.token(instance.env["WIDGET_SECRET"], self.session_id),
-            },
-        )
-        assert confirmed.wait(10)
+        assert self.request(self.session_id, widget_session.token(instance.env["WIDGET_SECRET"], self.session_id))
 
     def receives_staff_message_through(self, instance, text: str) -> bool:
         """What staff messages do: an event added through ``instance``'s API, sent on the socket.io channel."""
@@ -152,10 +142,7 @@ class WidgetVisitor:
             timeout=15,
         )
         assert response.status_code == 200
-        deadline = time.monotonic() + 15
-        while text not in self.received and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return text in self.received
+        return bool(self.wait_for(text, 15))
 
 
 def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pair):
@@ -164,7 +151,7 @@ def test_a_message_for_a_widget_visitor_reaches_them_from_the_other_instance(pai
     try:
         assert visitor.receives_staff_message_through(b, "顾问小王：您好")
     finally:
-        visitor.client.disconnect()
+        visitor.close()
 
 
 class _Exploit:
@@ -185,14 +172,14 @@ def test_cve_2025_61765_a_pickle_on_the_redis_channel_runs_nothing(pair, tmp_pat
         marker = tmp_path / "unpickled-by-rasa"
         receivers = redis.Redis.from_url(a.env["REDIS_URL"]).publish("socketio", pickle.dumps(_Exploit(str(marker))))
         assert receivers == 2
-        time.sleep(2)
-        assert not marker.exists()
-        # both listeners carry on: messages still cross in both directions
+        # both listeners carry on: messages still cross in both directions. They are the probe too: each
+        # listener reads the channel in order, so it read the pickle before the message published after it
         assert on_a.receives_staff_message_through(b, "顾问小李：您好")
         assert on_b.receives_staff_message_through(a, "顾问小张：您好")
+        assert not marker.exists()
     finally:
-        on_a.client.disconnect()
-        on_b.client.disconnect()
+        on_a.close()
+        on_b.close()
 
 
 def test_facts_and_leads_live_in_postgresql(pair):
@@ -217,7 +204,7 @@ def test_wecom_kf_callbacks_to_both_instances_answer_each_message_once(pair, fak
             for chat in chats:
                 response = requests.post(chat.webhook, **fake_wecom_kf.callback(account, token=token), timeout=10)
                 assert response.text == "success"
-    wait_for(lambda: all(len(fake_wecom_kf.to(u)) >= len(questions) for u in users), timeout=120)
+    eventually(lambda: all(len(fake_wecom_kf.to(u)) >= len(questions) for u in users), timeout=120)
 
     def pulls() -> int:
         return sum(1 for call in fake_wecom_kf.sync_calls if call.get("open_kfid") == account)
@@ -225,7 +212,7 @@ def test_wecom_kf_callbacks_to_both_instances_answer_each_message_once(pair, fak
     before = pulls()
     for chat in chats:  # one more callback to each: whatever either instance still had in hand is done after it
         chat.nudge()
-    wait_for(lambda: pulls() >= before + 2)
+    eventually(lambda: pulls() >= before + 2)
     for user in users:
         answers = [text_of(m) for m in fake_wecom_kf.to(user)]
         assert len(answers) == len(questions)

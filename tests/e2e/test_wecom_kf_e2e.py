@@ -10,7 +10,8 @@ import requests
 from bot import db
 from bot.store import handoffs, leads
 from bot.store import staff as staff_store
-from tests.support.wecom_kf import KFChat, menu_ids, text_of, wait_for
+from tests.support.waiting import eventually
+from tests.support.wecom_kf import KFChat, menu_ids, text_of
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_a_servicer_takes_over_and_gives_the_visitor_back(stack, chat, fake_weco
         events = tracker(stack, chat.user)["events"]
         return [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("staff")]
 
-    [said] = wait_for(staff_in_transcript)
+    [said] = eventually(staff_in_transcript)
     assert said["text"] == "您好，我是顾问赵六，全网需要1000万元" and said["metadata"]["staff"] == "wecom:zhaoliu"
     users = [e["text"] for e in tracker(stack, chat.user)["events"] if e["event"] == "user"]
     assert "我想办全网，注册资本多少" in users and "您好，我是顾问赵六，全网需要1000万元" not in users

@@ -11,7 +11,8 @@ import requests
 
 from tests.support.fake_wecom_kf import FakeWeComKF, visitor
 from tests.support.stack import running, service_pid
-from tests.support.wecom_kf import text_of, wait_for
+from tests.support.waiting import eventually
+from tests.support.wecom_kf import text_of
 
 pytestmark = pytest.mark.stack
 
@@ -45,17 +46,17 @@ def test_a_crash_mid_batch_neither_drops_nor_repeats_an_answer(kf_stack, kf_fake
             kf_fake.says(account, user, question)
     callback()
     callback()  # WeCom repeating the callback
-    wait_for(lambda: any(kf_fake.to(u) for u in users), timeout=60)  # the batch is under way
+    eventually(lambda: any(kf_fake.to(u) for u in users), timeout=60)  # the batch is under way
     rasa = service_pid(kf_stack, "rasa")
     os.kill(rasa, signal.SIGKILL)
     assert not all(len(kf_fake.to(u)) == len(questions) for u in users), "the batch ended before the crash"
-    wait_for(lambda: (pid := service_pid(kf_stack, "rasa", timeout=0)) and pid != rasa, timeout=60)
-    wait_for(lambda: _up(kf_stack), timeout=300)  # the launcher restarted Rasa: it loads the model again
+    eventually(lambda: (pid := service_pid(kf_stack, "rasa", timeout=0)) and pid != rasa, timeout=60)
+    eventually(lambda: _up(kf_stack), timeout=300)  # the launcher restarted Rasa: it loads the model again
     callback()
-    wait_for(lambda: all(len(kf_fake.to(u)) >= len(questions) for u in users), timeout=240)
+    eventually(lambda: all(len(kf_fake.to(u)) >= len(questions) for u in users), timeout=240)
     before = sum(1 for call in kf_fake.sync_calls if call.get("open_kfid") == account)
     callback()  # once more: whatever was in hand is settled after this pull
-    wait_for(lambda: sum(1 for c in kf_fake.sync_calls if c.get("open_kfid") == account) > before, timeout=60)
+    eventually(lambda: sum(1 for c in kf_fake.sync_calls if c.get("open_kfid") == account) > before, timeout=60)
     for user in users:
         answers = [text_of(m) for m in kf_fake.to(user)]
         assert len(answers) == len(questions), answers

@@ -8,9 +8,7 @@ import ipaddress
 import json
 import logging
 import ssl
-import threading
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,6 +16,7 @@ from bot import db, settings
 from bot.store import handoffs, leads
 from notifier import worker as notify
 from tests.support.config import config_for
+from tests.support.http import Answer, FakeEndpoint, Request
 from tests.support.stack import free_port
 
 LEAD = {
@@ -111,18 +110,25 @@ def make_certificates(tmp_path):
 
 
 class Smtp:
-    """aiosmtpd on 127.0.0.1: STARTTLS required, implicit TLS, or plaintext; records mails and logins."""
+    """aiosmtpd on 127.0.0.1: STARTTLS required, implicit TLS, or plaintext; records mails and logins.
 
-    def __init__(self, cert: tuple[str, str] | None, mode: str):
+    ``failures``: so many mails are refused first (451), as a busy relay does.
+    """
+
+    def __init__(self, cert: tuple[str, str] | None, mode: str, failures: int = 0):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
 
         self.messages: list[str] = []
         self.logins: list[tuple[str, str]] = []
+        self.failures = failures  # the first mails are refused with 451 (try again later)
         fake = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
+                if fake.failures > 0:
+                    fake.failures -= 1
+                    return "451 try again later"
                 fake.messages.append(envelope.content.decode("utf-8", "replace"))
                 return "250 OK"
 
@@ -273,35 +279,50 @@ def test_f18_wecom_key_stays_out_of_the_outbox_and_the_log(url, caplog):
         assert "SUPERSECRET" not in text and "key=" not in text and "/cgi-bin" not in text
 
 
-class Http:
-    """A local endpoint answering ``status`` with ``body`` and recording what it got."""
+def endpoint(status: int = 200, body: dict | None = None) -> FakeEndpoint:
+    """A local receiver answering ``status`` with ``body`` (WeCom's 「ok」 by default)."""
+    return FakeEndpoint(lambda request: (status, body or {"errcode": 0, "errmsg": "ok"}))
 
-    def __init__(self, status: int = 200, body: dict | None = None):
-        self.received: list[dict] = []
-        endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+class Receiver(FakeEndpoint):
+    """A local webhook that fails the first ``failures`` requests with 503, then records their idempotency keys."""
 
-            def do_POST(self):
-                endpoint.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                payload = json.dumps(body or {"errcode": 0, "errmsg": "ok"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.keys: list[str] = []
+        super().__init__(self._answer, path="/hook")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # polled often: shutdown() then returns at once, not after half a second
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    def _answer(self, request: Request) -> Answer:
+        with self.lock:
+            if self.failures > 0:
+                self.failures -= 1
+                return 503, None
+        self.keys.append(request.json()["idempotency_key"])
+        return 200, None
+
+
+class FakeWeComRobot(FakeEndpoint):
+    """A local 企业微信 group robot: answers errcode 45009 (rate limited) first, then records text messages."""
+
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+        self.texts: list[str] = []
+        super().__init__(self._answer, path="/cgi-bin/webhook/send?key=test")
+
+    def _answer(self, request: Request) -> Answer:
+        body = request.json()
+        with self.lock:
+            if self.refusals > 0:
+                self.refusals -= 1
+                return 200, {"errcode": 45009, "errmsg": "api freq out of limit"}  # WeCom: errors in a 200
+        assert body["msgtype"] == "text"
+        self.texts.append(body["text"]["content"])
+        return 200, {"errcode": 0, "errmsg": "ok"}
 
 
 def test_f18_http_errors_keep_the_status_code_not_the_url(url):
     """F18: a 500 from the robot is recorded as the type and the status, without its URL."""
-    robot = Http(status=500)
+    robot = endpoint(status=500)
     try:
         env = {"WECOM_WEBHOOK_URL": robot.url + "/cgi-bin/webhook/send?key=SUPERSECRET"}
         queue_mail(url, env)
@@ -309,13 +330,12 @@ def test_f18_http_errors_keep_the_status_code_not_the_url(url):
         error = outbox_row(url).last_error
         assert "HTTPError" in error and "500" in error and "SUPERSECRET" not in error and "/cgi-bin" not in error
     finally:
-        robot.server.shutdown()
-        robot.server.server_close()
+        robot.close()
 
 
 def test_f18_wecom_errmsg_is_not_stored(url):
     """F18: WeCom's own error text (which can echo the request) is reduced to its errcode."""
-    robot = Http(body={"errcode": 93000, "errmsg": "invalid webhook url, hint: key=SUPERSECRET"})
+    robot = endpoint(body={"errcode": 93000, "errmsg": "invalid webhook url, hint: key=SUPERSECRET"})
     try:
         env = {"WECOM_WEBHOOK_URL": robot.url + "/cgi-bin/webhook/send?key=SUPERSECRET"}
         queue_mail(url, env)
@@ -323,8 +343,7 @@ def test_f18_wecom_errmsg_is_not_stored(url):
         error = outbox_row(url).last_error
         assert "93000" in error and "SUPERSECRET" not in error and "hint" not in error
     finally:
-        robot.server.shutdown()
-        robot.server.server_close()
+        robot.close()
 
 
 def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
@@ -349,7 +368,7 @@ def test_f01_f18_handoff_expiry_log_has_no_rasa_token(url, caplog):
 @pytest.mark.parametrize("notifier", ["wecom", "webhook", "email"])
 def test_f05_notifications_link_to_the_console_not_the_conversation(url, notifier):
     """F5: a WeCom group, mailbox or CRM reading the notification gets a console link, never the session id."""
-    robot, sink, server = Http(), Http(), Smtp(None, "plain")
+    robot, sink, server = endpoint(), endpoint(), Smtp(None, "plain")
     env = {
         "wecom": {"WECOM_WEBHOOK_URL": robot.url + "/send?key=k"},
         "webhook": {"NOTIFY_WEBHOOK_URL": sink.url + "/leads"},
@@ -365,17 +384,15 @@ def test_f05_notifications_link_to_the_console_not_the_conversation(url, notifie
         lead_id = queue_mail(url, env)
         assert notify.deliver_due(config_for(url, env)) == 1
         text = {
-            "wecom": lambda: robot.received[0]["text"]["content"],
-            "webhook": lambda: json.dumps(sink.received[0], ensure_ascii=False),
+            "wecom": lambda: robot.requests[0].json()["text"]["content"],
+            "webhook": lambda: json.dumps(sink.requests[0].json(), ensure_ascii=False),
             "email": lambda: email.message_from_string(server.messages[0], policy=policy.default).get_content(),
         }[notifier]()
         assert f"https://assistant.example.com/console/leads/{lead_id}" in text
         assert LEAD["conversation_id"] not in text
     finally:
-        robot.server.shutdown()
-        robot.server.server_close()
-        sink.server.shutdown()
-        sink.server.server_close()
+        robot.close()
+        sink.close()
         server.stop()
 
 
@@ -389,3 +406,93 @@ def test_s02_a_handoff_nobody_can_address_expires_instead_of_filling_the_queue(u
     with db.session_scope(url) as session:
         assert handoffs.open_handoff(conversation_id, session=session) is None
         assert session.query(handoffs.Handoff).filter(handoffs.Handoff.status == "queued").count() == 0
+
+
+# ---------- the outbox: every lead once, after failures, and never twice
+
+
+def test_outbox_delivers_every_lead_once_after_failures(url, monkeypatch):
+    receiver = Receiver(failures=2)
+    smtp = Smtp(None, "plain", failures=1)
+    # a local relay without a login: cleartext must be asked for (TLS is the default, see the tests above)
+    env = {
+        "NOTIFY_WEBHOOK_URL": receiver.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "NOTIFY_EMAIL_TO": "sales@example.com",
+        "SMTP_STARTTLS": "0",
+    }
+    try:
+        with db.session_scope(url) as session:
+            for i in range(3):
+                leads.save_lead({**LEAD, "phone": f"1381234567{i}"}, session=session)
+        monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
+        for _ in range(6):
+            notify.deliver_due(config_for(url, env))
+        assert sorted(receiver.keys) == sorted(set(receiver.keys)) and len(receiver.keys) == 3
+        import email
+        from email import policy
+
+        mails = [email.message_from_string(m, policy=policy.default) for m in smtp.messages]
+        assert len(mails) == 3 and all("新线索" in m["Subject"] and "13812345" in m.get_content() for m in mails)
+        with db.session_scope(url) as session:
+            rows = session.query(leads.Notification).all()
+            assert all(r.delivered_at for r in rows)
+            assert max(r.attempts for r in rows) >= 2  # the failures were retried, not dropped
+    finally:
+        smtp.stop()
+        receiver.close()
+
+
+def test_undeliverable_rows_stay_visible_with_their_error(url):
+    env = {"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9/unreachable"}
+    with db.session_scope(url) as session:
+        leads.save_lead(LEAD, session=session)
+    notify.deliver_due(config_for(url, env))
+    with db.session_scope(url) as session:
+        row = session.query(leads.Notification).one()
+        assert row.delivered_at is None and row.attempts == 1 and "ConnectionError" in row.last_error
+        assert row.next_attempt_at > leads.utcnow()
+
+
+def test_killed_worker_leaves_the_row_to_be_sent_again(url, monkeypatch):
+    receiver = Receiver(failures=0)
+    env = {"NOTIFY_WEBHOOK_URL": receiver.url}
+    with db.session_scope(url) as session:
+        leads.save_lead(LEAD, session=session)
+
+    def die(row, env):  # the process dies after leasing the row, before marking it
+        raise SystemExit("killed")
+
+    monkeypatch.setitem(notify.SENDERS, "webhook", die)
+    with pytest.raises(SystemExit):
+        notify.deliver_due(config_for(url, env))
+    monkeypatch.setitem(notify.SENDERS, "webhook", notify.send_webhook)
+    assert notify.deliver_due(config_for(url, env)) == 0  # leased: another worker does not send it twice
+    monkeypatch.setattr(notify, "LEASE", dt.timedelta(0))
+    with db.session_scope(url) as session:
+        session.query(leads.Notification).update({"locked_until": leads.utcnow() - dt.timedelta(seconds=1)})
+    assert notify.deliver_due(config_for(url, env)) == 1
+    assert len(receiver.keys) == 1
+    receiver.close()
+
+
+def test_wecom_robot_gets_the_lead_after_an_errcode_refusal(url, monkeypatch):
+    robot = FakeWeComRobot(refusals=1)
+    env = {"WECOM_WEBHOOK_URL": robot.url}
+    try:
+        assert config_for(url, env).notifiers.channels == ["wecom"]
+        with db.session_scope(url) as session:
+            leads.save_lead({**LEAD, "phone": "13912345678"}, session=session)
+        monkeypatch.setattr(notify, "backoff", lambda attempts: dt.timedelta(0))
+        notify.deliver_due(config_for(url, env))
+        with db.session_scope(url) as session:
+            [row] = session.query(leads.Notification).all()
+            assert row.delivered_at is None and "45009" in row.last_error  # an errcode is a failure
+        notify.deliver_due(config_for(url, env))
+        [text] = robot.texts
+        assert "新线索" in text and "13912345678" in text
+        with db.session_scope(url) as session:
+            assert session.query(leads.Notification).one().delivered_at is not None
+    finally:
+        robot.close()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
 import requests
-import socketio
 import websocket
 
 from bot.plugins.channels.guard import BAD_REQUEST
 from bot.plugins.channels.public import SESSION_REFUSED
+from tests.support.waiting import eventually
+from tests.support.widget import Socket
 
 REST = "/webhooks/rest/webhook"
 INJECTION = '/inform{"province": "火星", "capital": 123456789}'
@@ -56,48 +56,12 @@ def say_as_bot(stack, session_id: str, text: str) -> None:
     assert response.status_code == 200
 
 
-class Socket:
-    """A socket.io client recording what arrives."""
-
-    def __init__(self, stack, headers=None):
-        self.received: list[str] = []
-        self.confirmed: list[str] = []
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("bot_uttered", lambda data: self.received.append((data or {}).get("text") or ""))
-        self.client.on("session_confirm", lambda data: self.confirmed.append(data))
-        self.client.connect(stack.rasa_url, transports=["websocket"], socketio_path="/socket.io", headers=headers)
-
-    def request(self, session_id, token=None, wait: float = 10) -> bool:
-        before = len(self.confirmed)
-        self.client.emit("session_request", {"session_id": session_id, **({"token": token} if token else {})})
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if len(self.confirmed) > before:
-                return True
-            if SESSION_REFUSED in self.received:
-                return False
-            time.sleep(0.05)
-        return False
-
-    def wait_for(self, fragment: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in list(self.received):
-                if fragment in text:
-                    return text
-            time.sleep(0.1)
-        raise AssertionError(f"{fragment!r} never arrived; got {self.received}")
-
-    def close(self):
-        self.client.disconnect()
-
-
 @pytest.fixture
 def sockets(stack):
     opened = []
 
     def open_socket(headers=None):
-        opened.append(Socket(stack, headers))
+        opened.append(Socket(stack.rasa_url, headers))
         return opened[-1]
 
     yield open_socket
@@ -155,9 +119,7 @@ def test_f03_the_same_over_socketio(stack, sockets):
     sock.wait_for("1000万")
     sock.client.emit("user_uttered", {"message": "\ufeff/restart", "session_id": session["session_id"]})
     sock.client.emit("user_uttered", {"message": "\u200b" + INJECTION, "session_id": session["session_id"]})
-    deadline = time.monotonic() + 30
-    while len(users(stack, session["session_id"])) < 3 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    eventually(lambda: len(users(stack, session["session_id"])) >= 3)
     state = tracker(stack, session["session_id"])
     assert len([e for e in state["events"] if e["event"] == "user"]) == 3
     assert not [e for e in state["events"] if e["event"] == "restart"]
@@ -180,8 +142,9 @@ def test_f04_a_socket_that_asks_for_more_sessions_only_keeps_the_last(stack, soc
         assert sock.request(session["session_id"], session["token"])
     say_as_bot(stack, sessions[0]["session_id"], "发给第一个会话")
     say_as_bot(stack, sessions[-1]["session_id"], "发给最后一个会话")
+    # one socket receives in the order Rasa sends: had the first room still been open, its message,
+    # sent before, would be here by the time the last one is
     sock.wait_for("发给最后一个会话")
-    time.sleep(1)
     assert "发给第一个会话" not in sock.received
 
 
@@ -200,10 +163,7 @@ def test_f04_an_oversized_frame_closes_the_socket_and_nothing_else(stack, socket
     sock = sockets()
     assert sock.request(session["session_id"], session["token"])
     sock.client.emit(event, {"message": "呼" * 20_000, "session_id": "s" * 100_000, "token": session["token"]})
-    deadline = time.monotonic() + 10
-    while sock.client.connected and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not sock.client.connected
+    eventually(lambda: not sock.client.connected, 10)
     again = sockets()  # the next visitor is served
     fresh = widget_session(stack)
     assert again.request(fresh["session_id"], fresh["token"])
@@ -227,7 +187,10 @@ def test_f05_a_session_id_alone_neither_listens_nor_speaks_in_a_widget_conversat
     attacker.wait_for(SESSION_REFUSED)
     victim.client.emit("user_uttered", {"message": "需要哪些材料", "session_id": victim_session["session_id"]})
     answer = victim.wait_for("材料")
-    time.sleep(1)
+    # the probe: the attacker's next message is refused on its own socket, after anything sent to it before
+    refusals = attacker.received.count(SESSION_REFUSED)
+    attacker.say("（探测）", victim_session["session_id"])
+    eventually(lambda: attacker.received.count(SESSION_REFUSED) > refusals)
     assert answer not in attacker.received
     assert [u["text"] for u in users(stack, victim_session["session_id"])] == ["需要哪些材料"]
 
@@ -405,6 +368,10 @@ def test_f05_sessions_stay_apart_under_concurrent_visitors(stack, sockets):
     for thread in threads:
         thread.join()
     a_answer, b_answer = a.wait_for("3月31日"), b.wait_for("材料")
-    time.sleep(1)
+    # the probe: each visitor asks once more; a leaked answer, sent before, arrives before the probe's reply
+    for sock, session_id in ((a, first["session_id"]), (b, second["session_id"])):
+        before = len(sock.received)
+        sock.say("注册资本要多少", session_id)
+        sock.wait_for_new("1000万", before)
     assert b_answer not in a.received and a_answer not in b.received
     assert BAD_REQUEST not in a.received + b.received

@@ -19,6 +19,7 @@ import requests
 from bench.normalize import fill, worst
 from bot import settings
 from bot.plugins.nlu.normalize import Normalizer
+from tests.support.waiting import eventually
 
 REST = "/webhooks/rest/webhook"
 VISITORS = 20
@@ -86,7 +87,7 @@ def test_s01_a_hostile_visitor_does_not_slow_the_others(stack):
     thread = threading.Thread(target=attacker)
     thread.start()
     try:
-        time.sleep(1)  # the attack is under way before the visitors come
+        eventually(lambda: hostile, TIMEOUT)  # the attack is under way (answered once) before the visitors come
         together = ordinary_round(stack)
     finally:
         stop.set()

@@ -13,7 +13,7 @@ import requests
 
 from bot import db
 from bot.store import conversations, facts
-from tests.support.console import bearer, log_in, make_token, make_user
+from tests.support.console import bearer, log_in, make_token, make_user, summaries_caught_up
 
 XSS_ANSWER = '有效期为5年。<img src=x onerror="alert(1)"></textarea><script>alert(3)</script>'
 XSS_REASON = "<script>alert(2)</script>复核"
@@ -130,6 +130,7 @@ def test_markup_in_an_answer_or_reason_stays_text_in_history_diff_and_transcript
             assert "&lt;img src=x onerror=" in body, path
         sender = f"sec-knowledge-{uuid.uuid4().hex}"
         assert "<img src=x" in stack.text(sender, "呼叫中心许可证到期怎么续期")  # the widget escapes it; staff too:
+        summaries_caught_up(stack.tracker_store_url, stack.database_url)  # once the notifier has folded it
         transcript = admin.get(f"{stack.web_url}/console/conversations/{sender}", timeout=15).text
         assert "&lt;img src=x onerror=" in transcript and "<img src=x" not in transcript
         assert f"{key} v{start + 1}" in transcript

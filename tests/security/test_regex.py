@@ -211,4 +211,4 @@ def test_s01_no_input_of_the_maximum_length_makes_a_pattern_slow(name):
 def test_s01_the_budget_catches_a_pattern_that_backtracks():
     """The test itself: a nested quantifier like today's filler clause pattern is caught, not waited for."""
     nested = re.compile(r"^(?:急急急|急)+$")
-    assert max(cost(nested, text) for text in adversarial(nested)) > BUDGET
+    assert any(cost(nested, text) > BUDGET for text in adversarial(nested))  # stops at the first slow input

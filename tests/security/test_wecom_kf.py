@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from tests.support.fake_wecom_kf import signed_echo, signed_envelope, visitor
-from tests.support.wecom_kf import KFChat, wait_for
+from tests.support.waiting import eventually
+from tests.support.wecom_kf import KFChat
 
 
 @pytest.fixture
@@ -56,13 +57,13 @@ def test_a_replayed_timestamp_and_nonce_cannot_carry_another_body(url, chat, fak
     request = fake_wecom_kf.callback(chat.account)
     for _ in range(3):
         assert requests.post(url, **request, timeout=10).text == "success"
-    wait_for(chat.received)
+    eventually(chat.received)
     other = fake_wecom_kf.callback(visitor())
     swapped = requests.post(url, params=request["params"], data=other["data"], timeout=10)
     assert swapped.status_code == 403
     fake_wecom_kf.says(chat.account, chat.user, "需要哪些材料")
     chat.nudge()
-    wait_for(lambda: len(chat.received()) == 2)
+    eventually(lambda: len(chat.received()) == 2)
     assert len(chat.received()) == 2  # one answer per message, however often the callback came
 
 
@@ -117,6 +118,6 @@ def test_wecoms_error_text_never_reaches_a_response_or_the_log(stack, chat, fake
     fake_wecom_kf.refuse_next_token_with = 40014
     fake_wecom_kf.says(chat.account, chat.user, "注册资本要多少")
     chat.nudge()
-    wait_for(chat.received)
+    eventually(chat.received)
     log = stack.log.read_text(errors="replace")
     assert "secret leak" not in log and "devtool/query" not in log and "access_token=" not in log

@@ -7,9 +7,11 @@ import re
 import uuid
 
 import requests
+import sqlalchemy as sa
 
 from bot import db
-from bot.store import conversations, staff
+from bot.store import conversations, staff, summaries
+from tests.support.waiting import eventually
 
 PASSWORD = "console attack test password"
 PHONE = "13812345678"
@@ -18,6 +20,13 @@ PHONE = "13812345678"
 def csrf(client, path="/console/login") -> str:
     page = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def admin_client(app):
+    """A test client of ``app`` logged in as the console fixture's admin (admin1)."""
+    client = app.test_client()
+    login(client, "admin1", "admin password 1")
+    return client
 
 
 def api_csrf(client) -> str:
@@ -58,6 +67,23 @@ def conversation_with_a_phone(database_url: str, at: dt.datetime | None = None) 
             )
         )
     return "s03-phone"
+
+
+def summaries_caught_up(tracker_url: str, database_url: str, timeout: float = 30) -> None:
+    """Wait until the conversation summaries hold every tracker event stored so far.
+
+    The notifier alone folds them (every round); the console only reads what it folded.
+    """
+    events = sa.Table("events", sa.MetaData(), autoload_with=db.get_engine(tracker_url))
+    with db.get_engine(tracker_url).connect() as connection:
+        newest = connection.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
+
+    def folded() -> bool:
+        with db.session_scope(database_url) as session:
+            mark = session.get(summaries.Watermark, "events")
+            return mark is not None and mark.last_event_id >= newest
+
+    eventually(folded, timeout)
 
 
 # ---------- staff of a running stack (tests/support/stack.py): each test makes its own users and tokens

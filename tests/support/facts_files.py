@@ -1,9 +1,12 @@
-"""Facts files (data/facts/*.yml) written for a test: a small valid one, and a writer."""
+"""Facts files (data/facts/*.yml) written for a test (a small valid one, a writer), and reading back what was loaded."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+
+from bot import db
+from bot.store import facts
 
 GOOD = """\
 facts:
@@ -37,3 +40,25 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def history(url: str, key: str) -> list[tuple]:
+    """(version, author, reason) of a fact's versions, oldest first."""
+    with db.session_scope(url) as session:
+        return [(v.version, v.author, v.reason) for v in reversed(facts.versions(key, session=session))]
+
+
+def knowledge(url: str) -> dict:
+    """Everything a fact is, by key: content, topic, intent and place in the files."""
+    with db.session_scope(url) as session:
+        return {
+            f.key: (facts.content_of(f), f.topic, f.intent, f.source_file, f.source_position)
+            for f in facts.all_facts(session=session)
+        }
+
+
+def edit(url: str, key: str, editor: str = "admin1", reason: str = "复核", **changes):
+    """Edit a fact as staff do (a new version); return its version number, None when nothing changed."""
+    with db.session_scope(url) as session:
+        version = facts.edit_fact(key, changes, editor, reason, session=session)
+        return version.version if version else None

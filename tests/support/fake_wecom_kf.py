@@ -16,15 +16,14 @@ What it keeps and enforces (the shape is in ../shared/channels/wecom-kf.md):
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, quote, urlparse
 
 from wechatpy.enterprise.crypto import WeChatCrypto
+
+from tests.support.http import Answer, FakeEndpoint, Request
 
 KF = {
     "WECOM_KF_CORP_ID": "ww0123456789abcdef",
@@ -41,9 +40,10 @@ def visitor() -> str:
     return "wm" + uuid.uuid4().hex[:24]
 
 
-class FakeWeComKF:
+class FakeWeComKF(FakeEndpoint):
+    """The KF API's state and rules, served on 127.0.0.1 (``base`` is its /cgi-bin/ address)."""
+
     def __init__(self) -> None:
-        self.lock = threading.RLock()
         self.tokens: dict[str, float] = {}  # access token -> expiry
         self.tokens_issued = 0
         self.refuse_next_token_with: Optional[int] = None
@@ -62,51 +62,17 @@ class FakeWeComKF:
         self.contact_ways: list[dict[str, Any]] = []
         self.unavailable = 0  # this many calls answer HTTP 503
         self.next_id = 0
-        fake = self
+        super().__init__(self._answer)
+        self.base = self.base + "/cgi-bin/"
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, payload: dict[str, Any]) -> None:
-                body = json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _route(self, method: str) -> None:
-                url = urlparse(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}") if method == "POST" else query
-                with fake.lock:
-                    if fake.unavailable > 0:
-                        fake.unavailable -= 1
-                        self.send_response(503)
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    self._json(fake.handle(url.path.removeprefix("/cgi-bin/"), query, body))
-
-            def do_GET(self) -> None:
-                self._route("GET")
-
-            def do_POST(self) -> None:
-                self._route("POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> FakeWeComKF:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, request: Request) -> Answer:
+        query = {k: v[0] for k, v in parse_qs(urlparse(request.target).query).items()}
+        body = (request.json() if request.body else {}) if request.method == "POST" else query
+        with self.lock:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                return 503, None
+            return 200, self.handle(request.path.removeprefix("/cgi-bin/"), query, body)
 
     # ---------- the API
 

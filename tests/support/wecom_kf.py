@@ -12,6 +12,7 @@ from bot import db, settings
 from bot.plugins.channels.wecom_kf import KFWorker
 from bot.store import handoffs
 from tests.support.fake_wecom_kf import KF, FakeWeComKF
+from tests.support.waiting import eventually
 
 
 class ScriptedAssistant:
@@ -99,18 +100,6 @@ async def settle(*workers: KFWorker, check: Optional[Callable[[], bool]] = None,
     raise AssertionError("the KF workers did not settle in time")
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
-    """Poll ``check`` until it returns something true; that value. Fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} s: {getattr(check, '__name__', check)}")
-        time.sleep(interval)
-
-
 class KFChat:
     """One WeChat user talking to the running stack through 微信客服 (the fake KF API and signed callbacks)."""
 
@@ -134,7 +123,7 @@ class KFChat:
         before = len(self.received())
         act()
         self.nudge()
-        return wait_for(lambda: self.received()[before:], timeout)[-1]
+        return eventually(lambda: self.received()[before:], timeout)[-1]
 
     def say(self, text: str, menu_id: str = "") -> dict[str, Any]:
         return self.answer_to(lambda: self.fake.says(self.account, self.user, text, menu_id=menu_id))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from bench.console_list import generate
 from bot import db, migrate
-from bot.store import conversations, leads
+from bot.store import conversations, leads, summaries
 from tools import retention
 
 
@@ -31,7 +31,7 @@ def test_old_conversations_go_and_leads_stay(tmp_path):
                 }
             ],
         )
-    conversations.refresh(tracker, app)
+    summaries.refresh(tracker, app)
     with db.session_scope(app) as session:
         leads.save_lead(
             {

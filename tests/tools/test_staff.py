@@ -9,6 +9,7 @@ import pytest
 
 from bot import db
 from bot.store import staff
+from tools import staff as console
 
 
 @pytest.fixture
@@ -16,10 +17,15 @@ def app(console_app):
     return console_app
 
 
+@pytest.fixture
+def url(empty_database, monkeypatch):
+    """An empty database the command uses (DATABASE_URL), never the checkout's var/."""
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    return empty_database
+
+
 def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     """F7, I6: delete-user, set-role, set-password, create-token --role, list-tokens, revoke-token."""
-    from tools import staff as console
-
     url = app.config["SETTINGS"].database_url
     monkeypatch.setenv("DATABASE_URL", url)
     assert console.main(["set-role", "agent1", "--role", "admin"]) == 0
@@ -48,3 +54,15 @@ def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
         assert staff.check_password(
             "admin password 1", session.query(staff.StaffUser).filter_by(name="admin1").one().password_hash
         )
+
+
+def test_create_user_reads_the_password_from_stdin(url, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert console.main(["create-user", "wang", "--role", "agent"]) == 0
+    with db.session_scope(url) as session:
+        user = session.query(staff.StaffUser).one()
+        assert user.role == "agent" and staff.check_password("correct horse battery", user.password_hash)
+        assert not staff.check_password("wrong", user.password_hash)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert console.main(["create-user", "li", "--role", "admin"]) == 1
+    assert "at least 10" in capsys.readouterr().err

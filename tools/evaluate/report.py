@@ -116,14 +116,20 @@ def _pct(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def render(report: dict) -> str:
-    """The Markdown report."""
-    lines = ["# Evaluation", ""]
+def _criteria_lines(report: dict) -> list[str]:
+    """The done-criteria table (when anything was measured)."""
+    lines: list[str] = []
     done = criteria(report)
     if done:
         lines += ["## Issue #21 done-criteria", "", "| criterion | measured | met |", "|---|---|---|"]
         lines += [f"| {_cell(c)} | {_cell(v)} | {'yes' if ok else 'no'} |" for c, v, ok in done]
         lines.append("")
+    return lines
+
+
+def _set_lines(report: dict) -> list[str]:
+    """Every set's figures, per pipeline."""
+    lines: list[str] = []
     lines += [
         "## Every set",
         "",
@@ -147,6 +153,12 @@ def render(report: dict) -> str:
                 f"{real['wrong_confident']} ({_pct(real['wrong_confident_rate'])}) |"
             )
     lines += ["", "Pipelines: " + "; ".join(f"**{k}**: {v}" for k, v in PIPELINES.items()) + "."]
+    return lines
+
+
+def _variation_lines(report: dict) -> list[str]:
+    """The intent sets' questions with what visitors add around them."""
+    lines: list[str] = []
     variations = report.get("variations") or {}
     if variations:
         names = list(variations["as written"])
@@ -164,6 +176,12 @@ def render(report: dict) -> str:
         lines += [f"| {v} | " + " | ".join(_pct(acc[n]) for n in names) + " |" for v, acc in variations.items()]
         gaps = [max(abs(acc[n] - variations["as written"][n]) for acc in variations.values()) for n in names]
         lines.append("| widest gap | " + " | ".join(f"{gap * 100:.1f} points" for gap in gaps) + " |")
+    return lines
+
+
+def _cross_validation_lines(report: dict) -> list[str]:
+    """The cross-validation table."""
+    lines: list[str] = []
     cv = report.get("cross_validation") or {}
     if cv:
         lines += [
@@ -177,6 +195,12 @@ def render(report: dict) -> str:
             f"| {p} | {m['folds']} | {_pct(m['accuracy'])} | {m['weighted_f1']:.3f} | {m['macro_f1']:.3f} |"
             for p, m in cv.items()
         ]
+    return lines
+
+
+def _realistic_lines(report: dict) -> list[str]:
+    """The realistic set by cause and outcome, what the visitor got, and its misses."""
+    lines: list[str] = []
     realistic = report.get("realistic") or {}
     if realistic:
         pipelines = list(realistic)
@@ -233,6 +257,12 @@ def render(report: dict) -> str:
                 + " |"
                 for c in misses
             ]
+    return lines
+
+
+def _intent_miss_lines(report: dict) -> list[str]:
+    """Our pipeline's misses on each intent set."""
+    lines: list[str] = []
     for pipeline in PIPELINES:
         for name, m in (report.get("intent_sets") or {}).get(pipeline, {}).items():
             if pipeline == "ours" and m["misses"]:
@@ -242,6 +272,12 @@ def render(report: dict) -> str:
                     + (" (answered with its fact)" if x.get("confident") else "")
                     for x in m["misses"]
                 ]
+    return lines
+
+
+def _timing_lines(report: dict) -> list[str]:
+    """Wall-clock and CPU seconds of each step."""
+    lines: list[str] = []
     timings = report.get("timings") or {}
     if timings:
         lines += [
@@ -255,6 +291,22 @@ def render(report: dict) -> str:
             "|---|---|---|",
         ]
         lines += [f"| {k} | {v['wall']} | {'–' if v['cpu'] is None else v['cpu']} |" for k, v in timings.items()]
+    return lines
+
+
+def render(report: dict) -> str:
+    """The Markdown report: criteria, every set, variations, cross-validation, the realistic set, misses, timings."""
+    lines = ["# Evaluation", ""]
+    for section in (
+        _criteria_lines,
+        _set_lines,
+        _variation_lines,
+        _cross_validation_lines,
+        _realistic_lines,
+        _intent_miss_lines,
+        _timing_lines,
+    ):
+        lines += section(report)
     return "\n".join(lines) + "\n"
 
 

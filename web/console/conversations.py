@@ -59,8 +59,6 @@ def page_number(args: MultiDict[str, str]) -> int:
 
 def search(args: MultiDict[str, str]) -> tuple[list[dict[str, Any]], int, int]:
     config = context.settings()
-    # the notifier folds new events every round; a page only catches up on the last moments
-    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     page = page_number(args)
     filters = parse_filters(args)
     if probes_phones(filters.q):
@@ -90,8 +88,6 @@ def list_view() -> ResponseReturnValue:
 def load(conversation_id: str) -> tuple[dict[str, Any], list[dict], list[dict]]:
     """Summary, transcript and feedback of one conversation; phones masked for all but admins."""
     config = context.settings()
-    # the notifier folds new events every round; a page only catches up on the last moments
-    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     with db.session_scope(config.database_url) as session:
         summary = session.get(conversations.ConversationSummary, conversation_id)
         if summary is None:
@@ -120,7 +116,7 @@ def story(conversation_id: str) -> ResponseReturnValue:
     """The conversation as a test story, ready for tests/e2e/test_stories.yml."""
     _, items, _ = load(conversation_id)
     return Response(
-        conversations.test_story(conversation_id, items),
+        conversations.story_yaml(conversation_id, items),
         mimetype="text/yaml; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=story.yml"},
     )

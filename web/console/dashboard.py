@@ -20,8 +20,6 @@ api = Blueprint("dashboard_api", __name__)
 
 def figures() -> dict[str, Any]:
     config = context.settings()
-    # the notifier folds new events every round; a page only catches up on the last moments
-    conversations.refresh(config.tracker_store_url, config.database_url, max_batches=1)
     with db.session_scope(config.database_url) as session:
         data = conversations.dashboard(session=session)
     data["lead_status_labels"] = leads.STATUS_LABELS  # the funnel's bars, named as staff read them

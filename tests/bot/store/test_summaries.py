@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from bench.console_list import generate
 from bot import db, migrate
-from bot.store import conversations
+from bot.store import conversations, summaries
 
 
-def summaries(url: str) -> dict[str, tuple]:
+def summary_rows(url: str) -> dict[str, tuple]:
     with db.session_scope(url) as session:
         return {
             s.conversation_id: (s.user_messages, s.fell_back, s.low_confidence, s.search_text)
@@ -28,7 +28,7 @@ def fold_at_once(tracker: str, app: str, refreshers: int) -> None:
     def run():
         start.wait()
         try:
-            while conversations.refresh(tracker, app):
+            while summaries.refresh(tracker, app):
                 pass  # a refresher that found the watermark taken tries again until nothing is left
         except Exception as exc:  # reported below
             errors.append(exc)
@@ -44,7 +44,7 @@ def fold_at_once(tracker: str, app: str, refreshers: int) -> None:
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
     """Batches of 500 events: 300 conversations (~1,800 events) still fold in several batches per refresher."""
-    monkeypatch.setattr(conversations, "BATCH", 500)
+    monkeypatch.setattr(summaries, "BATCH", 500)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.stack)])
@@ -63,19 +63,19 @@ def test_two_refreshes_at_once_count_every_message_once(databases, tmp_path):
     fold_at_once(tracker, app, refreshers=3)
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
     migrate.upgrade(reference)
-    conversations.refresh(tracker, reference)
-    assert summaries(app) == summaries(reference)
+    summaries.refresh(tracker, reference)
+    assert summary_rows(app) == summary_rows(reference)
     with db.get_engine(tracker).connect() as connection:
         users = connection.execute(sa.text("SELECT COUNT(*) FROM events WHERE type_name = 'user'")).scalar()
-    assert sum(count for count, *_ in summaries(app).values()) == users
+    assert sum(count for count, *_ in summary_rows(app).values()) == users
 
 
 def test_a_bounded_refresh_leaves_the_rest_for_the_next_round(tmp_path, empty_database):
     tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
     events = generate(tracker, 300)
-    first = conversations.refresh(tracker, app, max_batches=1)
-    assert first == conversations.BATCH < events
-    assert first + conversations.refresh(tracker, app) == events
+    first = summaries.refresh(tracker, app, max_batches=1)
+    assert first == summaries.BATCH < events
+    assert first + summaries.refresh(tracker, app) == events
 
 
 def _add_event(tracker: str, sender: str, data: dict) -> None:
@@ -96,18 +96,18 @@ def test_f08_an_event_the_database_refuses_is_skipped_and_the_rest_still_folds(t
     _add_event(tracker, "poison", {"event": "user", "text": "毒", "input_channel": "rest"})
     generate(tracker, 3, seed=8)  # conversations after the refused one: the same ids again, more turns
     _add_event(tracker, "after", {"event": "user", "text": "之后", "input_channel": "rest"})
-    fold = conversations._fold
+    fold = summaries._fold
 
     def refusing(summary, row):  # what PostgreSQL does with a value too long for its column
         if row.sender_id == "poison":
             raise sa.exc.DataError("INSERT …", {}, Exception("value too long for type character varying(30)"))
         fold(summary, row)
 
-    monkeypatch.setattr(conversations, "_fold", refusing)
-    conversations.refresh(tracker, app)
-    folded = summaries(app)
+    monkeypatch.setattr(summaries, "_fold", refusing)
+    summaries.refresh(tracker, app)
+    folded = summary_rows(app)
     assert "after" in folded and "poison" not in folded
-    assert conversations.refresh(tracker, app) == 0  # the watermark is past it: nothing is read twice
+    assert summaries.refresh(tracker, app) == 0  # the watermark is past it: nothing is read twice
 
 
 def test_f08_a_channel_name_or_nul_the_database_cannot_store_is_made_storable(tmp_path, empty_database):
@@ -115,7 +115,7 @@ def test_f08_a_channel_name_or_nul_the_database_cannot_store_is_made_storable(tm
     tracker, app = f"sqlite:///{tmp_path / 'tracker.db'}", empty_database
     generate(tracker, 1)
     _add_event(tracker, "odd", {"event": "user", "text": "注册\x00资本", "input_channel": "c" * 40})
-    conversations.refresh(tracker, app)
+    summaries.refresh(tracker, app)
     with db.session_scope(app) as session:
         summary = session.get(conversations.ConversationSummary, "odd")
         assert len(summary.channel) <= 30 and "\x00" not in summary.search_text and "注册资本" in summary.search_text
@@ -127,5 +127,5 @@ def test_f08_postgresql_skips_an_event_it_cannot_store(postgres_url):
     generate(postgres_url, 2)
     _add_event(postgres_url, "odd-pg", {"event": "user", "text": "注册\x00资本", "input_channel": "c" * 40})
     _add_event(postgres_url, "after-pg", {"event": "user", "text": "之后", "input_channel": "rest"})
-    conversations.refresh(postgres_url, postgres_url)
-    assert "after-pg" in summaries(postgres_url)
+    summaries.refresh(postgres_url, postgres_url)
+    assert "after-pg" in summary_rows(postgres_url)

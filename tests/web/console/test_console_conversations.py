@@ -9,7 +9,7 @@ import pytest
 
 from bot import db, settings
 from bot.store import facts, staff
-from tests.support.console import csrf, login
+from tests.support.console import csrf, login, summaries_caught_up
 from web import create_app
 from web.console import auth
 
@@ -34,6 +34,7 @@ def test_filters_transcript_and_review(stack, client):
     stack.say(sender, "/ask_capital@0.3", trusted=True)  # unsure: the bot asks 您是想问
     other = f"console-{uuid.uuid4().hex}"
     stack.say(other, "全网和地网有什么区别")
+    summaries_caught_up(stack.tracker_store_url, stack.database_url)  # the notifier folds them
 
     found = client.get("/console/api/conversations", query_string={"q": "五百萬"}).get_json()
     # the stack is shared: other tests' visitors may have written 五百萬 too
@@ -103,6 +104,7 @@ def test_dashboard_counts_real_conversations(stack, client):
     stack.say(sender, "年报什么时候截止")
     for _ in range(4):  # the bot is unsure: an unanswered question, asked often enough to rank in the top 10
         stack.say(sender, "/ask_fees@0.2", trusted=True)
+    summaries_caught_up(stack.tracker_store_url, stack.database_url)  # the notifier folds them
     data = client.get("/console/api/dashboard").get_json()
     assert data["conversations"] >= 1 and 0 < data["fallback_rate"] < 1
     assert any(t["fact_key"] == "annual.report" for t in data["top_topics"])
@@ -124,5 +126,6 @@ def test_an_in_scope_question_without_a_fact_is_answered_honestly_and_queued_for
     assert {"title": "联系顾问", "payload": "/request_consultant"} in [
         b for m in messages for b in m.get("buttons", [])
     ]
+    summaries_caught_up(stack.tracker_store_url, stack.database_url)  # the notifier folds them
     queued = client.get("/console/api/conversations", query_string={"needs_review": "1", "q": "ICP"}).get_json()
     assert sender in [c["conversation_id"] for c in queued["conversations"]]

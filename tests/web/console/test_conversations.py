@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from tests.support.console import PHONE, conversation_with_a_phone, login
+from bot import db
+from bot.store import conversations
+from tests.support.console import PHONE, admin_client, conversation_with_a_phone, csrf, login
 
 
 @pytest.fixture
@@ -69,3 +71,64 @@ def test_the_dashboard_counts_days_and_names_lead_statuses_as_staff_read_them(ap
         "已成交",
         "已流失",
     }
+
+
+def test_the_transcript_is_a_chat_with_chips_and_fixes_for_admins(app, monkeypatch):
+    from web.console import conversations as screen
+
+    items = [
+        {
+            "kind": "user",
+            "at": "2026-11-29T10:45:00Z",
+            "text": "許可證有效期多久",
+            "normalized": "许可证有效期多久",
+            "intent": "ask_validity",
+            "confidence": 0.42,
+            "entities": [],
+            "ranking": ["ask_validity", "ask_renewal"],
+        },
+        {
+            "kind": "bot",
+            "at": "2026-11-29T10:45:01Z",
+            "text": "有效期为5年。<b>x</b>",
+            "response": "utter_fact",
+            "staff": None,
+            "buttons": [],
+            "fact_key": "licence.validity",
+            "fact_version": 1,
+        },
+    ]
+    summary = {
+        "conversation_id": "c1",
+        "channel": "rest",
+        "first_at": "2026-11-29T10:45:00Z",
+        "last_at": "2026-11-29T10:45:01Z",
+        "user_messages": 1,
+        "reviewed": False,
+        "tags": [],
+        "note": None,
+    }
+    monkeypatch.setattr(screen, "load", lambda conversation_id: (summary, items, []))
+    client = admin_client(app)
+    page = client.get("/console/conversations/c1").get_data(as_text=True)
+    visible = re.sub(r"<[^>]+>", " ", page)
+    assert "11月29日 18:45" in visible and "T10:45" not in visible  # China time, no raw ISO stamps
+    assert 'class="chip intent low"' in page and "ask_validity 0.42" in page
+    assert '/console/facts/licence.validity/versions/1"' in page and ">licence.validity v1<" in page
+    assert "/console/facts/licence.validity?seen=1" in page
+    assert "应答为 licence.renewal" in page  # the NLU's second choice, one click
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    token = csrf(client, "/console/conversations/c1")
+    response = client.post(
+        "/console/conversations/c1/collect",
+        data={"csrf_token": token, "text": "许可证有效期多久", "intent": "ask_renewal"},
+    )
+    assert response.status_code == 302
+    with db.session_scope(app.config["SETTINGS"].database_url) as session:
+        example = session.query(conversations.CollectedExample).one()
+        assert (example.text, example.intent, example.collected_by) == ("许可证有效期多久", "ask_renewal", "admin1")
+    agent = app.test_client()
+    login(agent, "agent1", "agent password 1")
+    page = agent.get("/console/conversations/c1").get_data(as_text=True)
+    assert "编辑这条事实" not in page and "应答为" not in page and "/console/facts/" not in page
+    assert ">licence.validity v1<" in page and 'data-testid="collect"' in page

@@ -75,5 +75,4 @@ def test_f01_a_failing_rasa_gives_staff_a_502_without_its_details(tmp_path, capl
     asked = len(rasa.paths)
     assert client.get("/console/api/handoffs/nobody/messages", headers=headers).status_code == 404
     assert len(rasa.paths) == asked  # no open handoff: Rasa is not asked at all
-    rasa.server.shutdown()
-    rasa.server.server_close()
+    rasa.close()

@@ -16,6 +16,7 @@ import pytest
 from bot import db
 from bot.store import conversations, facts, staff
 from tests.support.browser import ARTIFACTS, MISSING, chromium_missing
+from tests.support.console import summaries_caught_up
 
 pytestmark = pytest.mark.skipif(chromium_missing(), reason=MISSING)
 
@@ -73,7 +74,8 @@ def test_edit_restore_answer_and_fix_from_the_transcript(stack, browser):
         answer = stack.text(sender, QUESTION)
         assert original in answer and "浏览器测试改版" not in answer
 
-        # the transcript: bubbles, China time, the fact version chip
+        # the transcript: bubbles, Beijing time, the fact version chip (once the notifier has folded it)
+        summaries_caught_up(stack.tracker_store_url, stack.database_url)
         page.goto(f"{stack.web_url}/console/conversations/{sender}")
         visitor = page.get_by_test_id("transcript-user").first
         expect(visitor).to_contain_text(QUESTION)

@@ -165,8 +165,10 @@ async def test_cve_2025_61765_the_redis_channel_carries_json_and_never_unpickles
         manager = public.JsonRedisManager(redis_url, channel="socketio-test")
         manager.rooms = {"/": {"room-a": bidict({"sid-1": "eio-1"}), "room-b": bidict({"sid-2": "eio-2"})}}
         listening = asyncio.ensure_future(manager._thread())  # the loop every instance runs
-        await asyncio.sleep(0.5)
         raw = redis.Redis.from_url(redis_url)
+        deadline = asyncio.get_running_loop().time() + 10
+        while raw.pubsub_numsub("socketio-test")[0][1] < 1 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)  # the listener runs on this loop: let it subscribe
         assert raw.publish("socketio-test", pickle.dumps(Exploit())) == 1
         raw.publish("socketio-test", pickle.dumps({"method": "close_room", "room": "room-b", "namespace": "/"}))
         raw.publish("socketio-test", b"\x80\x04not json either")

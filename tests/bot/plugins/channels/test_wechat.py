@@ -11,6 +11,7 @@ import requests
 from wechatpy import parse_message
 
 from tests.support.stack import service_pid
+from tests.support.waiting import eventually
 from tests.support.wechat import (
     CRYPTO,
     event,
@@ -165,9 +166,6 @@ def test_slow_turn_answers_success_then_delivers_through_the_api(stack, post, fa
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
     assert response.text == "success" and waited < 5
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not [m for m in fake_wechat.sent if m["touser"] == openid]:
-        time.sleep(0.5)
-    delivered = [m for m in fake_wechat.sent if m["touser"] == openid]
-    assert delivered and "100%" in delivered[0]["text"]["content"]
+    delivered = eventually(lambda: [m for m in fake_wechat.sent if m["touser"] == openid], 60)
+    assert "100%" in delivered[0]["text"]["content"]
     assert fake_wechat.tokens_issued > tokens_before

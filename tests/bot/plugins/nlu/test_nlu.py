@@ -54,8 +54,7 @@ def _measure(stack, path, name):
         for text, expected in evaluate.read_examples(path)
     ]
     result = evaluate.metrics(rows)
-    report = PROJECT_ROOT / "results" / f"{name}.json"
-    report.parent.mkdir(exist_ok=True)
+    report = stack.log.parent / f"{name}.json"  # beside the stack's log, never in the checkout
     report.write_text(json.dumps(result.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     print(
         f"{name}: accuracy {result.accuracy:.1%}, out-of-scope recall {result.out_of_scope_recall:.1%} "

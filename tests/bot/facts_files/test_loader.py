@@ -1,4 +1,4 @@
-"""The facts loader: validation, idempotent upserts and reports."""
+"""The facts loader (bot/facts_files/loader.py): validation, idempotent upserts and reports."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from bot.settings import PROJECT_ROOT
 from bot.store import facts
 from bot.store.facts import fold_whitespace, get_fact
 from tests.support.facts_files import GOOD, write
-from tools.facts import main
 
 
 @pytest.fixture
@@ -107,17 +106,6 @@ def test_malformed_file_loads_nothing(tmp_path, url):
     load_facts([good], url)  # the database was not half-written before
     with db.session_scope(url) as session:
         assert len(facts.all_facts(session=session)) == 2
-
-
-def test_cli_reports_changes_and_errors(tmp_path, url, capsys):
-    path = write(tmp_path, "a.yml", GOOD)
-    assert main([str(path), "--database-url", url]) == 0
-    assert "2 added, 0 updated, 0 unchanged" in capsys.readouterr().out
-    assert main([str(path), "--database-url", url]) == 0
-    assert "0 added, 0 updated, 2 unchanged" in capsys.readouterr().out
-    bad = write(tmp_path, "bad.yml", "facts: [1]\n")
-    assert main([str(bad), "--database-url", url]) == 1
-    assert "bad.yml:" in capsys.readouterr().err
 
 
 def test_project_facts_cover_every_answer_intent_and_reference_section():
