@@ -172,6 +172,9 @@ def decide(
     )
     if own in answered and "capital" not in turn.entities:
         return Decision("answer", "own question", intent=own)
+    if turn.elsewhere and not names_field(turn) and not turn.in_form:
+        # 「食品经营许可证多久能下来」, 「驾驶证快到期了，换证要带什么」: whatever the model makes of the rest
+        return Decision("off_topic", "another field's paper")
     # in a form the form asks for the capital itself: a message it did not understand is not a verdict
     unread_in_form = turn.in_form and turn.intent in (FALLBACK, OFF_TOPIC)
     if is_situation(turn, t) and (not follow or not turn.previous_fact) and not unread_in_form:

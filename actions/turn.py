@@ -33,6 +33,7 @@ class Turn:
     in_field: Optional[bool] = None  # the message has a word of our field (None: not known)
     # it names our field itself, not only a word other licences share (None: as ``in_field``)
     names_field: Optional[bool] = None
+    elsewhere: bool = False  # it names another field's licence or paper (食品经营许可证, 驾驶证)
     entities: Mapping[str, Any] = field(default_factory=dict)  # this message's, over what was told before
     said: Tuple[str, ...] = ()  # the entities this message names itself
     text: str = ""  # what the NLU read (normalised)
@@ -77,6 +78,7 @@ class Turn:
         return cls(
             clauses=clauses,
             names_field=names_field if isinstance(names_field, bool) else None,
+            elsewhere=parse.get("elsewhere") is True,
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             ranking=ranking,

@@ -178,6 +178,18 @@ TABLE = [
         "utter_no_fact",
     ),
     (
+        "another field's paper (驾驶证, 食品经营许可证) and only words other papers share: off-topic, however sure",
+        replace(turn("ask_time_limit", 0.99, in_field=True), names_field=False, elsewhere=True),
+        "off_topic",
+        None,
+    ),
+    (
+        "another field's paper beside our field's own name is answered",
+        replace(turn("ask_time_limit", 0.99, in_field=True), names_field=True, elsewhere=True),
+        "answer",
+        "ask_time_limit",
+    ),
+    (
         "a sure model with no field word and no example of its question near: off-topic",
         turn("ask_fees", 0.89, retrieval=[("ask_fees", T.near - 0.01)], in_field=False),
         "off_topic",

@@ -380,20 +380,23 @@ def _apart(word: str, neighbour: str) -> bool:
     return not (word[-1:].isascii() and neighbour.isascii() and neighbour.isalnum() and neighbour != "")
 
 
-def generic_field_words(field: Optional[Path | str]) -> list[str]:
-    """The words of field.yml's ``generic`` list: of our field, but other licences use them too (许可证, 罚款)."""
+def field_list(field: Optional[Path | str], key: str) -> list[str]:
+    """The words of one list of field.yml (``generic``, ``words``, ``elsewhere``), lower-case."""
     if not field or not Path(field).is_file():
         return []
     table = yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}
-    return sorted({str(w).lower() for w in table.get("generic") or [] if w})
+    return sorted({str(w).lower() for w in table.get(key) or [] if w})
+
+
+def generic_field_words(field: Optional[Path | str]) -> list[str]:
+    """The words of field.yml's ``generic`` list: of our field, but other licences use them too (许可证, 罚款)."""
+    return field_list(field, "generic")
 
 
 def field_words(field: Optional[Path | str], dictionary: Optional[Path | str]) -> list[str]:
     """The words of our field: bot/lexicon/field.yml (``words`` and ``generic``) and every word of the jieba
     dictionary files."""
-    words: list[str] = list(generic_field_words(field))
-    if field and Path(field).is_file():
-        words += [str(w) for w in (yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}).get("words") or []]
+    words: list[str] = generic_field_words(field) + field_list(field, "words")
     if dictionary and Path(dictionary).is_dir():
         for file in sorted(Path(dictionary).iterdir()):
             if file.is_file():

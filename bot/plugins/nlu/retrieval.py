@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.plugins.nlu.augment import AUGMENTED
-from bot.plugins.nlu.normalize import field_words, generic_field_words
+from bot.plugins.nlu.normalize import field_list, field_words, generic_field_words
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
@@ -38,6 +38,8 @@ RETRIEVAL = "retrieval"
 IN_FIELD = "in_field"
 # the message names our field itself, not only a word other licences share (許可证, 罚款, 营业执照)
 NAMES_FIELD = "names_field"
+# the message names another field's licence or paper (食品经营许可证, 驾驶证: bot/lexicon/field.yml)
+ELSEWHERE = "elsewhere"
 # two questions in one message (「无证经营罚多少，现在补办来得及吗」): each clause's closest question
 CLAUSES = "clauses"
 MAX_CLAUSES = 4
@@ -73,6 +75,8 @@ class Index:
         intents: List[str],
         words: Optional[List[str]] = None,
         generic: Optional[List[str]] = None,
+        colloquial: Optional[List[str]] = None,
+        elsewhere: Optional[List[str]] = None,
     ) -> None:
         self.vectorizer = vectorizer
         self.matrix = matrix
@@ -80,6 +84,11 @@ class Index:
         self.words = words or []
         generic_words = set(generic or [])
         self.own_words = [w for w in self.words if w not in generic_words]
+        # beside another field's paper, only the proper words of ours name our field: 换证 or 证到期 are
+        # said of a driving licence too
+        colloquial_words = set(colloquial or [])
+        self.proper_words = [w for w in self.own_words if w not in colloquial_words]
+        self.elsewhere = elsewhere or []
         self._analyze = vectorizer.build_analyzer()
         self._vocabulary = vectorizer.vocabulary_
         self._idf = np.asarray(vectorizer.idf_)
@@ -116,6 +125,22 @@ class Index:
         best = np.maximum.reduceat(similarity, self._starts)
         order = np.argsort(-best)[:top]
         return [{"name": self._names[i], "similarity": round(float(best[i]), 4)} for i in order if best[i] > 0]
+
+
+def _index(
+    config: Dict[Text, Any], vectorizer: TfidfVectorizer, matrix: Any, intents: List[str], words: List[str]
+) -> Index:
+    """The index with the field's word lists of bot/lexicon/field.yml (read where the model runs)."""
+    field = config.get("field")
+    return Index(
+        vectorizer,
+        matrix,
+        intents,
+        words,
+        generic_field_words(field),
+        colloquial=field_list(field, "words"),
+        elsewhere=field_list(field, "elsewhere"),
+    )
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -169,9 +194,7 @@ class RetrievalSecondOpinion(GraphComponent):
                 ),
                 encoding="utf-8",
             )
-        self._index = Index(
-            vectorizer, matrix, [intent for _, intent in rows], words, generic_field_words(self._config.get("field"))
-        )
+        self._index = _index(self._config, vectorizer, matrix, [intent for _, intent in rows], words)
         return self._resource
 
     @classmethod
@@ -195,7 +218,7 @@ class RetrievalSecondOpinion(GraphComponent):
         # the field's words are read where the model runs (bot/lexicon/field.yml): an edit there applies at the
         # next start, like the normaliser's lexicons; the stored list serves a model moved without the lexicon
         words = field_words(config.get("field"), config.get("dictionary_path")) or stored["field_words"]
-        index = Index(vectorizer, matrix, stored["intents"], words, generic_field_words(config.get("field")))
+        index = _index(config, vectorizer, matrix, stored["intents"], words)
         return cls(config, model_storage, resource, index)
 
     def clauses(self, text: str) -> List[Dict[str, Any]]:
@@ -227,8 +250,11 @@ class RetrievalSecondOpinion(GraphComponent):
                 named = {e.get("entity") for e in message.get(ENTITIES) or []} - NOT_FIELD_ENTITIES
                 in_field = bool(named) or any(word in lowered for word in self._index.words)
                 message.set(IN_FIELD, in_field, add_to_output=True)
-                names = bool(named) or (in_field and any(word in lowered for word in self._index.own_words))
+                elsewhere = any(word in lowered for word in self._index.elsewhere)
+                own = self._index.proper_words if elsewhere else self._index.own_words
+                names = bool(named) or (in_field and any(word in lowered for word in own))
                 message.set(NAMES_FIELD, names, add_to_output=True)
+                message.set(ELSEWHERE, elsewhere, add_to_output=True)
                 clauses = self.clauses(text)
                 if clauses:
                     message.set(CLAUSES, clauses, add_to_output=True)

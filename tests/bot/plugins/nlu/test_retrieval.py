@@ -13,7 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.plugins.nlu.augment import AUGMENTED
-from bot.plugins.nlu.retrieval import IN_FIELD, RETRIEVAL, RetrievalSecondOpinion
+from bot.plugins.nlu.retrieval import ELSEWHERE, IN_FIELD, NAMES_FIELD, RETRIEVAL, RetrievalSecondOpinion
 from bot.settings import PROJECT_ROOT
 
 EXAMPLES = [
@@ -65,6 +65,17 @@ def test_the_field_is_told_by_its_words_and_entities_but_not_by_amounts_or_place
     assert parse(loaded, "离婚房子怎么分").get(IN_FIELD) is False
     assert parse(loaded, "想贷款20万", [{"entity": "capital", "value": 20}]).get(IN_FIELD) is False
     assert parse(loaded, "只在本省做", [{"entity": "licence_scope", "value": "地网"}]).get(IN_FIELD) is True
+
+
+def test_beside_another_fields_paper_only_our_proper_words_name_the_field(loaded):
+    driving = parse(loaded, "驾驶证快到期了,换证要带什么")  # 换证 is said of any paper
+    assert (driving.get(ELSEWHERE), driving.get(NAMES_FIELD)) == (True, False)
+    food = parse(loaded, "食品经营许可证多久能下来")
+    assert (food.get(ELSEWHERE), food.get(NAMES_FIELD)) == (True, False)
+    both = parse(loaded, "有了食品经营许可证还要办呼叫中心许可证吗")
+    assert (both.get(ELSEWHERE), both.get(NAMES_FIELD)) == (True, True)
+    ours = parse(loaded, "我们的证快到期了,换证要带什么")
+    assert (ours.get(ELSEWHERE), ours.get(NAMES_FIELD)) == (False, True)
 
 
 def test_the_copies_with_a_visitors_story_are_left_out_of_the_index(tmp_path):
