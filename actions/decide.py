@@ -59,6 +59,7 @@ VERDICT_INTENTS = frozenset(
 )
 # a bare place with nothing asked before: who approves, for that case
 WHERE_FACT = "licence.types"
+WHERE_INTENT = "ask_licence_types"
 # what a follow-up or a bare detail answers when nothing was asked before (「那省内呢」, 「我们在苏州，只做
 # 本地」, 「如果是外资的呢」 as a first message): the fact for that case, by the first row that matches; a
 # place or a scope first: who approves (the approval rule also weighs a foreign investor)
@@ -263,6 +264,8 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
     agreed = agreed_intent(turn, answered, t)
     if agreed:
         return Decision("answer", "both opinions agree", intent=agreed)
+    if where_with_place(turn, answered, t):
+        return Decision("answer", "a place and the who-approves guess", intent=WHERE_INTENT)
     near = closest(turn, answered)
     if off_topic(turn, answered, t):
         # in a conversation about the licence, a message no example calls off-topic belongs to it
@@ -282,6 +285,17 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
     if 0 <= near < t.near:  # about our field, but like none of the questions we answer
         return Decision("honest", "like no question of ours", response="utter_no_fact")
     return Decision("clarify", "closest questions", candidates=candidates(turn, answered, t))
+
+
+def where_with_place(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """An unsure model whose best guess is who approves, about a message that names a place or a scope
+    itself (「青岛的公司，只接本地的话务，许可证找哪里批」): the answer's variant names that bureau, and a
+    wrong guess costs little, as it says which licence the case needs."""
+    if not turn.ranking or WHERE_INTENT not in answered:
+        return False
+    guess, confidence = turn.ranking[0]
+    places = {"province", "licence_scope"} & set(turn.said)
+    return guess == WHERE_INTENT and confidence >= t.agreement_confidence and bool(places)
 
 
 def unsupported(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:

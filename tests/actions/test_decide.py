@@ -14,7 +14,15 @@ import pytest
 
 from actions import decide
 
-ANSWERED = {"ask_validity", "ask_capital", "ask_conditions", "ask_materials", "ask_fees", "ask_time_limit"}
+ANSWERED = {
+    "ask_validity",
+    "ask_capital",
+    "ask_conditions",
+    "ask_materials",
+    "ask_fees",
+    "ask_time_limit",
+    "ask_licence_types",
+}
 OWN = {decide.question_key("呼叫中心许可证有效期多久？"): "ask_validity"}
 T = decide.DEFAULT_THRESHOLDS
 
@@ -146,6 +154,31 @@ TABLE = [
         turn("ask_fees", T.off_topic_overrule, retrieval=[("out_of_scope", 0.7), ("ask_fees", 0.4)], in_field=False),
         "answer",
         "ask_fees",
+    ),
+    (
+        "an unsure who-approves guess about a message naming a place: who approves there",
+        turn(
+            "nlu_fallback",
+            0.3,
+            [("ask_licence_types", T.agreement_confidence), ("ask_capital", T.agreement_confidence)],
+            [("ask_capital", 0.3)],
+            in_field=True,
+            entities={"province": "山东省"},
+        ),
+        "answer",
+        "ask_licence_types",
+    ),
+    (
+        "the same guess without a place: the closest questions",
+        turn(
+            "nlu_fallback",
+            0.3,
+            [("ask_licence_types", T.agreement_confidence), ("ask_capital", T.agreement_confidence)],
+            [("ask_capital", 0.4)],
+            in_field=True,
+        ),
+        "clarify",
+        "ask_capital",
     ),
     (
         "an in-field fallback like none of our questions: honest",
