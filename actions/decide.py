@@ -288,14 +288,13 @@ def unsure(turn: Turn, answered: frozenset | set, t: Thresholds) -> Decision:
 
 
 def where_with_place(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
-    """An unsure model whose best guess is who approves, about a message that names a place or a scope
-    itself (「青岛的公司，只接本地的话务，许可证找哪里批」): the answer's variant names that bureau, and a
-    wrong guess costs little, as it says which licence the case needs."""
-    if not turn.ranking or WHERE_INTENT not in answered:
+    """An unsure model with who approves among its two best guesses (at least ``second_opinion_support``),
+    about a message that names a place or a scope itself (「青岛的公司，只接本地的话务，许可证找哪里批」): the
+    answer's variant names that bureau, and a wrong guess costs little, as it says which licence the case
+    needs."""
+    if WHERE_INTENT not in answered or not {"province", "licence_scope"} & set(turn.said):
         return False
-    guess, confidence = turn.ranking[0]
-    places = {"province", "licence_scope"} & set(turn.said)
-    return guess == WHERE_INTENT and confidence >= t.agreement_confidence and bool(places)
+    return any(name == WHERE_INTENT and c >= t.second_opinion_support for name, c in turn.ranking[:2])
 
 
 def unsupported(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
@@ -339,7 +338,11 @@ def sole_trader_asks(turn: Turn, t: Thresholds = DEFAULT_THRESHOLDS) -> bool:
     applicant must be a company, whatever else the question is about."""
     if turn.entities.get("company_type") != "个体户" or turn.intent in FOLLOWUPS:
         return False
-    return turn.intent in VERDICT_INTENTS or (not is_uncertain(turn, t) and turn.intent == "ask_exemptions")
+    if turn.intent == FALLBACK or is_uncertain(turn, t):
+        # the model unsure what else is asked: a sole trader who names itself in the message asks about the
+        # licence for itself (「我现在拿的是个体工商户的执照，能直接去申请这个证吗」)
+        return "company_type" in turn.said and names_field(turn)
+    return turn.intent in VERDICT_INTENTS or turn.intent == "ask_exemptions"
 
 
 def second_opinion(turn: Turn, answered: frozenset | set, t: Thresholds = DEFAULT_THRESHOLDS) -> Optional[str]:

@@ -338,6 +338,14 @@ def test_a_sole_trader_asking_whether_it_can_apply_gets_the_verdict_that_it_must
         t = turn(intent, 0.8, entities={"company_type": "个体户"})
         assert decide.decide(t, ANSWERED).kind == "verdict", intent
     assert decide.decide(turn("ask_fees", 0.8, entities={"company_type": "个体户"}), ANSWERED).kind == "answer"
+    # the model unsure what is asked: a sole trader naming itself and the licence gets the same verdict
+    unsure = turn("nlu_fallback", 0.3, [("ask_capital", 0.17), ("ask_hk_macau_taiwan", 0.1)], in_field=True)
+    named = replace(unsure, entities={"company_type": "个体户"}, said=("company_type",))
+    assert decide.decide(named, ANSWERED).kind == "verdict"
+    # ... but not when it was told in an earlier message, or the message names nothing of the licence
+    told_before = replace(unsure, entities={"company_type": "个体户"})
+    assert decide.decide(told_before, ANSWERED).kind != "verdict"
+    assert decide.decide(replace(named, in_field=False), ANSWERED).kind != "verdict"
 
 
 def test_in_a_conversation_about_the_licence_an_unclear_message_is_not_sent_off_topic():
