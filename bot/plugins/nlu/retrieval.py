@@ -40,6 +40,7 @@ IN_FIELD = "in_field"
 NAMES_FIELD = "names_field"
 # the message names another field's licence or paper (食品经营许可证, 驾驶证: bot/lexicon/field.yml)
 ELSEWHERE = "elsewhere"
+OFF_TOPIC = "out_of_scope"
 # two questions in one message (「无证经营罚多少，现在补办来得及吗」): each clause's closest question
 CLAUSES = "clauses"
 MAX_CLAUSES = 4
@@ -171,11 +172,19 @@ class RetrievalSecondOpinion(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
+        elsewhere = field_list(self._config.get("field"), "elsewhere")
         rows = [
             (m.get(TEXT), m.get(INTENT))
             for m in training_data.intent_examples
             # a copy with a visitor's story around it would make every message with that story alike
-            if isinstance(m.get(TEXT), str) and m.get(TEXT) and m.get(INTENT) and not m.get(AUGMENTED)
+            if isinstance(m.get(TEXT), str)
+            and m.get(TEXT)
+            and m.get(INTENT)
+            and not m.get(AUGMENTED)
+            # an off-topic example that is off-topic only for naming another field's paper (「卫生许可证多久能批
+            # 下来」) would make our own question shapes look off-topic (「多久能批下来」); the decision
+            # sends such messages off-topic by the paper's name
+            and not (m.get(INTENT) == OFF_TOPIC and any(word in m.get(TEXT).lower() for word in elsewhere))
         ]
         vectorizer = _vectorizer(self._config)
         matrix = vectorizer.fit_transform([text for text, _ in rows]).tocsr()

@@ -88,6 +88,17 @@ def test_the_copies_with_a_visitors_story_are_left_out_of_the_index(tmp_path):
     assert ranking[0]["name"] == "out_of_scope"
 
 
+def test_an_off_topic_example_naming_another_fields_paper_does_not_make_our_question_off_topic(tmp_path):
+    storage, resource, context, config = component(tmp_path)
+    trained = RetrievalSecondOpinion.create(config, storage, resource, context)
+    paper = Message(data={TEXT: "卫生许可证多久能批下来", "intent": "out_of_scope"})
+    ours = Message(data={TEXT: "呼叫中心许可证审批要几个月", "intent": "ask_time_limit"})
+    trained.train(TrainingData([*(Message(data={TEXT: t, "intent": i}) for t, i in EXAMPLES), paper, ours]))
+    loaded = RetrievalSecondOpinion.load(config, storage, resource, context)
+    assert parse(loaded, "多久能批下来").get(RETRIEVAL)[0]["name"] != "out_of_scope"
+    assert parse(loaded, "今天天气怎么样啊").get(RETRIEVAL)[0]["name"] == "out_of_scope"  # the others stay
+
+
 def test_a_button_payload_gets_no_second_opinion(loaded):
     assert parse(loaded, "/ask_capital").get(RETRIEVAL) is None
 
