@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 
 from bot import db, settings
-from bot.plugins.channels.wecom_kf import KFWorker
+from bot.plugins.channels.wecom_kf_worker import KFWorker
 from bot.store import handoffs
 from tests.support.fake_wecom_kf import KF, FakeWeComKF
 from tests.support.waiting import eventually
@@ -83,7 +83,7 @@ def worker(
     config: settings.Settings, assistant: Callable[[UserMessage], Awaitable[Any]], transcript: Transcript
 ) -> KFWorker:
     made = KFWorker(config, assistant)
-    made._append = transcript  # type: ignore[method-assign]
+    made.desk.append = transcript  # type: ignore[method-assign]
     made.retry_after = 0.2
     return made
 

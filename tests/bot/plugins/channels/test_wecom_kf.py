@@ -276,7 +276,7 @@ async def test_five_messages_in_48_hours_one_kept_for_the_handoff_notice(make, f
     kf.nudged(account, fake.sync_token())
     await settle(kf, check=lambda: fake.texts_to(user))
     for number in range(5):  # staff write from the console: the last one has no room left
-        await kf.send_outside_turn(user, [{"text": f"顾问消息{number}"}])
+        await kf.sender.send_outside_turn(user, [{"text": f"顾问消息{number}"}])
     assert fake.texts_to(user) == ["答：问一次", "顾问消息0", "顾问消息1", "顾问消息2", "顾问消息3"]
     assert not fake.refused  # never past WeChat's limit
     held = store.problems(empty_database, user)
@@ -292,7 +292,7 @@ async def test_an_answer_past_the_budget_is_kept_for_staff(make, fake, account, 
     await settle(kf, check=lambda: store.problems(empty_database, user))
     problem = store.problems(empty_database, user)[0]
     assert (problem["kind"], problem["code"]) == ("refused", 95001) and problem["text"] == "答：问题"
-    await kf.send_outside_turn(user, [{"text": "还能发吗"}])
+    await kf.sender.send_outside_turn(user, [{"text": "还能发吗"}])
     assert [r["errcode"] for r in fake.refused if r["body"].get("touser") == user] == [95001]  # not tried again
 
 
@@ -304,7 +304,7 @@ async def test_nothing_is_sent_48_hours_after_the_visitors_last_message(make, fa
     await settle(kf, check=lambda: fake.texts_to(user))
     with db.session_scope(empty_database) as session:
         session.get(store.KFVisitor, user).last_customer_at = time.time() - 49 * 3600
-    await kf.send_outside_turn(user, [{"text": "顾问回复"}])
+    await kf.sender.send_outside_turn(user, [{"text": "顾问回复"}])
     assert fake.texts_to(user) == ["答：两天前"]
     assert "48小时" in store.problems(empty_database, user)[0]["detail"]
 
@@ -316,7 +316,7 @@ async def test_95002_from_wechat_is_shown_to_staff(make, fake, account, empty_da
     kf.nudged(account, fake.sync_token())
     await settle(kf, check=lambda: fake.texts_to(user))
     fake.states[(account, user)]["last_customer_at"] = time.time() - 49 * 3600
-    await kf.send_outside_turn(user, [{"text": "晚了"}])
+    await kf.sender.send_outside_turn(user, [{"text": "晚了"}])
     assert store.problems(empty_database, user)[0]["code"] == 95002
 
 
