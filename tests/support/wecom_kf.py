@@ -100,6 +100,35 @@ async def settle(*workers: KFWorker, check: Optional[Callable[[], bool]] = None,
     raise AssertionError("the KF workers did not settle in time")
 
 
+class WorkerChat:
+    """Visitors of one KF account talking to workers in this process: a message, WeCom's callback, the wait."""
+
+    def __init__(self, fake: FakeWeComKF, account: str) -> None:
+        self.fake, self.account = fake, account
+
+    async def nudge(
+        self, worker: KFWorker, check: Optional[Callable[[], Any]] = None, token: Optional[str] = None
+    ) -> None:
+        """WeCom's callback (a fresh sync token unless given) reaches ``worker``; wait for ``check`` and idleness."""
+        worker.nudged(self.account, token or self.fake.sync_token())
+        await settle(worker, check=check)
+
+    async def ask(
+        self,
+        worker: KFWorker,
+        user: str,
+        text: str,
+        check: Optional[Callable[[], Any]] = None,
+        token: Optional[str] = None,
+        **says: Any,
+    ) -> None:
+        """``user`` says ``text`` (``says``: menu_id, msgtype …); wait for ``check``, by default for one more
+        message to ``user``."""
+        before = len(self.fake.to(user))
+        self.fake.says(self.account, user, text, **says)
+        await self.nudge(worker, check or (lambda: len(self.fake.to(user)) > before), token)
+
+
 class KFChat:
     """One WeChat user talking to the running stack through 微信客服 (the fake KF API and signed callbacks)."""
 
