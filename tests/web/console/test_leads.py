@@ -84,7 +84,7 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
         leads.save_lead(LEAD, session=session, now=dt.datetime(2026, 11, 1))
         newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, session=session, now=dt.datetime(2026, 11, 2))
         newer.status = "contacted"
-    app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x"}))
+    app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x", "CONSOLE_SECRET": "c"}))
     client = app.test_client()
     assert client.get("/console/api/leads").status_code == 401
     assert client.get("/console/api/leads", headers={"Authorization": "Bearer nope"}).status_code == 401
