@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bot import db
+from bot.plugins.channels.wecom_kf_send import KFOutput
 from bot.store import handoffs, leads
 from bot.store import wecom_kf as store
 from tests.support.fake_wecom_kf import FakeWeComKF, visitor
@@ -255,6 +256,17 @@ async def test_five_messages_in_48_hours_one_kept_for_the_handoff_notice(kf, cha
     assert not fake.refused  # never past WeChat's limit
     held = store.problems(empty_database, user)
     assert held[0]["kind"] == "held" and "顾问消息4" in held[0]["text"]
+
+
+async def test_staff_messages_reach_the_visitor_through_the_output_channel(kf, chat, fake):
+    """What Rasa sends outside a turn (staff on the handoff desk): KFOutput hands it to the sender."""
+    user = visitor()
+    await chat.ask(kf, user, "你好")
+    output = KFOutput(kf.sender)
+    await output.send_text_message(user, "顾问：您好，我是张三")
+    await output.send_text_with_buttons(user, "请选择：", [{"title": "办理流程", "payload": "/ask_process"}])
+    assert fake.texts_to(user)[1:] == ["顾问：您好，我是张三", "请选择："]
+    assert fake.to(user)[-1]["msgmenu"]["list"][0]["click"] == {"id": "/ask_process", "content": "办理流程"}
 
 
 async def test_an_answer_past_the_budget_is_kept_for_staff(kf, chat, fake, account, empty_database):
