@@ -26,7 +26,7 @@ export PYTHONWARNINGS ?= ignore:pkg_resources is deprecated as an API:Deprecatio
 help:
 	@echo "make run       install, load facts, train if stale, start the assistant"
 	@echo "make test      everything the project checks (what CI runs)"
-	@echo "make test-fast the unit tests (pytest -m unit): no server, no browser, about a minute"
+	@echo "make test-fast the unit tests (pytest -m unit -n 2): no server, no browser, about a minute"
 	@echo "make security  the attack tests (tests/security) against a running test stack"
 	@echo "make lint      ruff (style, likely bugs, formatting) and mypy (types of bot/, actions/, web/ and the rest)"
 	@echo "make train     train the model if its inputs changed (FORCE=1 to retrain)"
@@ -68,8 +68,9 @@ test: install system-deps validate train
 	$(MAKE) --no-print-directory security
 	$(PY) -m pytest -p no:cacheprovider --ignore=tests/security
 
+# the unit tests on two processes (pytest-xdist): they share no file of the checkout and no fixed port
 test-fast: install
-	$(PY) -m pytest -p no:cacheprovider -m unit
+	$(PY) -m pytest -p no:cacheprovider -m unit -n 2
 
 security: install system-deps train
 	$(PY) -m pytest -p no:cacheprovider tests/security

@@ -6,14 +6,14 @@ free ports with fresh databases, replays the conversations below for a fixed
 time per level, then does the same with a model trained on Rasa's stock
 pipeline (data/eval/baseline_config.yml) on the same data, and writes
 bench/report.md and bench/report.json: turns/s, latency p50/p95/p99, errors,
-peak RSS of each process, start-up (model load) time and training time.
+peak RSS of each process, start-up (model load) time and training time
+(bench/report.py; the stack and what its services use: bench/stack.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -28,21 +28,16 @@ from typing import Any, Callable
 
 import requests
 
-from bench import curve, profile, targets
+from bench import curve, profile
+from bench import report as report_files
+from bench.stack import cpu_by_service, rasa_pid, rss_by_service, start_stack, warm_up
 from bot.settings import PROJECT_ROOT
 
-# the stack launcher and the throw-away servers are the tests' own (tests/support): the benchmark starts the
-# stack exactly as the tests do, so it runs from a checkout of the project, like `make bench`
+# the throw-away servers and the stack's start and stop are the tests' own (tests/support, bench/stack.py)
 from tests.support.servers import postgres, redis_server
-from tests.support.stack import Stack, stack_pids, start, stop, wait_ready
+from tests.support.stack import Stack, stop, wait_ready
 from tools import train
 
-REPORT_MD = PROJECT_ROOT / "bench" / "report.md"
-REPORT_JSON = PROJECT_ROOT / "bench" / "report.json"
-DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
-# docs/benchmarks.md shows the last run's report between these lines; the rest of the page is written by hand
-DOCS_START = "<!-- bench.load: from here to the end marker, written by make bench -->"
-DOCS_END = "<!-- bench.load: end -->"
 STOCK_CONFIG = PROJECT_ROOT / "data" / "eval" / "baseline_config.yml"  # what `rasa init` writes
 # the profiles of issue #24: short conversations under load, and messages 201–280 of one long conversation
 PROFILE_VISITORS = 10
@@ -58,65 +53,6 @@ CONVERSATIONS = [
     ["没有许可证做外呼会怎么样", "罚款多少", "个体户可以办吗"],
     ["今天天气怎么样", "你是机器人吗", "注册资本要多少", "好的再见"],
 ]
-SERVICES = {
-    "rasa": "-m services.serve rasa",
-    "actions": "-m services.serve actions",
-    "web": "-m services.serve web",
-    "notify": "-m services.serve notifier",
-    "launcher": "-m services.run",
-}
-
-
-def start_stack(model: Path, work: Path, **extra: str) -> Stack:
-    """Start `python -m services.run` with ``model`` and fresh SQLite databases under ``work`` (or ``extra``'s)."""
-    return start(
-        work,
-        {
-            "APP_ENV": "development",
-            "RASA_MODEL": str(model),
-            "WIDGET_SECRET": "bench",
-            "CONSOLE_SECRET": "bench",
-            # every simulated visitor comes from 127.0.0.1 and types faster than a person: limits off
-            "RATE_LIMIT_PER_IP": "0",
-            "HANDOFF_MAX_PER_ADDRESS": "0",
-            "RATE_LIMIT_PER_SENDER": "0",
-            **extra,
-        },
-    )
-
-
-def rss_by_service(stack: Stack) -> dict[str, float]:
-    """Resident memory (MB) of the launcher and each service it started."""
-    sizes: dict[str, float] = {}
-    for pid in stack_pids(stack):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        for name, marker in SERVICES.items():
-            if marker in cmdline:
-                sizes[name] = sizes.get(name, 0) + kb / 1024
-                break
-    return sizes
-
-
-def cpu_by_service(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user and system) each service has used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
-    for pid in stack_pids(stack):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        for name, marker in SERVICES.items():
-            if marker in cmdline:
-                used[name] = used.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-                break
-    return used
 
 
 @dataclass
@@ -221,24 +157,6 @@ def run_level(instances: list[Stack], visitors: int, seconds: float, tag: str) -
     return level
 
 
-def warm_up(running: Stack) -> None:
-    for text in ("你好", "注册资本要多少"):
-        requests.post(
-            f"{running.rasa_url}/webhooks/rest/webhook", json={"sender": "warm-up", "message": text}, timeout=60
-        )
-
-
-def rasa_pid(stack: Stack) -> int | None:
-    """The process id of ``stack``'s Rasa server."""
-    for pid in stack_pids(stack):
-        try:
-            if SERVICES["rasa"] in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
-                return pid
-        except OSError:
-            continue
-    return None
-
-
 def profiled(running: Stack, work: Callable[[], object]) -> dict[str, Any]:
     """Each stage's share of Rasa's time handling messages while ``work`` runs, and the hottest functions
     (empty without py-spy)."""
@@ -333,111 +251,6 @@ def report_level(level: Level, tag: str) -> dict:
     return summary
 
 
-def render(report: dict) -> str:
-    ours, stock = report["ours"], report.get("stock")
-    lines = [
-        "# Load benchmark",
-        "",
-        f"{report['date']} · {report['machine']} · load average "
-        + " → ".join(str(n) for n in report.get("load_average", []))
-        + f" · {report['seconds']} s per level · "
-        "conversations replayed through the REST channel (bench/load.py)",
-        "",
-        "| pipeline | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, result in (("project (jieba, normaliser, lexicon)", ours), ("stock Rasa pipeline", stock)):
-        if result:
-            for level in result["levels"]:
-                lines.append(
-                    f"| {name} | {level['visitors']} | {level['turns_per_second']} | {level['p50_ms']} "
-                    f"| {level['p95_ms']} | {level['p99_ms']} | {level['errors']} |"
-                )
-    lines += [
-        "",
-        "CPU time per turn (ms; the work a turn costs, which other load on the machine hardly changes):",
-        "",
-        "| pipeline | visitors | rasa | actions | web |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, result in (("project", ours), ("stock", stock)):
-        for level in (result or {}).get("levels", []):
-            cpu = level.get("cpu_ms_per_turn", {})
-            lines.append(
-                f"| {name} | {level['visitors']} | "
-                + " | ".join(str(cpu.get(service, "–")) for service in ("rasa", "actions", "web"))
-                + " |"
-            )
-    if stock and stock["levels"]:
-        lines += [
-            "",
-            "Ratios, project ÷ stock (turns/s higher is better; latency lower is better):",
-            "",
-            "| visitors | turns/s | p50 | p95 | p99 |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        for a, b in zip(ours["levels"], stock["levels"], strict=True):  # both measured at the same levels
-            ratio = {
-                key: f"{a[key] / b[key]:.2f}" if b[key] else "–"
-                for key in ("turns_per_second", "p50_ms", "p95_ms", "p99_ms")
-            }
-            lines.append(
-                f"| {a['visitors']} | {ratio['turns_per_second']} | {ratio['p50_ms']} | {ratio['p95_ms']} "
-                f"| {ratio['p99_ms']} |"
-            )
-    scaled = [r for r in (report.get("shared_1"), report.get("shared_2")) if r]
-    if scaled:
-        lines += [
-            "",
-            "Scale-out mode (project pipeline; each visitor sticks to one instance):",
-            "",
-            "| instances, stores | visitors | turns/s | p50 ms | p95 ms | p99 ms | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for result in scaled:
-            for level in result["levels"]:
-                lines.append(
-                    f"| {result['instances']}, {result['stores']} | {level['visitors']} "
-                    f"| {level['turns_per_second']} | {level['p50_ms']} | {level['p95_ms']} "
-                    f"| {level['p99_ms']} | {level['errors']} |"
-                )
-    lines += [
-        "",
-        "Peak resident memory (MB) at the highest level:",
-        "",
-        "| pipeline | " + " | ".join(SERVICES) + " |",
-        "|---|" + "---:|" * len(SERVICES),
-    ]
-    for name, result in (("project", ours), ("stock", stock), ("project, 2 instances (sum)", report.get("shared_2"))):
-        if result and result["levels"]:
-            peak = result["levels"][-1]["rss_peak_mb"]
-            lines.append(f"| {name} | " + " | ".join(str(peak.get(s, "–")) for s in SERVICES) + " |")
-    lines += [
-        "",
-        "| | project | stock |",
-        "|---|---:|---:|",
-        f"| start-up until every service answers (s) | {ours['startup_seconds']} | "
-        f"{stock['startup_seconds'] if stock else '–'} |",
-        f"| training time (s) | {report.get('training_seconds', {}).get('ours', '–')} | "
-        f"{report.get('training_seconds', {}).get('stock', '–')} |",
-    ]
-    lines += targets.render(report)
-    return "\n".join(lines) + "\n"
-
-
-def write_docs(report_md: str, docs: Path = DOCS) -> None:
-    """Put ``report_md`` (headings one level down) between the markers of ``docs``, or at its end."""
-    body = "\n".join(("##" + line) if line.startswith("#") else line for line in report_md.strip().splitlines())
-    section = f"{DOCS_START}\n{body}\n{DOCS_END}"
-    text = docs.read_text(encoding="utf-8")
-    if DOCS_START in text and DOCS_END in text:
-        before, rest = text.split(DOCS_START, 1)
-        text = before + section + rest.split(DOCS_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    docs.write_text(text, encoding="utf-8")
-
-
 def train_stock(out: Path) -> tuple[Path, float]:
     """Train a whole model (NLU and dialogue) with Rasa's stock pipeline on the project's data."""
     started = time.monotonic()
@@ -499,10 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             report["training_seconds"]["stock"] = round(seconds, 1)
             report["stock"] = measure(model, levels, args.seconds, "stock", args.messages)
     report["load_average"].append(round(os.getloadavg()[0], 1))
-    REPORT_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    REPORT_MD.write_text(render(report))
-    write_docs(render(report))
-    print(render(report))
+    print(report_files.write(report))
     return 0
 
 

@@ -77,6 +77,15 @@ def empty_database(tmp_path, schema_template) -> str:
 
 
 @pytest.fixture
+def url(empty_database, monkeypatch) -> str:
+    """``empty_database`` named by DATABASE_URL, for code that finds its database through the settings (leads,
+    the notifier, the staff command), never the checkout's var/. A module with a database of its own (the facts
+    files, the stack's) defines its own ``url``."""
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    return empty_database
+
+
+@pytest.fixture
 def database_url(tmp_path, monkeypatch, facts_template) -> str:
     """A fresh SQLite facts database loaded from data/facts, used by settings."""
     url = copy(facts_template, tmp_path / "facts.db")

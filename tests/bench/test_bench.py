@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.load import Level, render
+from bench.load import Level
+from bench.report import render
 
 
 def test_level_summary_percentiles_rate_and_errors():

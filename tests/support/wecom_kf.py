@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 
 from bot import db, settings
-from bot.plugins.channels.wecom_kf import KFWorker
+from bot.plugins.channels.wecom_kf_worker import KFWorker
 from bot.store import handoffs
 from tests.support.fake_wecom_kf import KF, FakeWeComKF
 from tests.support.waiting import eventually
@@ -83,7 +83,7 @@ def worker(
     config: settings.Settings, assistant: Callable[[UserMessage], Awaitable[Any]], transcript: Transcript
 ) -> KFWorker:
     made = KFWorker(config, assistant)
-    made._append = transcript  # type: ignore[method-assign]
+    made.desk.append = transcript  # type: ignore[method-assign]
     made.retry_after = 0.2
     return made
 
@@ -98,6 +98,35 @@ async def settle(*workers: KFWorker, check: Optional[Callable[[], bool]] = None,
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the KF workers did not settle in time")
+
+
+class WorkerChat:
+    """Visitors of one KF account talking to workers in this process: a message, WeCom's callback, the wait."""
+
+    def __init__(self, fake: FakeWeComKF, account: str) -> None:
+        self.fake, self.account = fake, account
+
+    async def nudge(
+        self, worker: KFWorker, check: Optional[Callable[[], Any]] = None, token: Optional[str] = None
+    ) -> None:
+        """WeCom's callback (a fresh sync token unless given) reaches ``worker``; wait for ``check`` and idleness."""
+        worker.nudged(self.account, token or self.fake.sync_token())
+        await settle(worker, check=check)
+
+    async def ask(
+        self,
+        worker: KFWorker,
+        user: str,
+        text: str,
+        check: Optional[Callable[[], Any]] = None,
+        token: Optional[str] = None,
+        **says: Any,
+    ) -> None:
+        """``user`` says ``text`` (``says``: menu_id, msgtype …); wait for ``check``, by default for one more
+        message to ``user``."""
+        before = len(self.fake.to(user))
+        self.fake.says(self.account, user, text, **says)
+        await self.nudge(worker, check or (lambda: len(self.fake.to(user)) > before), token)
 
 
 class KFChat:

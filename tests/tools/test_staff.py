@@ -17,13 +17,6 @@ def app(console_app):
     return console_app
 
 
-@pytest.fixture
-def url(empty_database, monkeypatch):
-    """An empty database the command uses (DATABASE_URL), never the checkout's var/."""
-    monkeypatch.setenv("DATABASE_URL", empty_database)
-    return empty_database
-
-
 def test_console_cli_manages_users_and_tokens(app, monkeypatch, capsys):
     """F7, I6: delete-user, set-role, set-password, create-token --role, list-tokens, revoke-token."""
     url = app.config["SETTINGS"].database_url

@@ -46,6 +46,7 @@ def app(empty_database, monkeypatch):
         {
             "DATABASE_URL": empty_database,
             "WIDGET_SECRET": "s3cret",
+            "CONSOLE_SECRET": "c",  # named: the checkout's var/console.secret is never written
             "RASA_AUTH_TOKEN": "rasa-token",
             "CORS_ORIGINS": "https://customer.example",
         }
@@ -213,7 +214,12 @@ def test_demo_page_embeds_the_widget_with_one_script_tag(client):
 
 def test_one_address_calling_the_widget_api_too_often_is_told_to_wait(tmp_path):
     config = settings.load(
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WIDGET_SECRET": "s3cret", "RATE_LIMIT_PER_IP": "5"}
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+            "WIDGET_SECRET": "s3cret",
+            "CONSOLE_SECRET": "c",
+            "RATE_LIMIT_PER_IP": "5",
+        }
     )
     client = create_app(config).test_client()
     statuses = [client.post("/api/session").status_code for _ in range(6)]

@@ -36,7 +36,8 @@ def converse(stack: Any, case: Case, sender: str) -> Outcome:
 
 def run_realistic(model: Path, cases: list[Case], work: Path, workers: int) -> tuple[list[CaseResult], float]:
     """Start the whole assistant on ``model``, play every case, stop it; return the results and start-up seconds."""
-    from bench.load import start_stack, stop, wait_ready
+    from bench.stack import start_stack
+    from tests.support.stack import stop, wait_ready
 
     work.mkdir(parents=True, exist_ok=True)
     for name in ("facts.db", "tracker.db"):  # every run starts from empty conversations

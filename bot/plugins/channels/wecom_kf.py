@@ -3,7 +3,8 @@
 WeCom's callback carries no message, only a nudge (``kf_msg_or_event``, a sync token, the KF account):
 the request is checked (signature over the encrypted body, a timestamp within 5 minutes, a timestamp and
 nonce never reused with another body), the nudge recorded in the database and ``success`` answered at
-once. The work happens outside the request, in ``KFWorker`` (wecom_kf_worker.py):
+once. The work happens outside the request, in ``KFWorker`` (wecom_kf_worker.py; it sends through
+wecom_kf_send.py and notes a human's takeover through wecom_kf_desk.py):
 
 - one puller per KF account across every process (a lease in the database); a nudge that reaches
   another process marks the account ``pending`` and the puller pulls again;
@@ -47,12 +48,12 @@ from sanic.response import HTTPResponse
 
 from bot import settings as settings_module
 from bot.plugins.channels.guard import Guard
+from bot.plugins.channels.wecom_kf_send import KFOutput
+from bot.plugins.channels.wecom_kf_worker import CHANNEL, ID, KFWorker
 from bot.store import wechat as wechat_store
 
 if TYPE_CHECKING:
     from wechatpy.enterprise.crypto import WeChatCrypto
-
-from bot.plugins.channels.wecom_kf_worker import CHANNEL, ID, KFOutput, KFWorker
 
 MAX_BODY = 16 * 1024  # a nudge is a few hundred bytes
 MAX_SKEW = 300
@@ -83,7 +84,7 @@ class WeComKFInput(InputChannel):
             logger.warning("WeCom KF channel is off: WECOM_KF_CORP_ID, _SECRET, _TOKEN and _AES_KEY are not set")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return KFOutput(self.worker) if self.worker is not None else None
+        return KFOutput(self.worker.sender) if self.worker is not None else None
 
     def _crypto(self) -> WeChatCrypto:
         from wechatpy.enterprise.crypto import WeChatCrypto

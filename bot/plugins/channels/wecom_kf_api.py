@@ -23,8 +23,15 @@ if TYPE_CHECKING:
     from wechatpy.enterprise import WeChatClient
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid credential, invalid token, expired token
+# a session's service_state: what ``state`` returns and ``trans`` moves a session to (0: new, not yet handled)
+STATE_BOT, STATE_QUEUED, STATE_SERVING, STATE_ENDED = 1, 2, 3, 4
 TIMEOUT = 10
 _token_lock = threading.Lock()
+
+
+def mask(external_userid: str) -> str:
+    """A visitor's id as logs show it."""
+    return external_userid[:6] + "…" if external_userid else ""
 
 
 class KFError(Exception):

@@ -1,7 +1,8 @@
 """The assistant's turn as 微信客服 messages, within WeChat's sizes.
 
 A turn of several bubbles becomes one message (WeChat allows 5 in 48 h), split only past 2048 bytes;
-buttons (「您是想问」, the greeting's topics) become a ``msgmenu`` whose clicks come back as ``menu_id``.
+buttons (「您是想问」, the greeting's topics) become a ``msgmenu`` whose clicks come back as ``menu_id``;
+what WeChat's budget cannot hold is squeezed into fewer messages.
 """
 
 from __future__ import annotations
@@ -87,3 +88,21 @@ def as_text(body: dict[str, Any]) -> str:
 def reply_id(open_kfid: str, msgid: str, part: int) -> str:
     """The WeChat msgid of part ``part`` of the answer to ``msgid``: the same on a retry (≤ 32 bytes)."""
     return "a" + hashlib.sha256(f"{open_kfid}:{msgid}".encode()).hexdigest()[:28] + f"{part:02d}"
+
+
+def squeeze(bodies: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
+    """At most ``room`` messages: texts that do not fit are joined into one (a menu keeps its own place)."""
+    if room <= 0:
+        return []
+    if len(bodies) <= room:
+        return bodies
+    text = "\n\n".join(as_text(b) for b in bodies)
+    merged = fit(text, TEXT_BYTES - 8)
+    if merged != text:
+        merged += "……"
+    return [{"msgtype": "text", "text": {"content": merged}}]
+
+
+def choice_key(external_userid: str) -> str:
+    """Where the payloads of the options last offered to a visitor are kept (a menu's click by number)."""
+    return f"kf:{external_userid}"

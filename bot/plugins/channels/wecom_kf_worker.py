@@ -1,8 +1,9 @@
 """The 微信客服 (WeCom KF) worker: what happens after WeCom's callback, outside the request.
 
 The callback (bot/plugins/channels/wecom_kf.py) only records a nudge; ``KFWorker`` pulls ``sync_msg`` from
-the cursor kept in the database, hands each message to the assistant once, and replies within WeChat's
-rules (see that module's docstring for the whole design).
+the cursor kept in the database, hands each message on once (to the assistant, or to the human who holds
+the session: wecom_kf_desk.py) and has the answers sent within WeChat's rules (wecom_kf_send.py); see the
+callback module's docstring for the whole design.
 """
 
 from __future__ import annotations
@@ -12,22 +13,18 @@ import logging
 import re
 import time
 import uuid
-from functools import partial
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Text
+from typing import Any, Awaitable, Callable, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import db, rasa_api
 from bot import settings as settings_module
 from bot.plugins.channels.guard import screen
-from bot.plugins.channels.wecom_kf_api import KFApi, KFError
-from bot.plugins.channels.wecom_kf_reply import OPTION_ID, TEXT_BYTES, as_text, fit, render, reply_id
-from bot.store import handoffs
+from bot.plugins.channels.wecom_kf_api import STATE_QUEUED, STATE_SERVING, KFApi, KFError, mask
+from bot.plugins.channels.wecom_kf_desk import KFDesk
+from bot.plugins.channels.wecom_kf_reply import OPTION_ID, choice_key, render
+from bot.plugins.channels.wecom_kf_send import KFSender, off_loop
 from bot.store import wechat as wechat_store
 from bot.store import wecom_kf as store
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +32,9 @@ logger = logging.getLogger(__name__)
 CHANNEL = store.CHANNEL
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # open_kfid, external_userid, msgid, servicer userid
 WELCOME_WINDOW = 20  # seconds a welcome_code is valid
-SYNC_TOKEN_LIFE = 600
 RETRY_AFTER = 15.0  # seconds after which a pull that could not finish is tried again
 PRUNE_EVERY = 3600  # seconds between clean-ups of message rows sync_msg can no longer return
 BACKLOG_GRACE = 60  # an account first seen through a callback: the message that caused it is newer than this
-STATE_SERVING, STATE_QUEUED, STATE_ENDED, STATE_BOT = 3, 2, 4, 1
 PLEASE_TYPE = "您好，目前只能识别文字消息。请直接输入您关于呼叫中心许可证的问题，例如「全网和地网有什么区别」。"
 FAIL_TYPES = {
     0: "未知原因",
@@ -53,37 +48,10 @@ FAIL_TYPES = {
     11: "企业未有成员登录企业微信App",
     12: "发送的消息为客服组件禁发的消息类型",
 }
-SEND_REFUSALS = {
-    95001: "超过5条限制，未发送",
-    95002: "超过48小时，未发送",
-    95013: "会话已结束，未发送",
-    95018: "会话状态不允许发送（可能已由人工接待）",
-}
-
-
-def mask(external_userid: str) -> str:
-    return external_userid[:6] + "…" if external_userid else ""
-
-
-class KFOutput(OutputChannel):
-    """Messages outside a turn (staff on the console's handoff desk, expiry notices): ``send_msg``."""
-
-    @classmethod
-    def name(cls) -> Text:
-        return CHANNEL
-
-    def __init__(self, worker: KFWorker) -> None:
-        self.worker = worker
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.worker.send_outside_turn(recipient_id, [{"text": text}])
-
-    async def send_text_with_buttons(self, recipient_id: Text, text: str, buttons: list, **kwargs: Any) -> None:
-        await self.worker.send_outside_turn(recipient_id, [{"text": text, "buttons": buttons}])
 
 
 class KFWorker:
-    """Pulls, de-duplicates, answers and replies for every KF account (see the module's docstring)."""
+    """Pulls and hands on each message of every KF account once; ``sender`` replies, ``desk`` notes a human."""
 
     def __init__(
         self,
@@ -95,6 +63,8 @@ class KFWorker:
         kf = config.wecom_kf
         self.config, self.url = config, config.database_url
         self.api = api or KFApi(kf.corp_id, kf.secret, kf.api_base, config.database_url)
+        self.desk = KFDesk(config)
+        self.sender = KFSender(self.api, self.desk)
         self.on_new_message = on_new_message
         self.holder = holder or uuid.uuid4().hex
         self.queue = kf.queue
@@ -113,21 +83,18 @@ class KFWorker:
         for task in [*self._pulling.values(), *self._tasks]:
             task.cancel()
 
-    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, partial(function, *args))
-
     # ---------- pulling
 
     async def start(self) -> None:
         """Know every KF account; an account new to the database has its backlog skipped, unanswered."""
         try:
-            accounts = await self._run(self.api.accounts)
+            accounts = await off_loop(self.api.accounts)
             now = time.time()
             known = []
             for item in accounts:
                 open_kfid = str(item.get("open_kfid") or "")
                 if ID.fullmatch(open_kfid):
-                    await self._run(store.account, self.url, open_kfid, now)
+                    await off_loop(store.account, self.url, open_kfid, now)
                     known.append(open_kfid)
         except KFError as exc:
             logger.warning("WeCom KF: could not list the KF accounts (%s); they are found by their callbacks", exc)
@@ -146,7 +113,7 @@ class KFWorker:
 
     async def receive(self, open_kfid: str, token: Optional[str]) -> None:
         """``nudged`` with the database work off the event loop (the callback's request)."""
-        await self._run(store.nudge, self.url, open_kfid, token, time.time() - BACKLOG_GRACE)
+        await off_loop(store.nudge, self.url, open_kfid, token, time.time() - BACKLOG_GRACE)
         self.kick(open_kfid)
 
     def kick(self, open_kfid: str) -> None:
@@ -166,7 +133,7 @@ class KFWorker:
         while any(not task.done() for task in self._pulling.values()):
             await asyncio.sleep(store.LEASE / 3)
             try:
-                await self._run(store.renew, self.url, self.holder)
+                await off_loop(store.renew, self.url, self.holder)
             except Exception:  # the database is away: the leases run out and others take over, as designed
                 logger.warning("WeCom KF: leases not renewed", exc_info=True)
 
@@ -183,7 +150,7 @@ class KFWorker:
         """Pull the account until no callback is left unanswered; another process pulling it is left to it."""
         while True:
             self._again.discard(open_kfid)
-            if not await self._run(store.take_account, self.url, open_kfid, self.holder):
+            if not await off_loop(store.take_account, self.url, open_kfid, self.holder):
                 # another process pulls it and, seeing our nudge pending, pulls again; should it have died,
                 # its lease runs out and this retry takes over
                 self._retry(open_kfid)
@@ -191,7 +158,7 @@ class KFWorker:
             again, finished = False, False
             try:
                 finished = await self._drain(open_kfid)
-                again = await self._run(store.release_account, self.url, open_kfid, self.holder)
+                again = await off_loop(store.release_account, self.url, open_kfid, self.holder)
             except Exception:  # a failure (the database away) must not stop the channel: the lease runs out
                 logger.exception("WeCom KF: pulling %s failed", open_kfid[:8])
                 finished = False
@@ -199,7 +166,7 @@ class KFWorker:
                 self._retry(open_kfid)
             elif time.monotonic() - self._pruned > PRUNE_EVERY:
                 self._pruned = time.monotonic()
-                await self._run(store.prune, self.url)
+                await off_loop(store.prune, self.url)
             if not (again or open_kfid in self._again):
                 return
 
@@ -209,16 +176,16 @@ class KFWorker:
 
     async def _drain(self, open_kfid: str) -> bool:
         """Pull and hand on every page; True when the cursor reached the end."""
-        row = await self._run(store.account, self.url, open_kfid, time.time())
+        row = await off_loop(store.account, self.url, open_kfid, time.time())
         cursor, skip_before = row["cursor"], row["skip_before"]
         token = row["sync_token"]
         while True:
             try:
-                page = await self._run(self.api.sync_msg, open_kfid, cursor, token)
+                page = await off_loop(self.api.sync_msg, open_kfid, cursor, token)
             except KFError as exc:
                 if exc.errcode == 95007 and token:  # the callback's token expired: WeChat allows pulling without
                     logger.info("WeCom KF: sync token for %s no longer valid; pulling without it", open_kfid[:8])
-                    await self._run(store.forget_token, self.url, open_kfid, token)
+                    await off_loop(store.forget_token, self.url, open_kfid, token)
                     token = None
                     continue
                 logger.warning("WeCom KF: sync_msg failed (%s); pulling again later", exc)
@@ -226,14 +193,14 @@ class KFWorker:
             items = [m for m in page.get("msg_list") or [] if isinstance(m, dict)]
             await self._hand_on(open_kfid, items, skip_before)
             ids = [str(m.get("msgid")) for m in items if ID.fullmatch(str(m.get("msgid") or ""))]
-            left = await self._run(store.unfinished, self.url, open_kfid, ids)
+            left = await off_loop(store.unfinished, self.url, open_kfid, ids)
             if left:  # taken by a live process elsewhere, or failing: the cursor stays, they come back
                 logger.info("WeCom KF: %d message(s) of %s not handed on yet; cursor kept", len(left), open_kfid[:8])
                 return False
             next_cursor = page.get("next_cursor")
             if isinstance(next_cursor, str) and next_cursor:
                 cursor = next_cursor
-                await self._run(store.save_cursor, self.url, open_kfid, cursor)
+                await off_loop(store.save_cursor, self.url, open_kfid, cursor)
             if not page.get("has_more"):
                 return True
 
@@ -258,14 +225,14 @@ class KFWorker:
             return True
         send_time = _number(item.get("send_time"))
         backlog = send_time < int(skip_before)  # WeChat's send_time is in whole seconds
-        taken = await self._run(store.take_message, self.url, open_kfid, msgid, self.holder, backlog)
+        taken = await off_loop(store.take_message, self.url, open_kfid, msgid, self.holder, backlog)
         if taken is None:
             return True  # done before, or skipped as backlog
         if taken.get("busy"):
             return False
         try:
             if taken["reply"] is not None:
-                await self._deliver(open_kfid, msgid, taken["reply"])
+                await self.sender.deliver(open_kfid, msgid, taken["reply"])
             else:
                 await self._dispatch(open_kfid, msgid, item, send_time)
         except KFError as exc:
@@ -273,12 +240,12 @@ class KFWorker:
                 logger.warning("WeCom KF: message %s left for the next pull (%s)", msgid[:8], exc)
                 return False
             logger.warning("WeCom KF: message %s: %s", msgid[:8], exc)
-            await self._problem(_visitor_of(item), open_kfid, "api", "接口调用失败，消息未处理", exc.errcode)
+            await self.sender.problem(_visitor_of(item), open_kfid, "api", "接口调用失败，消息未处理", exc.errcode)
         except Exception:
             # the message would fail again on every pull: staff see it instead of an endless retry
             logger.exception("WeCom KF: message %s could not be handled", msgid[:8])
-            await self._problem(_visitor_of(item), open_kfid, "api", "消息处理出错，未回答")
-        await self._run(store.done, self.url, open_kfid, msgid)
+            await self.sender.problem(_visitor_of(item), open_kfid, "api", "消息处理出错，未回答")
+        await off_loop(store.done, self.url, open_kfid, msgid)
         return True
 
     # ---------- what a message is
@@ -294,30 +261,30 @@ class KFWorker:
             logger.warning("WeCom KF: message %s without a usable external_userid ignored", msgid[:8])
             return
         if origin == 5:
-            await self._servicer_said(open_kfid, external_userid, item)
+            await off_loop(self.desk.servicer_said, external_userid, item)
             return
         if origin != 3:
             return
-        await self._run(store.customer_spoke, self.url, external_userid, open_kfid, send_time)
-        text = await self._run(self._text_of, external_userid, item)
-        state, servicer = await self._run(self.api.state, open_kfid, external_userid)
+        await off_loop(store.customer_spoke, self.url, external_userid, open_kfid, send_time)
+        text = await off_loop(self._text_of, external_userid, item)
+        state, servicer = await off_loop(self.api.state, open_kfid, external_userid)
         if state in (STATE_QUEUED, STATE_SERVING):
             # a human serves (or will): record the message for them, say nothing
-            await self._human_holds(open_kfid, external_userid, state, servicer)
+            await off_loop(self.desk.holds, open_kfid, external_userid, state, servicer)
             if text is not None:
                 await self._turn(external_userid, text, msgid)
             return
         if text is None:
             bodies: list[dict[str, Any]] = [{"msgtype": "text", "text": {"content": PLEASE_TYPE}}]
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
+            await self.sender.keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
             return
         messages = await self._turn(external_userid, text, msgid)
         bodies, payloads = render(messages)
-        wechat_store.remember_choices(self.url, _choice_key(external_userid), payloads)
-        if await self._run(self._handoff_requested, external_userid):
+        wechat_store.remember_choices(self.url, choice_key(external_userid), payloads)
+        if await off_loop(self.desk.requested, external_userid):
             await self._hand_to_human(open_kfid, msgid, external_userid, bodies, state)
             return
-        await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
+        await self.sender.keep_and_deliver(open_kfid, msgid, external_userid, bodies, state)
 
     def _text_of(self, external_userid: str, item: dict[str, Any]) -> Optional[str]:
         """What the visitor said, for the assistant; None for what it cannot read (pictures, files …)."""
@@ -328,7 +295,7 @@ class KFWorker:
         if isinstance(menu_id, str) and menu_id:
             number = OPTION_ID.fullmatch(menu_id)
             if number:
-                payload = wechat_store.choice(self.url, _choice_key(external_userid), int(number.group(1)) + 1)
+                payload = wechat_store.choice(self.url, choice_key(external_userid), int(number.group(1)) + 1)
                 if payload:
                     return payload
             # an id is a payload like a typed one: only those the assistant offers pass
@@ -362,50 +329,35 @@ class KFWorker:
             reason = FAIL_TYPES.get(fail_type, FAIL_TYPES[0])
             logger.warning("WeCom KF: a message to %s failed (fail_type %s)", mask(external_userid), fail_type)
             if fail_type == 6:
-                await self._run(store.exhaust, self.url, external_userid)
-            await self._problem(external_userid, open_kfid, "failed", f"消息发送失败：{reason}", fail_type)
+                await off_loop(store.exhaust, self.url, external_userid)
+            await self.sender.problem(external_userid, open_kfid, "failed", f"消息发送失败：{reason}", fail_type)
             return
         if not ID.fullmatch(external_userid):
             return
         if kind == "enter_session":
             scene, scene_param = str(event.get("scene") or ""), str(event.get("scene_param") or "")
-            await self._run(store.entered, self.url, external_userid, open_kfid, scene, scene_param)
+            await off_loop(store.entered, self.url, external_userid, open_kfid, scene, scene_param)
             code = event.get("welcome_code")
             if isinstance(code, str) and code and time.time() - send_time < WELCOME_WINDOW:
                 messages = await self._turn(external_userid, "/greet", msgid, {"scene": scene[:64]})
                 bodies, payloads = render(messages)
-                wechat_store.remember_choices(self.url, _choice_key(external_userid), payloads)
-                await self._on_event_code(open_kfid, msgid, external_userid, code, bodies, "welcome")
+                wechat_store.remember_choices(self.url, choice_key(external_userid), payloads)
+                await self.sender.on_event_code(open_kfid, msgid, external_userid, code, bodies, "welcome")
         elif kind == "session_status_change":
             change = int(_number(event.get("change_type")))
             servicer = str(event.get("new_servicer_userid") or "") or None
             if change in (1, 2, 4):  # picked up from the queue, transferred, re-opened by a servicer
-                await self._human_holds(open_kfid, external_userid, STATE_SERVING, servicer)
+                await off_loop(self.desk.holds, open_kfid, external_userid, STATE_SERVING, servicer)
             elif change == 3:  # the servicer ended the session: the assistant answers again
                 await self._human_left(open_kfid, msgid, external_userid, event.get("msg_code"))
 
-    async def _servicer_said(self, open_kfid: str, external_userid: str, item: dict[str, Any]) -> None:
-        """A servicer wrote from the WeCom app: into the transcript as a staff message, never as the visitor."""
-        servicer = str(item.get("servicer_userid") or "")
-        body = item["text"] if isinstance(item.get("text"), dict) else {}
-        text = str(body.get("content") or "") if item.get("msgtype") == "text" else f"[{item.get('msgtype')}]"
-        staff = f"wecom:{servicer[:64]}" if servicer else "wecom"
-        event = {"event": "bot", "text": text[:4000], "metadata": {"staff": staff}}
-        await self._run(self._append, external_userid, [event])
-
     # ---------- handoff
-
-    def _handoff_requested(self, external_userid: str) -> bool:
-        """Whether the turn just queued a handoff (actions/handoff.py) that WeCom does not know of yet."""
-        with db.session_scope(self.url) as session:
-            handoff = handoffs.open_handoff(external_userid, session=session)
-            return handoff is not None and handoff.status == "queued" and handoff.agent is None
 
     async def _hand_to_human(self, open_kfid: str, msgid: str, external_userid: str, bodies: list, state: int) -> None:
         """「转人工」: to a receiving servicer (state 3), else to the console's desk or WeCom's queue."""
         servicer = None
         try:
-            for item in await self._run(self.api.servicers, open_kfid):
+            for item in await off_loop(self.api.servicers, open_kfid):
                 if item.get("status") == 0 and ID.fullmatch(str(item.get("userid") or "")):
                     servicer = str(item["userid"])
                     break
@@ -413,178 +365,26 @@ class KFWorker:
             logger.warning("WeCom KF: servicer list unavailable (%s)", exc)
         target = STATE_SERVING if servicer else (STATE_QUEUED if self.queue == "wecom" else None)
         if target is None:  # the console's desk: the session stays with the assistant, staff answer through it
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
+            await self.sender.keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
             return
         code = ""
         try:
-            code = await self._run(self.api.trans, open_kfid, external_userid, target, servicer)
+            code = await off_loop(self.api.trans, open_kfid, external_userid, target, servicer)
         except KFError as exc:
             logger.warning("WeCom KF: handoff of %s refused (%s)", mask(external_userid), exc)
-            await self._problem(external_userid, open_kfid, "api", "转人工失败，仍由助手接待", exc.errcode)
-            await self._keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
+            await self.sender.problem(external_userid, open_kfid, "api", "转人工失败，仍由助手接待", exc.errcode)
+            await self.sender.keep_and_deliver(open_kfid, msgid, external_userid, bodies, state, notice=True)
             return
-        await self._human_holds(open_kfid, external_userid, target, servicer)
+        await off_loop(self.desk.holds, open_kfid, external_userid, target, servicer)
         if code:
-            await self._on_event_code(open_kfid, msgid, external_userid, code, bodies, "handoff notice")
-
-    async def _human_holds(self, open_kfid: str, external_userid: str, state: int, servicer: Optional[str]) -> None:
-        """A human serves or will: note the state, pause the assistant, show it on the handoff desk."""
-        before = await self._run(store.visitor, self.url, external_userid)
-        await self._run(store.set_state, self.url, external_userid, open_kfid, state, servicer)
-        await self._run(self._desk_holds, external_userid, state, servicer)
-        if before is None or before["state"] not in (STATE_QUEUED, STATE_SERVING):
-            await self._run(self._append, external_userid, [{"event": "pause"}])
-
-    def _desk_holds(self, external_userid: str, state: int, servicer: Optional[str]) -> None:
-        """The handoff desk shows who holds the session in WeCom; held there, it never expires on the desk."""
-        with db.session_scope(self.url) as session:
-            handoff = handoffs.queue_handoff(external_userid, CHANNEL, session=session)
-            handoff.status, handoff.agent = "claimed", f"wecom:{servicer}" if servicer else "wecom:queue"
-            handoff.claimed_at = handoff.claimed_at or db.utcnow()
+            await self.sender.on_event_code(open_kfid, msgid, external_userid, code, bodies, "handoff notice")
 
     async def _human_left(self, open_kfid: str, msgid: str, external_userid: str, code: Any) -> None:
-        await self._run(store.set_state, self.url, external_userid, open_kfid, STATE_ENDED, None)
-        await self._run(self._desk_ends, external_userid)
-        await self._run(self._append, external_userid, rasa_api.RESUME)
+        await off_loop(self.desk.left, open_kfid, external_userid)
         if isinstance(code, str) and code:
             text = "人工服务已结束，助手继续为您服务。还有其他问题吗？"
             bodies = [{"msgtype": "text", "text": {"content": text}}]
-            await self._on_event_code(open_kfid, msgid, external_userid, code, bodies, "end notice")
-
-    def _desk_ends(self, external_userid: str) -> None:
-        with db.session_scope(self.url) as session:
-            handoff = handoffs.open_handoff(external_userid, session=session)
-            if handoff is not None:
-                handoff.status, handoff.ended_at = "ended", db.utcnow()
-
-    def _append(self, external_userid: str, events: list[dict[str, Any]]) -> None:
-        try:
-            rasa_api.append_events(external_userid, events, self.config)
-        except rasa_api.RasaUnavailable as exc:  # safe text: no URL, no token
-            logger.warning("WeCom KF: transcript of %s not updated: %s", mask(external_userid), exc)
-
-    # ---------- sending
-
-    async def _keep_and_deliver(
-        self,
-        open_kfid: str,
-        msgid: str,
-        external_userid: str,
-        bodies: list[dict[str, Any]],
-        state: int,
-        notice: bool = False,
-    ) -> None:
-        """Fit the answer to the visitor's budget, keep it (a retake sends it as it is), send it."""
-        if not bodies:
-            return
-        room = await self._run(store.allowance, self.url, external_userid, notice)
-        fitted = _squeeze(bodies, room)  # what the budget cannot hold is merged into one message
-        if not fitted:
-            logger.warning("WeCom KF: answer to %s held back: no messages left in its 48 h", mask(external_userid))
-            text = "\n".join(as_text(b) for b in bodies)
-            await self._problem(external_userid, open_kfid, "held", "已达5条或48小时限制，回答未发送", None, text)
-            return
-        reply = {"to": external_userid, "bodies": fitted, "sent": [], "state": state}
-        await self._run(store.answered, self.url, open_kfid, msgid, reply)
-        await self._deliver(open_kfid, msgid, reply)
-
-    async def _deliver(self, open_kfid: str, msgid: str, reply: dict[str, Any]) -> None:
-        """Send the kept answer to ``msgid``; parts sent before a restart are not sent again."""
-        external_userid, bodies = reply["to"], reply["bodies"]
-        if reply.get("state") == 0 and not reply["sent"]:
-            try:  # the assistant receives the session now (state 1): WeCom's app shows who holds it
-                await self._run(self.api.trans, open_kfid, external_userid, STATE_BOT)
-            except KFError as exc:
-                if exc.errcode != 95016:  # 95016: moved already (by this answer, before a restart)
-                    logger.info("WeCom KF: session of %s not moved to the assistant (%s)", mask(external_userid), exc)
-        for part, body in enumerate(bodies):
-            if part in reply["sent"]:  # sent before a restart: never twice
-                continue
-            await self._send_one(open_kfid, external_userid, reply_id(open_kfid, msgid, part), body)
-            reply = {**reply, "sent": [*reply["sent"], part]}
-            await self._run(store.answered, self.url, open_kfid, msgid, reply)
-
-    async def _send_one(self, open_kfid: str, external_userid: str, send_id: str, body: dict[str, Any]) -> bool:
-        try:
-            await self._run(self.api.send_msg, external_userid, open_kfid, send_id, body)
-        except KFError as exc:
-            if exc.errcode is None:
-                raise
-            if exc.errcode == 95001:
-                await self._run(store.exhaust, self.url, external_userid)
-            if exc.errcode == 95018:
-                state, servicer = await self._run(self.api.state, open_kfid, external_userid)
-                if state in (STATE_QUEUED, STATE_SERVING):
-                    await self._human_holds(open_kfid, external_userid, state, servicer)
-            detail = SEND_REFUSALS.get(exc.errcode, "微信拒绝了这条消息")
-            logger.warning("WeCom KF: message to %s refused (%s)", mask(external_userid), exc)
-            await self._problem(external_userid, open_kfid, "refused", detail, exc.errcode, as_text(body))
-            return False
-        await self._run(store.spend, self.url, external_userid)
-        return True
-
-    async def _on_event_code(
-        self, open_kfid: str, msgid: str, external_userid: str, code: str, bodies: list, what: str
-    ) -> None:
-        """One message with an event's code (welcome, handoff notice): the bubbles merged into one."""
-        if not bodies:
-            return
-        body = _squeeze(bodies, 1)[0]
-        try:
-            await self._run(self.api.send_on_event, code, reply_id(open_kfid, msgid, 0), body)
-        except KFError as exc:
-            logger.warning("WeCom KF: %s to %s refused (%s)", what, mask(external_userid), exc)
-            await self._problem(external_userid, open_kfid, "refused", f"{what} 未发送", exc.errcode, as_text(body))
-
-    async def send_outside_turn(self, external_userid: str, messages: list[dict[str, Any]]) -> None:
-        """Staff's messages from the console and notices outside a visitor's turn."""
-        visitor = await self._run(store.visitor, self.url, external_userid)
-        if visitor is None:
-            logger.warning("WeCom KF: no KF account known for %s; message not sent", mask(external_userid))
-            return
-        open_kfid = visitor["open_kfid"]
-        bodies, payloads = render(messages)
-        if payloads:
-            wechat_store.remember_choices(self.url, _choice_key(external_userid), payloads)
-        try:
-            state, _ = await self._run(self.api.state, open_kfid, external_userid)
-        except KFError as exc:
-            await self._problem(external_userid, open_kfid, "api", "无法查询会话状态，消息未发送", exc.errcode)
-            return
-        if state not in (0, STATE_BOT):
-            text = "\n".join(as_text(b) for b in bodies)
-            await self._problem(external_userid, open_kfid, "held", SEND_REFUSALS[95018], 95018, text)
-            return
-        room = await self._run(store.allowance, self.url, external_userid, True)
-        for body in _squeeze(bodies, room) if room else []:
-            await self._send_one(open_kfid, external_userid, "s" + uuid.uuid4().hex[:30], body)
-        if not room:
-            text = "\n".join(as_text(b) for b in bodies)
-            await self._problem(external_userid, open_kfid, "held", "已达5条或48小时限制，消息未发送", None, text)
-
-    async def _problem(
-        self,
-        external_userid: str,
-        open_kfid: Optional[str],
-        kind: str,
-        detail: str,
-        code: Optional[int] = None,
-        text: Optional[str] = None,
-    ) -> None:
-        await self._run(store.problem, self.url, external_userid or "unknown", open_kfid, kind, detail, code, text)
-
-
-def _squeeze(bodies: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
-    """At most ``room`` messages: texts that do not fit are joined into one (a menu keeps its own place)."""
-    if room <= 0:
-        return []
-    if len(bodies) <= room:
-        return bodies
-    text = "\n\n".join(as_text(b) for b in bodies)
-    merged = fit(text, TEXT_BYTES - 8)
-    if merged != text:
-        merged += "……"
-    return [{"msgtype": "text", "text": {"content": merged}}]
+            await self.sender.on_event_code(open_kfid, msgid, external_userid, code, bodies, "end notice")
 
 
 def _number(value: Any) -> float:
@@ -597,7 +397,3 @@ def _number(value: Any) -> float:
 def _visitor_of(item: dict[str, Any]) -> str:
     event = item["event"] if isinstance(item.get("event"), dict) else {}
     return str(item.get("external_userid") or event.get("external_userid") or "")
-
-
-def _choice_key(external_userid: str) -> str:
-    return f"kf:{external_userid}"

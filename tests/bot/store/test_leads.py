@@ -8,25 +8,7 @@ import pytest
 
 from bot import db
 from bot.store import leads
-
-
-@pytest.fixture
-def url(empty_database, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", empty_database)
-    return empty_database
-
-
-LEAD = {
-    "conversation_id": "c1",
-    "channel": "socketio",
-    "name": "张先生",
-    "phone": "13812345678",
-    "company": "某某科技",
-    "region": "广东省",
-    "licence": "全网",
-    "consent": True,
-    "topics": ["capital"],
-}
+from tests.support.leads import LEAD
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 import time
 
 import pytest
@@ -168,9 +167,10 @@ def test_f10_an_unknown_user_costs_as_much_as_a_wrong_password(app):
         )
         return time.perf_counter() - started
 
-    known = statistics.median(timed("agent1") for _ in range(4))
-    unknown = statistics.median(timed(f"nobody{i}") for i in range(4))
-    assert unknown > 0.5 * known, (known, unknown)
+    # taken in turns, and the fastest of each: other work on the machine (a second test process, a training)
+    # only adds time, and a burst of it must not land on one side alone (four: agent1 is locked out after five)
+    known, unknown = zip(*((timed("agent1"), timed(f"nobody{i}")) for i in range(4)), strict=True)
+    assert min(unknown) > 0.5 * min(known), (known, unknown)
 
 
 def test_f10_long_user_names_and_many_failures_keep_memory_bounded(app, monkeypatch, cheap_wrong_passwords):

@@ -12,6 +12,7 @@ import pytest
 from bot import db, settings
 from bot.store import leads, staff
 from tests.support.console import csrf, login
+from tests.support.leads import LEAD
 from tools import staff as console
 from web import create_app
 
@@ -19,25 +20,6 @@ from web import create_app
 @pytest.fixture
 def app(console_app):
     return console_app
-
-
-@pytest.fixture
-def url(empty_database, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", empty_database)
-    return empty_database
-
-
-LEAD = {
-    "conversation_id": "c1",
-    "channel": "socketio",
-    "name": "张先生",
-    "phone": "13812345678",
-    "company": "某某科技",
-    "region": "广东省",
-    "licence": "全网",
-    "consent": True,
-    "topics": ["capital"],
-}
 
 
 def test_leads_list_and_detail_mask_phones_for_agents_and_status_changes(app):
@@ -102,7 +84,7 @@ def test_leads_api_requires_a_token_and_lists_newest_first(url, capsys):
         leads.save_lead(LEAD, session=session, now=dt.datetime(2026, 11, 1))
         newer, _ = leads.save_lead({**LEAD, "phone": "13900000000"}, session=session, now=dt.datetime(2026, 11, 2))
         newer.status = "contacted"
-    app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x"}))
+    app = create_app(settings.load({"DATABASE_URL": url, "WIDGET_SECRET": "x", "CONSOLE_SECRET": "c"}))
     client = app.test_client()
     assert client.get("/console/api/leads").status_code == 401
     assert client.get("/console/api/leads", headers={"Authorization": "Bearer nope"}).status_code == 401
