@@ -32,6 +32,19 @@ STACK_FIXTURES = {"stack", "own_stack", "postgres_url", "redis_url"}
 BROWSER_FIXTURES = {"browser"}
 
 
+def pytest_configure(config):
+    """Keep Hypothesis's files (its example database, its constants cache) out of the checkout: no test
+    writes there (#23)."""
+    import tempfile
+
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+    hypothesis_settings.register_profile("project", database=None)
+    hypothesis_settings.load_profile("project")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
