@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import yaml
 
@@ -380,23 +381,35 @@ def _apart(word: str, neighbour: str) -> bool:
     return not (word[-1:].isascii() and neighbour.isascii() and neighbour.isalnum() and neighbour != "")
 
 
-def field_list(field: Optional[Path | str], key: str) -> list[str]:
-    """The words of one list of field.yml (``generic``, ``words``, ``elsewhere``), lower-case."""
+@dataclass(frozen=True)
+class FieldLexicon:
+    """The lists of bot/lexicon/field.yml, lower-case: ``generic`` (of our field, but other licences use them
+    too: 许可证, 罚款), ``words`` (ours, colloquial: 换证, 证到期), ``elsewhere`` (other fields' papers)."""
+
+    generic: Tuple[str, ...] = ()
+    words: Tuple[str, ...] = ()
+    elsewhere: Tuple[str, ...] = ()
+
+
+def field_lexicon(field: Optional[Path | str]) -> FieldLexicon:
+    """Read bot/lexicon/field.yml once (an empty lexicon when there is none)."""
     if not field or not Path(field).is_file():
-        return []
+        return FieldLexicon()
     table = yaml.safe_load(Path(field).read_text(encoding="utf-8")) or {}
-    return sorted({str(w).lower() for w in table.get(key) or [] if w})
+
+    def listed(key: str) -> Tuple[str, ...]:
+        return tuple(sorted({str(w).lower() for w in table.get(key) or [] if w}))
+
+    return FieldLexicon(listed("generic"), listed("words"), listed("elsewhere"))
 
 
-def generic_field_words(field: Optional[Path | str]) -> list[str]:
-    """The words of field.yml's ``generic`` list: of our field, but other licences use them too (许可证, 罚款)."""
-    return field_list(field, "generic")
-
-
-def field_words(field: Optional[Path | str], dictionary: Optional[Path | str]) -> list[str]:
-    """The words of our field: bot/lexicon/field.yml (``words`` and ``generic``) and every word of the jieba
-    dictionary files."""
-    words: list[str] = generic_field_words(field) + field_list(field, "words")
+def field_words(
+    field: Optional[Path | str], dictionary: Optional[Path | str], lexicon: Optional[FieldLexicon] = None
+) -> list[str]:
+    """The words of our field: bot/lexicon/field.yml (``words`` and ``generic``; ``lexicon`` when already read)
+    and every word of the jieba dictionary files."""
+    lexicon = lexicon or field_lexicon(field)
+    words: list[str] = [*lexicon.generic, *lexicon.words]
     if dictionary and Path(dictionary).is_dir():
         for file in sorted(Path(dictionary).iterdir()):
             if file.is_file():

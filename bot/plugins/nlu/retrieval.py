@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.plugins.nlu.augment import AUGMENTED
-from bot.plugins.nlu.normalize import field_list, field_words, generic_field_words
+from bot.plugins.nlu.normalize import FieldLexicon, field_lexicon, field_words
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with this module
@@ -75,21 +75,18 @@ class Index:
         matrix: scipy.sparse.csr_matrix,
         intents: List[str],
         words: Optional[List[str]] = None,
-        generic: Optional[List[str]] = None,
-        colloquial: Optional[List[str]] = None,
-        elsewhere: Optional[List[str]] = None,
+        lexicon: FieldLexicon = FieldLexicon(),
     ) -> None:
         self.vectorizer = vectorizer
         self.matrix = matrix
         self.intents = intents
         self.words = words or []
-        generic_words = set(generic or [])
-        self.own_words = [w for w in self.words if w not in generic_words]
+        generic, colloquial = set(lexicon.generic), set(lexicon.words)
+        self.own_words = [w for w in self.words if w not in generic]
         # beside another field's paper, only the proper words of ours name our field: 换证 or 证到期 are
         # said of a driving licence too
-        colloquial_words = set(colloquial or [])
-        self.proper_words = [w for w in self.own_words if w not in colloquial_words]
-        self.elsewhere = elsewhere or []
+        self.proper_words = [w for w in self.own_words if w not in colloquial]
+        self.elsewhere = lexicon.elsewhere
         self._analyze = vectorizer.build_analyzer()
         self._vocabulary = vectorizer.vocabulary_
         self._idf = np.asarray(vectorizer.idf_)
@@ -128,22 +125,6 @@ class Index:
         return [{"name": self._names[i], "similarity": round(float(best[i]), 4)} for i in order if best[i] > 0]
 
 
-def _index(
-    config: Dict[Text, Any], vectorizer: TfidfVectorizer, matrix: Any, intents: List[str], words: List[str]
-) -> Index:
-    """The index with the field's word lists of bot/lexicon/field.yml (read where the model runs)."""
-    field = config.get("field")
-    return Index(
-        vectorizer,
-        matrix,
-        intents,
-        words,
-        generic_field_words(field),
-        colloquial=field_list(field, "words"),
-        elsewhere=field_list(field, "elsewhere"),
-    )
-
-
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class RetrievalSecondOpinion(GraphComponent):
     """Rank intents by the most similar training example (a second opinion for the actions)."""
@@ -172,7 +153,7 @@ class RetrievalSecondOpinion(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        elsewhere = field_list(self._config.get("field"), "elsewhere")
+        lexicon = field_lexicon(self._config.get("field"))
         rows = [
             (m.get(TEXT), m.get(INTENT))
             for m in training_data.intent_examples
@@ -184,11 +165,11 @@ class RetrievalSecondOpinion(GraphComponent):
             # an off-topic example that is off-topic only for naming another field's paper (「卫生许可证多久能批
             # 下来」) would make our own question shapes look off-topic (「多久能批下来」); the decision
             # sends such messages off-topic by the paper's name
-            and not (m.get(INTENT) == OFF_TOPIC and any(word in m.get(TEXT).lower() for word in elsewhere))
+            and not (m.get(INTENT) == OFF_TOPIC and any(word in m.get(TEXT).lower() for word in lexicon.elsewhere))
         ]
         vectorizer = _vectorizer(self._config)
         matrix = vectorizer.fit_transform([text for text, _ in rows]).tocsr()
-        words = field_words(self._config.get("field"), self._config.get("dictionary_path"))
+        words = field_words(self._config.get("field"), self._config.get("dictionary_path"), lexicon)
         with self._storage.write_to(self._resource) as directory:
             scipy.sparse.save_npz(directory / "examples.npz", matrix)
             np.save(directory / "idf.npy", vectorizer.idf_)
@@ -203,7 +184,7 @@ class RetrievalSecondOpinion(GraphComponent):
                 ),
                 encoding="utf-8",
             )
-        self._index = _index(self._config, vectorizer, matrix, [intent for _, intent in rows], words)
+        self._index = Index(vectorizer, matrix, [intent for _, intent in rows], words, lexicon)
         return self._resource
 
     @classmethod
@@ -226,8 +207,9 @@ class RetrievalSecondOpinion(GraphComponent):
         vectorizer.idf_ = idf
         # the field's words are read where the model runs (bot/lexicon/field.yml): an edit there applies at the
         # next start, like the normaliser's lexicons; the stored list serves a model moved without the lexicon
-        words = field_words(config.get("field"), config.get("dictionary_path")) or stored["field_words"]
-        index = _index(config, vectorizer, matrix, stored["intents"], words)
+        lexicon = field_lexicon(config.get("field"))
+        words = field_words(config.get("field"), config.get("dictionary_path"), lexicon) or stored["field_words"]
+        index = Index(vectorizer, matrix, stored["intents"], words, lexicon)
         return cls(config, model_storage, resource, index)
 
     def clauses(self, text: str) -> List[Dict[str, Any]]:
