@@ -42,6 +42,12 @@ def turn(intent, confidence=0.99, ranking=None, retrieval=(), in_field=None, ent
     )
 
 
+def where_guess(retrieval, **context):
+    """An unsure model torn between who approves and the capital question, in a message of our field."""
+    ranking = [("ask_licence_types", T.agreement_confidence), ("ask_capital", T.agreement_confidence)]
+    return turn("nlu_fallback", 0.3, ranking, retrieval, in_field=True, **context)
+
+
 # (case, turn, kind, detail): detail is the answered intent, the honest response or the first candidate
 TABLE = [
     ("a sure answer", turn("ask_validity", 0.9), "answer", "ask_validity"),
@@ -157,26 +163,13 @@ TABLE = [
     ),
     (
         "an unsure who-approves guess about a message naming a place: who approves there",
-        turn(
-            "nlu_fallback",
-            0.3,
-            [("ask_licence_types", T.agreement_confidence), ("ask_capital", T.agreement_confidence)],
-            [("ask_capital", 0.3)],
-            in_field=True,
-            entities={"province": "山东省"},
-        ),
+        where_guess([("ask_capital", 0.3)], entities={"province": "山东省"}),
         "answer",
         "ask_licence_types",
     ),
     (
         "the same guess without a place: the closest questions",
-        turn(
-            "nlu_fallback",
-            0.3,
-            [("ask_licence_types", T.agreement_confidence), ("ask_capital", T.agreement_confidence)],
-            [("ask_capital", 0.4)],
-            in_field=True,
-        ),
+        where_guess([("ask_capital", 0.4)]),
         "clarify",
         "ask_capital",
     ),

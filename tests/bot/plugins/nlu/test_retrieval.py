@@ -110,6 +110,22 @@ def test_a_message_costs_well_under_a_few_milliseconds(loaded):
     assert (time.perf_counter() - started) / 200 < 0.005
 
 
+def test_the_worst_message_of_the_channels_length_costs_time_linear_in_it(loaded):
+    """Near-misses of the field's words and of other fields' papers (驾驶, 呼叫中, 食品经营许) at the channel's
+    limit (MAX_MESSAGE_CHARS, 1000) and four times that: about four times the cost, not sixteen."""
+    unit = "驾驶呼叫中食品经营许证快到,"
+
+    def cost(length):
+        text = (unit * (length // len(unit) + 1))[:length]
+        start = time.thread_time()
+        for _ in range(5):
+            parse(loaded, text)
+        return time.thread_time() - start
+
+    cost(1000)  # warm up
+    assert cost(4000) < 8 * cost(1000)
+
+
 def test_a_model_trained_without_intent_examples_loads_and_says_nothing(tmp_path):
     storage, resource, context, config = component(tmp_path)
     loaded = RetrievalSecondOpinion.load(config, storage, resource, context)
